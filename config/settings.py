@@ -1,0 +1,217 @@
+"""Django settings. Everything that varies is read from the environment, and nothing else.
+
+The embedded default needs no variables: SQLite, kombu's filesystem broker (made atomic in
+config/filesystem_broker.py) and results in the Django database, all under one runtime folder.
+Setting REDIS_URL switches the broker and the result backend to Redis. Every variable is listed
+in .env.example.
+"""
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use true or false.")
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def runtime_dir() -> Path:
+    """The one ignored folder for everything the app writes at run time.
+
+    Under pytest the default moves to .runtime/test/, so that a development worker started by
+    `make run` never consumes the test suite's tasks from a shared broker folder.
+    """
+    explicit = os.environ.get("APP_RUNTIME_DIR")
+    if explicit:
+        return Path(explicit).resolve()
+    if os.environ.get("PYTEST_VERSION"):
+        return BASE_DIR / ".runtime" / "test"
+    return BASE_DIR / ".runtime"
+
+
+def local_secret_key(folder: Path) -> str:
+    """Read the generated development key, creating it once (safe if web and worker race)."""
+    path = folder / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+RUNTIME_DIR = runtime_dir()
+RUNTIME_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false: set it to a long random "
+            "string, for example the output of `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))'`."
+        )
+    SECRET_KEY = local_secret_key(RUNTIME_DIR)
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "django_celery_results",
+    "learn",
+    "quizzes",
+    "live_lab",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+# SQLite serves a web process and a worker writing at once. WAL lets readers run beside the
+# writer; IMMEDIATE takes the write lock when a transaction begins, so a transaction that read
+# first can never fail to upgrade ("database is locked" is raised at once in that case, without
+# waiting for the busy timeout); the timeout makes writers queue instead of failing.
+# https://docs.djangoproject.com/en/5.2/ref/databases/#database-is-locked-errors
+SQLITE_PATH = Path(os.environ.get("APP_SQLITE_PATH") or RUNTIME_DIR / "db.sqlite3")
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": SQLITE_PATH,
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+        # A file, not Django's default in-memory test database: the test suite's Celery worker
+        # is another process and must see the same rows.
+        "TEST": {"NAME": RUNTIME_DIR / "test-db.sqlite3"},
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = RUNTIME_DIR / "staticfiles"
+# Serve straight from the app folders, so that no collectstatic step is needed to run.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+CONTENT_DIR = BASE_DIR / "content"
+
+# --- Celery -------------------------------------------------------------------------------
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL and not re.fullmatch(r"rediss?://([^@/]*@)?[^:/@]+:\d+/\d+", REDIS_URL):
+    raise ImproperlyConfigured(
+        f"REDIS_URL={REDIS_URL!r} is not of the form redis://HOST:PORT/DB, "
+        "for example redis://127.0.0.1:6379/0. Unset it to run in embedded mode."
+    )
+RUN_MODE = "redis" if REDIS_URL else "embedded"
+
+# How often the app's own code polls the result backend. django-celery-results' get() polls
+# every 0.5 s by default; reads in this app pass this interval instead.
+RESULT_POLL_INTERVAL = 0.05
+
+if RUN_MODE == "redis":
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+else:
+    BROKER_DIR = RUNTIME_DIR / "broker"
+    CELERY_BROKER_URL = "filesystem://localhost/"  # the host is unused; naming one avoids a warning
+    CELERY_BROKER_TRANSPORT = "config.filesystem_broker:Transport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "control_folder": str(BROKER_DIR / "control"),
+        # The default of 1.0 s adds about a second to every task; docs/embedded-broker.md
+        # has the measurements behind 0.05 s.
+        "polling_interval": 0.05,
+    }
+    CELERY_RESULT_BACKEND = "django-db"
+
+CELERY_RESULT_EXTENDED = True  # store task name, args and worker, shown in the admin
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# One message at a time: the filesystem broker removes a message when it is fetched, so a
+# killed worker loses whatever it had prefetched.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

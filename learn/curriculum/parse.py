@@ -1,0 +1,413 @@
+"""Read the markdown curriculum (format: content/README.md) into plain objects.
+
+Parsing never stops at the first problem: every problem found is collected with its file and
+line, so that an author fixes a whole file in one pass.
+"""
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+from django.utils.text import slugify
+
+SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")
+FENCE_RE = re.compile(r"^\s*(```|~~~)")
+HEADING_RE = re.compile(r"^(#{2,4}) (.+?)\s*$")
+ITEM_HEADING_RE = re.compile(r"^(card|question|explain): (\S+)$")
+FIELD_RE = re.compile(r"^([a-z_]+):\s*(.*?)\s*$")
+OPTION_RE = re.compile(r"^- \[([ xX])\] ([A-Z])\. (.*)$")
+CONCEPT_RE = re.compile(r"^- ([^:]+):(.*)$")
+
+SECTIONS = {"Flashcards": "card", "Questions": "question", "Explain prompts": "explain"}
+FRONT_MATTER_KEYS = {"id", "title", "summary", "minutes", "tags", "order"}
+LEVELS = ("beginner", "intermediate", "advanced")
+DIFFICULTIES = ("easy", "medium", "hard")
+FIELDS = {"card": {"level"}, "question": {"difficulty", "lab"}, "explain": set()}
+SUBSECTIONS = {
+    "card": {"Back"},
+    "question": {"Options", "Explanation", "Hint", "Solution", "Common mistakes"},
+    "explain": {"Hint", "Concepts"},
+}
+MIN_OPTIONS, MAX_OPTIONS = 2, 6
+MIN_CONCEPTS, MAX_CONCEPTS = 3, 6
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self):
+        if not self.line:  # a problem with a whole file or folder
+            return f"{self.path}: {self.message}"
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass
+class OptionSource:
+    key: str
+    text: str
+    is_correct: bool
+    line: int
+
+
+@dataclass
+class ConceptSource:
+    key: str
+    name: str
+    phrasings: list[str]
+    line: int
+
+
+@dataclass
+class ItemSource:
+    """One card, question or explain prompt, as written."""
+
+    kind: str
+    id: str
+    line: int
+    fields: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+    sections: dict[str, str] = field(default_factory=dict)
+    section_lines: dict[str, int] = field(default_factory=dict)
+    options: list[OptionSource] = field(default_factory=list)
+    concepts: list[ConceptSource] = field(default_factory=list)
+
+
+@dataclass
+class TopicSource:
+    path: str
+    id: str = ""
+    id_line: int = 1
+    title: str = ""
+    summary: str = ""
+    minutes: int = 0
+    tags: list[str] = field(default_factory=list)
+    order: int = 0
+    body: str = ""
+    items: list[ItemSource] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[ItemSource]:
+        return [item for item in self.items if item.kind == kind]
+
+
+def display_path(path: Path) -> str:
+    """The path as an author would type it: relative to the project when inside it."""
+    try:
+        return str(path.resolve().relative_to(settings.BASE_DIR))
+    except ValueError:
+        return str(path)
+
+
+def structure_lines(lines: list[str], start: int) -> list[tuple[int, int, str]]:
+    """(index, level, text) of every ##, ### and #### heading outside fenced code."""
+    headings = []
+    fence = None
+    for index in range(start, len(lines)):
+        line = lines[index]
+        match = FENCE_RE.match(line)
+        if match:
+            if fence is None:
+                fence = match.group(1)
+            elif match.group(1) == fence:
+                fence = None
+            continue
+        if fence is None:
+            heading = HEADING_RE.match(line)
+            if heading:
+                headings.append((index, len(heading.group(1)), heading.group(2)))
+    return headings
+
+
+def block(lines: list[str], start: int, end: int) -> str:
+    return "\n".join(lines[start:end]).strip("\n")
+
+
+class FileParser:
+    def __init__(self, path: Path):
+        self.path = path
+        self.shown = display_path(path)
+        self.problems: list[Problem] = []
+
+    def problem(self, index: int, message: str) -> None:
+        """Record a problem at 0-based line `index`."""
+        self.problems.append(Problem(self.shown, index + 1, message))
+
+    def parse(self) -> TopicSource:
+        topic = TopicSource(path=self.shown)
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            self.problem(0, f"not valid UTF-8 ({exc.reason})")
+            return topic
+        lines = text.split("\n")
+        body_start = self.parse_front_matter(lines, topic)
+        if body_start is None:
+            return topic
+        self.parse_body(lines, body_start, topic)
+        return topic
+
+    def parse_front_matter(self, lines: list[str], topic: TopicSource) -> int | None:
+        if not lines or lines[0].strip() != "---":
+            self.problem(0, "the file must start with YAML front matter between two '---' lines")
+            return None
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+        if end is None:
+            self.problem(0, "the front matter has no closing '---' line")
+            return None
+        try:
+            data = yaml.safe_load("\n".join(lines[1:end]))
+        except yaml.YAMLError as exc:
+            # Point at where the broken construct began (an unclosed '[' ...) when YAML says so;
+            # the place it noticed the problem is often the next line.
+            mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
+            index = 1 + mark.line if mark is not None else 0
+            reason = ", ".join(filter(None, [getattr(exc, "context", None), getattr(exc, "problem", None)]))
+            self.problem(index, f"front matter is not valid YAML: {reason or exc}")
+            return end + 1
+        if not isinstance(data, dict):
+            self.problem(1, "front matter must be a mapping of keys to values")
+            return end + 1
+
+        key_lines = {}
+        for index in range(1, end):
+            match = FIELD_RE.match(lines[index])
+            if match:
+                key_lines[match.group(1)] = index
+        for key in sorted(set(data) - FRONT_MATTER_KEYS):
+            self.problem(key_lines.get(key, 1), f"unknown front matter key {key!r}")
+        for key in sorted(FRONT_MATTER_KEYS - set(data)):
+            self.problem(end, f"front matter is missing {key!r}")
+
+        def check(key, ok, expected):
+            value = data.get(key)
+            if key in data and not ok(value):
+                self.problem(key_lines.get(key, 1), f"front matter {key!r} must be {expected}")
+                return None
+            return value
+
+        topic.id_line = key_lines.get("id", 1) + 1
+        topic.id = check("id", is_slug, "a slug (lowercase letters, digits, hyphens)") or ""
+        topic.title = check("title", is_text, "non-empty text") or ""
+        topic.summary = check("summary", is_text, "non-empty text") or ""
+        topic.minutes = check("minutes", lambda v: is_int(v) and v >= 1, "a whole number ≥ 1") or 0
+        topic.order = check("order", is_int, "a whole number") or 0
+        topic.tags = (
+            check("tags", lambda v: isinstance(v, list) and all(is_text(t) for t in v), "a list of text")
+            or []
+        )
+        return end + 1
+
+    def parse_body(self, lines: list[str], start: int, topic: TopicSource) -> None:
+        headings = structure_lines(lines, start)
+        sections = [(i, text) for i, level, text in headings if level == 2 and text in SECTIONS]
+        cheat_sheet_end = sections[0][0] if sections else len(lines)
+        topic.body = block(lines, start, cheat_sheet_end)
+        if not topic.body.strip():
+            self.problem(start, "the cheat sheet is empty: write it before the first section")
+
+        level2 = [(i, text) for i, level, text in headings if level == 2 and i >= cheat_sheet_end]
+        seen: dict[str, int] = {}
+        for number, (index, text) in enumerate(level2):
+            end = level2[number + 1][0] if number + 1 < len(level2) else len(lines)
+            if text not in SECTIONS:
+                self.problem(
+                    index,
+                    f"unknown section {text!r} after the cheat sheet; sections are "
+                    + ", ".join(repr(name) for name in SECTIONS),
+                )
+            elif text in seen:
+                self.problem(index, f"section {text!r} appears twice (first at line {seen[text] + 1})")
+            else:
+                seen[text] = index
+                inner = [h for h in headings if index < h[0] < end]
+                self.parse_section(lines, index, end, SECTIONS[text], inner, topic)
+
+    def parse_section(self, lines, start, end, kind, headings, topic) -> None:
+        items = [h for h in headings if h[1] == 3]
+        first_item = items[0][0] if items else end
+        if block(lines, start + 1, first_item).strip():
+            self.problem(start + 1, f"text outside an item: start each item with '### {kind}: <id>'")
+        for number, (index, _, text) in enumerate(items):
+            item_end = items[number + 1][0] if number + 1 < len(items) else end
+            match = ITEM_HEADING_RE.match(text)
+            if not match:
+                self.problem(index, f"item heading must be '### {kind}: <id>', not '### {text}'")
+                continue
+            if match.group(1) != kind:
+                self.problem(
+                    index, f"a {match.group(1)} cannot stand in this section; use '### {kind}: <id>'"
+                )
+                continue
+            subheadings = [h for h in headings if index < h[0] < item_end and h[1] == 4]
+            topic.items.append(self.parse_item(lines, index, item_end, kind, match.group(2), subheadings))
+
+    def parse_item(self, lines, start, end, kind, item_id, subheadings) -> ItemSource:
+        item = ItemSource(kind=kind, id=item_id, line=start + 1)
+        if not is_slug(item_id):
+            self.problem(start, f"id {item_id!r} is not a slug (lowercase letters, digits, hyphens)")
+
+        index = start + 1
+        while index < end and FIELD_RE.match(lines[index]):
+            key, value = FIELD_RE.match(lines[index]).groups()
+            if key not in FIELDS[kind]:
+                allowed = ", ".join(sorted(FIELDS[kind])) or "none"
+                self.problem(index, f"unknown field {key!r} for a {kind} (allowed: {allowed})")
+            elif key in item.fields:
+                self.problem(index, f"field {key!r} appears twice")
+            else:
+                item.fields[key] = value
+            index += 1
+
+        text_end = subheadings[0][0] if subheadings else end
+        item.text = block(lines, index, text_end)
+        for number, (sub_index, _, name) in enumerate(subheadings):
+            sub_end = subheadings[number + 1][0] if number + 1 < len(subheadings) else end
+            if name not in SUBSECTIONS[kind]:
+                allowed = ", ".join(repr(s) for s in sorted(SUBSECTIONS[kind]))
+                self.problem(sub_index, f"unknown subsection {name!r} for a {kind} (allowed: {allowed})")
+            elif name in item.sections:
+                self.problem(sub_index, f"subsection {name!r} appears twice")
+            else:
+                item.sections[name] = block(lines, sub_index + 1, sub_end)
+                item.section_lines[name] = sub_index + 1
+                if name == "Options":
+                    item.options = self.parse_options(lines, sub_index + 1, sub_end)
+                elif name == "Concepts":
+                    item.concepts = self.parse_concepts(lines, sub_index + 1, sub_end)
+
+        self.check_item(item, start)
+        return item
+
+    def parse_options(self, lines, start, end) -> list[OptionSource]:
+        options: list[OptionSource] = []
+        continuation: list[str] = []
+
+        def close():
+            if options and continuation:
+                extra = "\n".join(line[2:] for line in continuation).rstrip()
+                options[-1].text = (options[-1].text + "\n" + extra).strip()
+            continuation.clear()
+
+        for index in range(start, end):
+            line = lines[index]
+            match = OPTION_RE.match(line)
+            if match:
+                close()
+                mark, key, text = match.groups()
+                options.append(OptionSource(key, text.strip(), mark != " ", index + 1))
+            elif not line.strip() or (options and line.startswith("  ")):
+                continuation.append(line)
+            else:
+                self.problem(index, "expected an option like '- [ ] A. text' or '- [x] B. text'")
+        close()
+        return options
+
+    def parse_concepts(self, lines, start, end) -> list[ConceptSource]:
+        concepts = []
+        for index in range(start, end):
+            line = lines[index]
+            if not line.strip():
+                continue
+            match = CONCEPT_RE.match(line)
+            phrasings = [p.strip() for p in match.group(2).split("|")] if match else []
+            if not match or not all(phrasings):
+                self.problem(index, "expected a concept like '- Name: phrasing | another phrasing'")
+                continue
+            name = match.group(1).strip()
+            concepts.append(ConceptSource(slugify(name), name, phrasings, index + 1))
+        return concepts
+
+    def check_item(self, item: ItemSource, index: int) -> None:
+        for name in sorted(SUBSECTIONS[item.kind] - set(item.sections)):
+            self.problem(index, f"{item.kind} {item.id!r} has no '#### {name}' subsection")
+        for name, text in item.sections.items():
+            if not text.strip() and name not in ("Options", "Concepts"):
+                self.problem(item.section_lines[name] - 1, f"subsection {name!r} is empty")
+        if not item.text.strip():
+            what = {"card": "front", "question": "stem", "explain": "prompt"}[item.kind]
+            self.problem(index, f"{item.kind} {item.id!r} has no {what}")
+
+        if item.kind == "card":
+            self.check_choice(item, "level", LEVELS, index)
+        elif item.kind == "question":
+            self.check_choice(item, "difficulty", DIFFICULTIES, index)
+            lab = item.fields.get("lab")
+            if lab is not None and not is_slug(lab):
+                self.problem(index, f"lab {lab!r} is not an experiment id (a slug)")
+            self.check_options(item)
+        else:
+            self.check_concepts(item)
+
+    def check_choice(self, item: ItemSource, key: str, allowed: tuple, index: int) -> None:
+        value = item.fields.get(key)
+        if value is None:
+            self.problem(index, f"{item.kind} {item.id!r} has no {key!r} field")
+        elif value not in allowed:
+            self.problem(
+                index + 1 + list(item.fields).index(key),
+                f"unknown {key} {value!r}: use one of " + ", ".join(allowed),
+            )
+
+    def check_options(self, item: ItemSource) -> None:
+        if "Options" not in item.sections:
+            return
+        line = item.section_lines["Options"] - 1
+        if not MIN_OPTIONS <= len(item.options) <= MAX_OPTIONS:
+            self.problem(
+                line,
+                f"question {item.id!r} has {len(item.options)} options; "
+                f"it needs {MIN_OPTIONS} to {MAX_OPTIONS}",
+            )
+        for position, option in enumerate(item.options):
+            expected = "ABCDEF"[position] if position < MAX_OPTIONS else None
+            if option.key != expected:
+                self.problem(
+                    option.line - 1,
+                    f"option {option.key} is out of order: options are lettered A, B, C, … "
+                    f"and this one should be {expected or 'removed'}",
+                )
+            if not option.text:
+                self.problem(option.line - 1, f"option {option.key} has no text")
+        if item.options and not any(option.is_correct for option in item.options):
+            self.problem(line, f"question {item.id!r} has no correct option: mark one with [x]")
+
+    def check_concepts(self, item: ItemSource) -> None:
+        if "Concepts" not in item.sections:
+            return
+        line = item.section_lines["Concepts"] - 1
+        if not MIN_CONCEPTS <= len(item.concepts) <= MAX_CONCEPTS:
+            self.problem(
+                line,
+                f"explain prompt {item.id!r} has {len(item.concepts)} concepts; "
+                f"it needs {MIN_CONCEPTS} to {MAX_CONCEPTS}",
+            )
+        seen = {}
+        for concept in item.concepts:
+            if concept.key in seen:
+                self.problem(
+                    concept.line - 1,
+                    f"concept {concept.name!r} repeats the concept at line {seen[concept.key]}",
+                )
+            seen.setdefault(concept.key, concept.line)
+
+
+def is_slug(value) -> bool:
+    return isinstance(value, str) and SLUG_RE.fullmatch(value) is not None
+
+
+def is_text(value) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_file(path: Path) -> tuple[TopicSource, list[Problem]]:
+    parser = FileParser(path)
+    topic = parser.parse()
+    return topic, parser.problems

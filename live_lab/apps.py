@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LiveLabConfig(AppConfig):
+    name = "live_lab"
+    verbose_name = "Live lab"
