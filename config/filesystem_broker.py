@@ -124,7 +124,8 @@ class Transport(filesystem.Transport):
 
     def drain_events(self, connection, timeout=None):
         if timeout is not None and self.drain_timeout_cap is not None:
-            timeout = min(timeout, self.drain_timeout_cap)
+            # Never below the polling interval, which would otherwise shrink to the cap.
+            timeout = min(timeout, max(self.drain_timeout_cap, self.polling_interval or 0))
         return super().drain_events(connection, timeout=timeout)
 
     def __init__(self, client, **kwargs):

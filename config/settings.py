@@ -35,6 +35,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_float(name: str, default: float, *, low: float, high: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a number of seconds from {low} to {high}.")
+    return value
+
+
 def runtime_dir() -> Path:
     """The one ignored folder for everything the app writes at run time.
 
@@ -194,9 +207,9 @@ else:
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
-        # The default of 1.0 s adds about a second to every task; docs/embedded-broker.md
-        # has the measurements behind 0.05 s.
-        "polling_interval": 0.05,
+        # kombu's default of 1.0 s adds about half a second to every task on average;
+        # docs/embedded-broker.md has the measurements behind 0.05 s.
+        "polling_interval": env_float("BROKER_POLLING_INTERVAL", 0.05, low=0.001, high=5.0),
     }
     CELERY_RESULT_BACKEND = "django-db"
 

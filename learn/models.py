@@ -2,15 +2,9 @@ from django.db import models
 from django.urls import reverse
 
 
-class CurriculumItem(models.Model):
-    """Fields every synced content row shares. `slug` is the content file's stable id."""
-
-    slug = models.SlugField(max_length=80, unique=True)
-    source_path = models.CharField(max_length=255, help_text="Content file, relative to the project.")
-    source_line = models.PositiveIntegerField(default=1)
-    position = models.PositiveIntegerField(default=0)
-    # Items that vanish from the content are archived, never deleted: learners' history
-    # points at them.
+class Archivable(models.Model):
+    # Content that vanishes from the markdown is archived, never deleted: learners' history
+    # points at it.
     archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -19,6 +13,18 @@ class CurriculumItem(models.Model):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+
+class CurriculumItem(Archivable):
+    """Fields every synced content row shares. `slug` is the content file's stable id."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    source_path = models.CharField(max_length=255, help_text="Content file, relative to the project.")
+    source_line = models.PositiveIntegerField(default=1)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
 
 
 class ActiveManager(models.Manager):

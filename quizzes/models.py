@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from learn.models import ActiveManager, CurriculumItem, Topic
+from learn.models import ActiveManager, Archivable, CurriculumItem, Topic
 
 
 class Question(CurriculumItem):
@@ -29,7 +29,7 @@ class Question(CurriculumItem):
         return self.slug
 
 
-class Option(models.Model):
+class Option(Archivable):
     """One choice of a question. `key` (A to F) is its stable id within the question."""
 
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="options")
@@ -37,7 +37,6 @@ class Option(models.Model):
     text = models.TextField()
     is_correct = models.BooleanField()
     position = models.PositiveIntegerField(default=0)
-    archived_at = models.DateTimeField(null=True, blank=True)
 
     objects = models.Manager()
     active = ActiveManager()
@@ -67,7 +66,7 @@ class ExplainPrompt(CurriculumItem):
         return self.slug
 
 
-class KeyConcept(models.Model):
+class KeyConcept(Archivable):
     """A concept an explanation should name. `key` is the slug of its name, stable per prompt."""
 
     prompt = models.ForeignKey(ExplainPrompt, on_delete=models.PROTECT, related_name="concepts")
@@ -75,7 +74,6 @@ class KeyConcept(models.Model):
     name = models.CharField(max_length=200)
     phrasings = models.JSONField(default=list)
     position = models.PositiveIntegerField(default=0)
-    archived_at = models.DateTimeField(null=True, blank=True)
 
     objects = models.Manager()
     active = ActiveManager()

@@ -12,6 +12,10 @@ from learn.curriculum.parse import Problem, TopicSource
 from learn.models import Flashcard, Topic
 from quizzes.models import ExplainPrompt, KeyConcept, Option, Question
 
+# Where an item stands in its file. A change of these alone is reported as "moved": the text a
+# learner sees is the same.
+LOCATION_FIELDS = {"source_path", "source_line", "position"}
+
 
 class ContentError(Exception):
     """The curriculum has problems; nothing was written."""
@@ -58,8 +62,10 @@ class RowSync:
             row.archived_at = None
             changed.append("archived_at")
             self.report.counts["restored", self.kind] += 1
-        elif changed:
+        elif set(changed) - LOCATION_FIELDS:
             self.report.counts["updated", self.kind] += 1
+        elif changed:
+            self.report.counts["moved", self.kind] += 1
         if changed:
             for name in changed:
                 if name != "archived_at":

@@ -1,0 +1,56 @@
+"""Fixtures shared by the whole suite.
+
+Task behaviour is only ever tested against a real `celery worker` process on the broker of the
+mode under test: the filesystem broker by default, Redis when REDIS_URL is set (.ci/run does
+both). The worker is started here and stopped by pid.
+"""
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from config.celery import app
+from tests.worker_process import CeleryWorker
+
+OUTPUT_DIR = Path(settings.BASE_DIR) / "test-output"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave out embedded-only tests (filesystem broker, SQLite locking) in Redis mode."""
+    if settings.RUN_MODE != "redis":
+        return
+    keep = [item for item in items if "embedded_only" not in item.keywords]
+    left_out = [item for item in items if "embedded_only" in item.keywords]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = keep
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clear_broker() -> None:
+    """Drop messages a previous, interrupted run may have left behind."""
+    if settings.RUN_MODE == "redis":
+        app.control.purge()
+    else:
+        shutil.rmtree(settings.BROKER_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def celery_worker(request, django_db_setup, django_db_blocker):
+    """A worker for this test module, on the test database and the mode's real broker."""
+    env = {**os.environ, "APP_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"])}
+    clear_broker()
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    worker = CeleryWorker(env=env, log_path=OUTPUT_DIR / "workers" / f"{name}-{settings.RUN_MODE}.log")
+    worker.wait_until_ready()
+    yield worker
+    worker.stop()

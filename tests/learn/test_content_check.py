@@ -1,0 +1,354 @@
+"""`content check` and `content sync`: every problem as file:line, and all-or-nothing loading."""
+
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from learn.models import Flashcard, Topic
+from quizzes.models import Option, PracticeAnswer, Question
+from tests.factories import make_learner
+
+GOOD_TOPIC = """\
+---
+id: demo-topic
+title: A demo topic
+summary: For the tests.
+minutes: 5
+tags: [demo]
+order: 1
+---
+
+# Cheat sheet
+
+`ready()` is true for SUCCESS, FAILURE and REVOKED.
+
+## Flashcards
+
+### card: demo-card
+level: beginner
+
+Which states are ready?
+
+#### Back
+
+SUCCESS, FAILURE and REVOKED.
+
+## Questions
+
+### question: demo-question
+difficulty: medium
+
+What does `ready()` return after FAILURE?
+
+#### Options
+
+- [ ] A. `False`
+- [x] B. `True`
+
+#### Explanation
+
+FAILURE is a ready state.
+
+#### Hint
+
+Look at READY_STATES.
+
+#### Solution
+
+1. FAILURE is in READY_STATES.
+
+#### Common mistakes
+
+- Reading ready as succeeded.
+
+### question: demo-second-question
+difficulty: easy
+
+Which state does an unknown id report?
+
+#### Options
+
+- [x] A. PENDING
+- [ ] B. FAILURE
+
+#### Explanation
+
+Nothing is stored for it.
+
+#### Hint
+
+What is the default?
+
+#### Solution
+
+1. No record means PENDING.
+
+#### Common mistakes
+
+- Expecting an error.
+
+## Explain prompts
+
+### explain: demo-prompt
+
+Explain `ready()`.
+
+#### Hint
+
+Which states count?
+
+#### Concepts
+
+- Failure is ready: failure | failed
+- Revoked is ready: revoked
+- Success is ready: success | succeeded
+"""
+
+
+def write_topic(folder: Path, text: str, name: str = "01-demo.md") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def check(path: Path) -> tuple[str, str]:
+    """Run `content check` and return (stdout, stderr); raises CommandError on problems."""
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("content", "check", str(path), stdout=out, stderr=err)
+    finally:
+        check.stderr = err.getvalue()
+    return out.getvalue(), err.getvalue()
+
+
+def problems_for(path: Path) -> list[str]:
+    with pytest.raises(CommandError):
+        check(path)
+    return check.stderr.splitlines()
+
+
+def line_of(path: Path, text: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def test_the_shipped_curriculum_passes_the_check_and_reports_totals():
+    out, _ = check(settings.CONTENT_DIR)
+
+    assert "content/01-task-results-in-django.md [task-results-in-django]:" in out
+    assert "Total: " in out
+    assert "questions (easy " in out
+
+
+def test_a_question_without_a_correct_option_is_reported_at_its_options(tmp_path):
+    path = write_topic(tmp_path, GOOD_TOPIC.replace("- [x] B. `True`", "- [ ] B. `True`"))
+
+    line = line_of(path, "#### Options")
+    assert problems_for(path) == [
+        f"{path}:{line}: question 'demo-question' has no correct option: mark one with [x]"
+    ]
+
+
+def test_a_duplicate_id_is_reported_where_it_repeats_with_the_first_place(tmp_path):
+    write_topic(tmp_path, GOOD_TOPIC)
+    second = (
+        GOOD_TOPIC.replace("id: demo-topic", "id: other-topic")
+        .replace("### explain: demo-prompt", "### explain: other-prompt")
+        .replace("card: demo-card", "card: other-card")
+        .replace("question: demo-second-question", "question: other-question")
+    )
+    other = write_topic(tmp_path, second, "02-other.md")
+
+    line = line_of(other, "### question: demo-question")
+    first = tmp_path / "01-demo.md"
+    assert problems_for(tmp_path) == [
+        f"{other}:{line}: duplicate id 'demo-question': already used at {first}:{line}"
+    ]
+
+
+def test_broken_yaml_is_reported_at_its_line(tmp_path):
+    path = write_topic(tmp_path, GOOD_TOPIC.replace("title: A demo topic", "title: [unclosed"))
+
+    problems = problems_for(path)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}:{line_of(path, 'title:')}: front matter is not valid YAML")
+
+
+def test_an_unknown_difficulty_is_reported_at_its_field(tmp_path):
+    path = write_topic(tmp_path, GOOD_TOPIC.replace("difficulty: medium", "difficulty: tricky"))
+
+    line = line_of(path, "difficulty: tricky")
+    assert problems_for(path) == [
+        f"{path}:{line}: unknown difficulty 'tricky': use one of easy, medium, hard"
+    ]
+
+
+def test_every_problem_in_a_file_is_reported_in_one_run(tmp_path):
+    text = (
+        GOOD_TOPIC.replace("difficulty: medium", "difficulty: tricky")
+        .replace("- [x] A. PENDING", "- [ ] A. PENDING")
+        .replace("level: beginner", "level: expert")
+    )
+    path = write_topic(tmp_path, text)
+
+    problems = problems_for(path)
+    assert len(problems) == 3
+    assert all(problem.startswith(f"{path}:") for problem in problems)
+
+
+def test_the_check_command_exits_non_zero_and_prints_file_and_line(tmp_path):
+    path = write_topic(tmp_path, GOOD_TOPIC.replace("difficulty: medium", "difficulty: tricky"))
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", "content", "check", str(path)],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 1
+    assert f"{path}:{line_of(path, 'difficulty: tricky')}: unknown difficulty 'tricky'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("broken", "replacement"),
+    [
+        ("- [x] B. `True`", "- [ ] B. `True`"),
+        ("title: A demo topic", "title: [unclosed"),
+        ("difficulty: medium", "difficulty: tricky"),
+        ("### question: demo-second-question", "### question: demo-question"),
+    ],
+    ids=["no-correct-option", "broken-yaml", "unknown-difficulty", "duplicate-id"],
+)
+@pytest.mark.django_db
+def test_a_sync_of_broken_content_leaves_the_database_exactly_as_it_was(tmp_path, broken, replacement):
+    good = tmp_path / "good"
+    write_topic(good, GOOD_TOPIC)
+    call_command("content", "sync", str(good), stdout=StringIO())
+    # A second, valid file beside the broken one: nothing of it may be written either.
+    edited = tmp_path / "edited"
+    write_topic(
+        edited, GOOD_TOPIC.replace("Which states are ready?", "Edited front").replace(broken, replacement)
+    )
+    write_topic(edited, GOOD_TOPIC.replace("demo", "new"), "02-new.md")
+    before = snapshot()
+
+    with pytest.raises(CommandError, match="Nothing was written"):
+        call_command("content", "sync", str(edited), stdout=StringIO(), stderr=StringIO())
+
+    assert snapshot() == before
+
+
+def snapshot() -> dict:
+    models = [m for app in ("learn", "quizzes") for m in apps.get_app_config(app).get_models()]
+    return {m.__name__: sorted(map(repr, m.objects.values_list())) for m in models}
+
+
+def sync(folder: Path) -> str:
+    out = StringIO()
+    call_command("content", "sync", str(folder), stdout=out)
+    return out.getvalue().strip()
+
+
+@pytest.mark.django_db
+def test_a_second_sync_changes_nothing_and_says_so(tmp_path):
+    write_topic(tmp_path, GOOD_TOPIC)
+
+    first = sync(tmp_path)
+    before = snapshot()
+    second = sync(tmp_path)
+
+    assert "created 2 question(s)" in first
+    assert second == "Content is up to date: nothing changed."
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_editing_a_question_keeps_every_answer_recorded_against_it(tmp_path):
+    write_topic(tmp_path, GOOD_TOPIC)
+    sync(tmp_path)
+    question = Question.objects.get(slug="demo-question")
+    answers = [
+        PracticeAnswer.objects.create(learner=make_learner(), question=question, is_correct=ok)
+        for ok in (True, False)
+    ]
+    answers[0].options.set([question.options.get(key="B")])
+
+    write_topic(
+        tmp_path,
+        GOOD_TOPIC.replace("What does `ready()` return after FAILURE?", "After FAILURE, `ready()` is?"),
+    )
+    report = sync(tmp_path)
+
+    edited = Question.objects.get(slug="demo-question")
+    assert report == "Content synced: updated 1 question(s)."
+    assert edited.pk == question.pk
+    assert edited.stem == "After FAILURE, `ready()` is?"
+    assert set(edited.practice_answers.all()) == set(answers)
+    assert list(answers[0].options.values_list("key", flat=True)) == ["B"]
+
+
+@pytest.mark.django_db
+def test_removing_a_question_archives_it_and_keeps_its_answers(tmp_path, client):
+    write_topic(tmp_path, GOOD_TOPIC)
+    sync(tmp_path)
+    question = Question.objects.get(slug="demo-second-question")
+    answer = PracticeAnswer.objects.create(learner=make_learner(), question=question, is_correct=True)
+    without = (
+        GOOD_TOPIC[: GOOD_TOPIC.index("### question: demo-second-question")]
+        + GOOD_TOPIC[GOOD_TOPIC.index("## Explain prompts") :]
+    )
+
+    write_topic(tmp_path, without)
+    report = sync(tmp_path)
+
+    question.refresh_from_db()
+    assert report == "Content synced: archived 1 question(s), moved 1 explain prompt(s)."
+    assert question.is_archived
+    assert PracticeAnswer.objects.get(pk=answer.pk).question == question
+    page = client.get("/topics/demo-topic/").content.decode()
+    assert "Which state does an unknown id report?" not in page
+    assert "What does <code>ready()</code> return after FAILURE?" in page
+
+
+@pytest.mark.django_db
+def test_an_archived_item_that_comes_back_is_restored_in_place(tmp_path):
+    write_topic(tmp_path, GOOD_TOPIC)
+    sync(tmp_path)
+    card = Flashcard.objects.get(slug="demo-card")
+    start = GOOD_TOPIC.index("### card: demo-card")
+    write_topic(tmp_path, GOOD_TOPIC[:start] + GOOD_TOPIC[GOOD_TOPIC.index("## Questions") :])
+    sync(tmp_path)
+
+    write_topic(tmp_path, GOOD_TOPIC)
+    report = sync(tmp_path)
+
+    assert (
+        report == "Content synced: moved 1 explain prompt(s), moved 2 question(s), restored 1 flashcard(s)."
+    )
+    restored = Flashcard.objects.get(slug="demo-card")
+    assert restored.pk == card.pk
+    assert not restored.is_archived
+
+
+@pytest.mark.django_db
+def test_a_removed_option_is_archived_and_a_changed_answer_key_updated(tmp_path):
+    write_topic(tmp_path, GOOD_TOPIC)
+    sync(tmp_path)
+    three = GOOD_TOPIC.replace("- [ ] B. FAILURE", "- [ ] B. FAILURE\n- [ ] C. STARTED")
+    write_topic(tmp_path, three)
+    sync(tmp_path)
+
+    write_topic(tmp_path, GOOD_TOPIC)
+    sync(tmp_path)
+
+    options = Option.objects.filter(question__slug="demo-second-question")
+    assert [(o.key, o.is_archived) for o in options] == [("A", False), ("B", False), ("C", True)]
+    assert Topic.active.count() == 1

@@ -1,0 +1,104 @@
+"""The README's run command: `make run` brings up web and worker, and Ctrl-C stops both."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.conftest import OUTPUT_DIR, free_port
+
+pytestmark = pytest.mark.worker
+
+
+def descendants(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found |= {child} | descendants(child)
+    return found
+
+
+def get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status, response.read().decode()
+
+
+def wait_for_live_worker(base: str, run: subprocess.Popen, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    health = {}
+    while time.monotonic() < deadline:
+        assert run.poll() is None, "make run exited early"
+        try:
+            health = json.loads(get(f"{base}/healthz")[1])
+        except OSError:
+            health = {}
+        if health.get("worker"):
+            return health
+        time.sleep(0.5)
+    raise AssertionError(f"no live worker after {timeout} s; last health: {health}")
+
+
+def still_running(pids: set[int], grace: float) -> list[int]:
+    """The pids still alive after `grace` seconds (a pool child may exit just after its parent)."""
+    deadline = time.monotonic() + grace
+    while True:
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def isolated_environment(tmp_path: Path) -> dict:
+    env = {**os.environ, "APP_RUNTIME_DIR": str(tmp_path / "runtime")}
+    env.pop("APP_SQLITE_PATH", None)
+    if settings.RUN_MODE == "redis":
+        # Another database number: this worker must not take the test suite's tasks.
+        db = int(settings.REDIS_URL.rsplit("/", 1)[1])
+        env["REDIS_URL"] = re.sub(r"/\d+$", f"/{(db + 1) % 16}", settings.REDIS_URL)
+    return env
+
+
+def test_make_run_serves_the_seed_topic_with_a_live_worker_and_ctrl_c_stops_everything(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = OUTPUT_DIR / f"make-run-{settings.RUN_MODE}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    with open(log_path, "w") as log:
+        run = subprocess.Popen(
+            ["make", "run", f"PORT={port}", f"VENV={sys.prefix}"],
+            cwd=settings.BASE_DIR,
+            env=isolated_environment(tmp_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, like a terminal's foreground job
+        )
+        try:
+            health = wait_for_live_worker(base, run)
+            status, page = get(f"{base}/topics/task-results-in-django/")
+            processes = descendants(run.pid)
+        finally:
+            # Ctrl-C: the terminal sends SIGINT to the whole foreground process group.
+            os.killpg(run.pid, signal.SIGINT)
+            run.wait(timeout=30)
+
+    output = log_path.read_text()
+    assert health["mode"] == settings.RUN_MODE
+    assert status == 200
+    assert "<strong>and</strong> REVOKED" in page
+    assert f"http://127.0.0.1:{port}/" in output
+    assert len(processes) >= 4, "web, worker and the worker's pool were running"
+    left = still_running(processes, grace=5)
+    assert left == [], f"processes left behind after Ctrl-C: {left}; see {log_path}"
+    assert "SIGKILL" not in output, "every process stopped within honcho's grace period"

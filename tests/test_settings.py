@@ -1,0 +1,58 @@
+"""Settings come from the environment only, and a malformed value stops the start, named."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+
+def manage_check(**env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DJANGO_DEBUG": "flase"}, "DJANGO_DEBUG='flase' is not a boolean"),
+        ({"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY is required"),
+        (
+            {"REDIS_URL": "localhost:6379"},
+            "REDIS_URL='localhost:6379' is not of the form redis://HOST:PORT/DB",
+        ),
+        ({"BROKER_POLLING_INTERVAL": "fast"}, "BROKER_POLLING_INTERVAL='fast' must be a number"),
+    ],
+)
+def test_a_malformed_setting_stops_the_start_with_a_message_naming_it(env, message, tmp_path):
+    done = manage_check(APP_RUNTIME_DIR=str(tmp_path), **env)
+
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+def test_the_embedded_mode_needs_no_variables_and_writes_only_under_the_runtime_folder(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "APP_SQLITE_PATH"}}
+    runtime = tmp_path / "runtime"
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=settings.BASE_DIR,
+        env={**env, "APP_RUNTIME_DIR": str(runtime)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in runtime.iterdir() if not p.name.startswith("db.sqlite3-")) == [
+        "db.sqlite3",
+        "secret_key",
+    ]
