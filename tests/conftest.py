@@ -6,7 +6,6 @@ both). The worker is started here and stopped by pid.
 """
 
 import os
-import shutil
 import socket
 from pathlib import Path
 
@@ -41,7 +40,10 @@ def clear_broker() -> None:
     if settings.RUN_MODE == "redis":
         app.control.purge()
     else:
-        shutil.rmtree(settings.BROKER_DIR, ignore_errors=True)
+        # Only the messages: the exchange tables in control/ are cached as declared by this
+        # process (kombu's BrokerState), so deleting them would cut off ping replies.
+        for message in Path(settings.BROKER_DIR).glob("*/*.msg"):
+            message.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
