@@ -182,6 +182,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 CONTENT_DIR = BASE_DIR / "content"
 
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "learn:topic_list"
+LOGOUT_REDIRECT_URL = "learn:topic_list"
+
 # --- Celery -------------------------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

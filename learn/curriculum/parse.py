@@ -14,7 +14,7 @@ from django.utils.text import slugify
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")
 FENCE_RE = re.compile(r"^\s*(```|~~~)")
-HEADING_RE = re.compile(r"^(#{2,4}) (.+?)\s*$")
+HEADING_RE = re.compile(r"^(#{1,4}) (.+?)\s*$")
 ITEM_HEADING_RE = re.compile(r"^(card|question|explain): (\S+)$")
 FIELD_RE = re.compile(r"^([a-z_]+):\s*(.*?)\s*$")
 OPTION_RE = re.compile(r"^- \[([ xX])\] ([A-Z])\. (.*)$")
@@ -103,7 +103,7 @@ def display_path(path: Path) -> str:
 
 
 def structure_lines(lines: list[str], start: int) -> list[tuple[int, int, str]]:
-    """(index, level, text) of every ##, ### and #### heading outside fenced code."""
+    """(index, level, text) of every #, ##, ### and #### heading outside fenced code."""
     headings = []
     fence = None
     for index in range(start, len(lines)):
@@ -208,6 +208,9 @@ class FileParser:
         topic.body = block(lines, start, cheat_sheet_end)
         if not topic.body.strip():
             self.problem(start, "the cheat sheet is empty: write it before the first section")
+        for index, level, _ in headings:
+            if level == 1:
+                self.problem(index, "use '##' or deeper: the page shows the title as its only '#' heading")
 
         level2 = [(i, text) for i, level, text in headings if level == 2 and i >= cheat_sheet_end]
         seen: dict[str, int] = {}

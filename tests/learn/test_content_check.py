@@ -24,7 +24,7 @@ tags: [demo]
 order: 1
 ---
 
-# Cheat sheet
+## Cheat sheet
 
 `ready()` is true for SUCCESS, FAILURE and REVOKED.
 
@@ -186,6 +186,15 @@ def test_an_unknown_difficulty_is_reported_at_its_field(tmp_path):
     line = line_of(path, "difficulty: tricky")
     assert problems_for(path) == [
         f"{path}:{line}: unknown difficulty 'tricky': use one of easy, medium, hard"
+    ]
+
+
+def test_a_level_one_heading_in_the_cheat_sheet_is_reported(tmp_path):
+    path = write_topic(tmp_path, GOOD_TOPIC.replace("## Cheat sheet", "# Cheat sheet"))
+
+    line = line_of(path, "# Cheat sheet")
+    assert problems_for(path) == [
+        f"{path}:{line}: use '##' or deeper: the page shows the title as its only '#' heading"
     ]
 
 
