@@ -8,5 +8,6 @@ urlpatterns = [
     path("accounts/signup/", signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("live_lab.urls")),
+    path("", include("quizzes.urls")),
     path("", include("learn.urls")),
 ]
