@@ -1,0 +1,69 @@
+"""Browser tests: Playwright for Python driving Debian's chromium against pytest-django's live server.
+
+Playwright's sync API runs an event loop in the test thread, and Django refuses ORM calls from
+a thread with a running loop; the test thread's ORM use here is plain setup, so it is allowed.
+"""
+
+import os
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import OUTPUT_DIR
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = OUTPUT_DIR / "screenshots"
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def curriculum(transactional_db):
+    call_command("content", "sync", stdout=StringIO())
+
+
+def new_page(browser, live_server, *, width=1100, height=900):
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    page = new_page(browser, live_server)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    page = new_page(browser, live_server, width=390, height=844)
+    yield page
+    page.context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    return path

@@ -1,0 +1,29 @@
+"""A visitor reads the catalog and a topic's cheat sheet, and flips a card, in a real browser."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_visitor_opens_the_seed_topic_from_the_catalog_and_reveals_a_card(page, curriculum):
+    page.goto("/")
+    page.get_by_role("link", name="Task results and status in Django").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Task results and status in Django")
+    expect(page.get_by_text("Finished is not succeeded")).to_be_visible()
+    first_card = page.locator(".flashcard").first
+    expect(first_card.locator(".back")).to_be_hidden()
+    first_card.get_by_text("Reveal the answer").click()
+    expect(first_card.locator(".back")).to_be_visible()
+    assert screenshot(page, "topic-desktop").exists()
+
+
+def test_the_topic_page_reads_on_a_phone_without_sideways_scrolling(phone, curriculum):
+    phone.goto("/topics/task-results-in-django/")
+
+    page_width = phone.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 390, "only code blocks scroll sideways, inside themselves"
+    assert screenshot(phone, "topic-phone").exists()
