@@ -1,5 +1,63 @@
+from django import forms
 from django.contrib.auth.forms import UserCreationForm
+
+from learn.models import Flashcard, Rating
+from learn.services import SESSION_RATINGS_LIMIT
 
 
 class SignupForm(UserCreationForm):
     """Username and password, nothing else: the app needs no e-mail address."""
+
+
+class RateForm(forms.Form):
+    """One rating of one card. `cards` is the deck the card must belong to."""
+
+    card = forms.ModelChoiceField(
+        queryset=Flashcard.objects.none(),
+        error_messages={
+            "required": "Which card? The form named none: reload the page.",
+            "invalid_choice": "That card is not in this deck (any more): reload the page.",
+        },
+    )
+    rating = forms.TypedChoiceField(
+        choices=Rating.choices,
+        coerce=int,
+        error_messages={
+            "required": "Choose a rating: Again, Hard, Good or Easy (keys 1 to 4).",
+            "invalid_choice": "A rating is Again, Hard, Good or Easy (1 to 4); %(value)s is none of them.",
+        },
+    )
+    reviews = forms.IntegerField(
+        min_value=0, error_messages={"required": "The form is incomplete: reload the page."}
+    )
+
+    def __init__(self, *args, cards, session_is_full=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["card"].queryset = cards
+        self.session_is_full = session_is_full
+
+    def clean(self):
+        if self.session_is_full:
+            raise forms.ValidationError(
+                "You have rated %(limit)s cards without an account. Sign up to keep your progress and go on.",
+                params={"limit": SESSION_RATINGS_LIMIT},
+            )
+        return super().clean()
+
+
+class UndoForm(forms.Form):
+    """Undo names the rating it takes back, so a stale page cannot undo a different one."""
+
+    review = forms.IntegerField(error_messages={"required": "Which rating? Reload the page."})
+
+    def __init__(self, *args, last_rating, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.last_rating = last_rating
+
+    def clean_review(self):
+        review = self.cleaned_data["review"]
+        if self.last_rating is None or self.last_rating.review != review:
+            raise forms.ValidationError(
+                "Nothing to undo: that rating was already undone or is no longer the last."
+            )
+        return review

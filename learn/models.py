@@ -1,3 +1,7 @@
+import datetime as dt
+
+import fsrs
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
@@ -72,3 +76,97 @@ class Flashcard(CurriculumItem):
 
     def __str__(self):
         return self.slug
+
+
+class CardReviewState(models.Model):
+    """One learner's FSRS schedule for one flashcard: the fields of an `fsrs.Card`.
+
+    No row means the learner has never rated the card (a "new" card). `due_at` leads the
+    (learner, due_at) index that the review queue and the navigation's due count read.
+    """
+
+    class State(models.TextChoices):
+        # The names match fsrs.State (Learning = 1, Review = 2, Relearning = 3).
+        LEARNING = "learning"
+        REVIEW = "review"
+        RELEARNING = "relearning"
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="card_states"
+    )
+    flashcard = models.ForeignKey(Flashcard, on_delete=models.PROTECT, related_name="review_states")
+    state = models.CharField(max_length=12, choices=State.choices)
+    step = models.PositiveSmallIntegerField(null=True, blank=True)
+    stability = models.FloatField(null=True, blank=True)
+    difficulty = models.FloatField(null=True, blank=True)
+    due_at = models.DateTimeField()
+    last_reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_count = models.PositiveIntegerField(
+        default=0, help_text="Ratings so far; a rating form must name it, so a replayed POST is ignored."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "flashcard"], name="one_review_state_per_learner_card")
+        ]
+        indexes = [models.Index(fields=["learner", "due_at"], name="review_state_due")]
+
+    def __str__(self):
+        return f"{self.learner_id}:{self.flashcard_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+    def to_fsrs(self) -> fsrs.Card:
+        return fsrs.Card(
+            card_id=self.flashcard_id,
+            state=fsrs.State[self.state.capitalize()],
+            step=self.step,
+            stability=self.stability,
+            difficulty=self.difficulty,
+            due=self.due_at.astimezone(dt.UTC),
+            last_review=self.last_reviewed_at.astimezone(dt.UTC) if self.last_reviewed_at else None,
+        )
+
+    def set_from_fsrs(self, card: fsrs.Card) -> None:
+        self.state = card.state.name.lower()
+        self.step = card.step
+        self.stability = card.stability
+        self.difficulty = card.difficulty
+        self.due_at = card.due
+        self.last_reviewed_at = card.last_review
+
+
+class Rating(models.IntegerChoices):
+    # The values are fsrs.Rating's.
+    AGAIN = 1, "Again"
+    HARD = 2, "Hard"
+    GOOD = 3, "Good"
+    EASY = 4, "Easy"
+
+
+class CardReviewLog(models.Model):
+    """One rating, with the card's state just before it, so the latest rating can be undone exactly."""
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="card_reviews"
+    )
+    flashcard = models.ForeignKey(Flashcard, on_delete=models.PROTECT, related_name="review_logs")
+    rating = models.PositiveSmallIntegerField(choices=Rating.choices)
+    reviewed_at = models.DateTimeField()
+    number = models.PositiveIntegerField(
+        help_text="1 for the learner's first rating of this card, and so on."
+    )
+    state_before = models.JSONField(
+        null=True, blank=True, help_text="fsrs.Card.to_dict() before this rating; null when the card was new."
+    )
+
+    class Meta:
+        constraints = [
+            # A double click or a replayed POST cannot record the same review twice.
+            models.UniqueConstraint(
+                fields=["learner", "flashcard", "number"], name="one_log_per_review_number"
+            ),
+            models.CheckConstraint(condition=models.Q(rating__gte=1, rating__lte=4), name="rating_is_1_to_4"),
+        ]
+        indexes = [models.Index(fields=["learner", "-id"], name="review_log_latest")]
+
+    def __str__(self):
+        return f"{self.learner_id}:{self.flashcard_id} #{self.number} {self.get_rating_display()}"

@@ -1,9 +1,22 @@
 from django.contrib.auth import login
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
-from learn.forms import SignupForm
-from learn.queries import catalog_topics, get_topic_page
+from config.htmx import page_or_partial
+from learn.forms import RateForm, SignupForm, UndoForm
+from learn.queries import (
+    catalog_topics,
+    get_study_topic,
+    get_topic_page,
+    last_rating_for,
+    review_deck,
+    session_is_full,
+    study_cards,
+    topic_deck,
+)
+from learn.services import NothingToUndo, adopt_session_progress, record_rating, undo_last_rating
 
 
 def topic_list(request):
@@ -21,6 +34,8 @@ def signup(request):
         if form.is_valid():
             user = form.save()
             login(request, user)
+            # Ratings made before signing up become the new account's schedule.
+            adopt_session_progress(request.session, user)
             return redirect(safe_next(request) or "learn:topic_list")
     else:
         form = SignupForm()
@@ -33,3 +48,119 @@ def safe_next(request) -> str:
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return ""
+
+
+# --- Flashcards: one card at a time, on a topic's cards page or in the review queue --------
+# Each screen has a page (GET), a rating POST and an undo POST. Without htmx the POSTs redirect
+# back to the page; with htmx they answer with the page's card-panel partial.
+
+
+def cards(request, slug):
+    topic = get_study_topic(slug)
+    return render_cards(request, topic)
+
+
+@require_POST
+def card_rate(request, slug):
+    topic = get_study_topic(slug)
+    form = rate_form(request, cards=study_cards(topic))
+    if form.is_valid():
+        rate_from_form(request, form)
+        if not request.htmx:
+            return redirect("learn:cards", slug=topic.slug)
+        form = None
+    return render_cards(request, topic, form=form)
+
+
+@require_POST
+def card_undo(request, slug):
+    topic = get_study_topic(slug)
+    form = undo_from_form(request)
+    if form is None and not request.htmx:
+        return redirect("learn:cards", slug=topic.slug)
+    return render_cards(request, topic, form=form)
+
+
+def review(request):
+    return render_review(request)
+
+
+@require_POST
+def review_rate(request):
+    form = rate_form(request, cards=study_cards())
+    if form.is_valid():
+        rate_from_form(request, form)
+        if not request.htmx:
+            return redirect("learn:review")
+        form = None
+    return render_review(request, form=form)
+
+
+@require_POST
+def review_undo(request):
+    form = undo_from_form(request)
+    if form is None and not request.htmx:
+        return redirect("learn:review")
+    return render_review(request, form=form)
+
+
+def rate_form(request, *, cards) -> RateForm:
+    return RateForm(request.POST, cards=cards, session_is_full=session_is_full(request.user, request.session))
+
+
+def rate_from_form(request, form: RateForm) -> None:
+    record_rating(
+        request.user,
+        request.session,
+        flashcard=form.cleaned_data["card"],
+        rating=form.cleaned_data["rating"],
+        reviews_seen=form.cleaned_data["reviews"],
+    )
+
+
+def undo_from_form(request) -> UndoForm | None:
+    """Undo the rating the form names; the form with its errors when that is not possible."""
+    form = UndoForm(request.POST, last_rating=last_rating_for(request.user, request.session))
+    if form.is_valid():
+        try:
+            undo_last_rating(request.user, request.session, review=form.cleaned_data["review"])
+        except NothingToUndo:
+            # A second click of Undo that raced the first one past the form's check.
+            form.add_error("review", "Nothing to undo: that rating was already undone.")
+            return form
+        return None
+    return form
+
+
+def render_cards(request, topic, *, form=None):
+    deck = topic_deck(request.user, request.session, topic)
+    context = {
+        "topic": topic,
+        "screen": "topic",
+        "page_url": reverse("learn:cards", args=[topic.slug]),
+        "rate_url": reverse("learn:card_rate", args=[topic.slug]),
+        "undo_url": reverse("learn:card_undo", args=[topic.slug]),
+    }
+    return render_deck(request, "learn/cards.html", deck, form, context)
+
+
+def render_review(request, *, form=None):
+    deck = review_deck(request.user, request.session)
+    context = {
+        "screen": "review",
+        "page_url": reverse("learn:review"),
+        "rate_url": reverse("learn:review_rate"),
+        "undo_url": reverse("learn:review_undo"),
+    }
+    return render_deck(request, "learn/review.html", deck, form, context)
+
+
+def render_deck(request, template, deck, form, context):
+    """The screen, or its card panel for htmx. A form with errors: 200 for htmx, 400 otherwise."""
+    has_errors = form is not None and bool(form.errors)
+    revealed = has_errors or (
+        deck.current is not None and request.GET.get("reveal") == deck.current.flashcard.slug
+    )
+    template = page_or_partial(request, template, "card-panel")
+    context |= {"deck": deck, "form": form, "revealed": revealed, "is_fragment": "#" in template}
+    return render(request, template, context, status=400 if has_errors and not request.htmx else 200)
