@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 from learn.models import ActiveManager, Archivable, CurriculumItem, Topic
 
@@ -27,6 +28,16 @@ class Question(CurriculumItem):
 
     def __str__(self):
         return self.slug
+
+    @property
+    def is_single_answer(self) -> bool:
+        """Exactly one active option is correct (reads the `active_options` prefetch): radio buttons."""
+        return sum(1 for option in self.active_options if option.is_correct) == 1
+
+    @property
+    def correct_keys_label(self) -> str:
+        """ "A, C": the keys of the correct active options (reads the `active_options` prefetch)."""
+        return ", ".join(option.key for option in self.active_options if option.is_correct)
 
 
 class Option(Archivable):
@@ -98,9 +109,163 @@ class PracticeAnswer(models.Model):
     options = models.ManyToManyField(Option, related_name="practice_answers")
     is_correct = models.BooleanField()
     answered_at = models.DateTimeField(auto_now_add=True)
+    # Added with practice mode; older rows default to False.
+    hint_taken = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-answered_at"]
 
     def __str__(self):
         return f"{self.learner} on {self.question.slug}"
+
+
+class HintRequest(models.Model):
+    """A learner asked for a practice question's hint. Recorded apart from their answers."""
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hint_requests"
+    )
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="hint_requests")
+    requested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self):
+        return f"{self.learner} hint on {self.question.slug}"
+
+
+class Attempt(models.Model):
+    """One run of "Test this pattern": questions drawn at the start, graded once on submit."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        SUBMITTED = "submitted", "Submitted"
+
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts")
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="attempts")
+    status = models.CharField(max_length=11, choices=Status.choices, default=Status.IN_PROGRESS)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_answered_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            # Starting twice (a double click, two tabs) resumes the same attempt.
+            models.UniqueConstraint(
+                fields=["learner", "topic"],
+                condition=models.Q(status="in_progress"),
+                name="one_open_attempt_per_topic",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status="in_progress", submitted_at__isnull=True)
+                    | models.Q(status="submitted", submitted_at__isnull=False)
+                ),
+                name="submitted_attempt_has_submitted_at",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.learner} on {self.topic.slug} ({self.status})"
+
+    def get_absolute_url(self):
+        return reverse("quizzes:attempt_detail", args=[self.pk])
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.status == self.Status.SUBMITTED
+
+
+class AttemptQuestion(models.Model):
+    """A question drawn for an attempt, at `position` (1-based), and the learner's answer to it."""
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="items")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="attempt_items")
+    position = models.PositiveSmallIntegerField()
+    # Copied when drawn, so that the breakdown of a past attempt never moves with the content.
+    difficulty = models.CharField(max_length=6, choices=Question.Difficulty.choices)
+    chosen = models.ManyToManyField(Option, blank=True, related_name="attempt_items")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    # Set once, when the attempt is graded.
+    is_correct = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["attempt", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "position"], name="unique_attempt_position"),
+            models.UniqueConstraint(fields=["attempt", "question"], name="unique_attempt_question"),
+        ]
+
+    def __str__(self):
+        return f"{self.attempt_id} #{self.position} {self.question.slug}"
+
+    @property
+    def is_answered(self) -> bool:
+        return self.answered_at is not None
+
+
+class AttemptScore(models.Model):
+    """The grade of a submitted attempt. One per attempt: the one-to-one makes submitting idempotent."""
+
+    class Verdict(models.TextChoices):
+        STRONG = "strong", "Strong"
+        NEEDS_WORK = "needs_work", "Needs work"
+
+    attempt = models.OneToOneField(Attempt, on_delete=models.CASCADE, related_name="score")
+    correct = models.PositiveSmallIntegerField()
+    total = models.PositiveSmallIntegerField()
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    scored_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(correct__lte=models.F("total")), name="score_within_total"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.attempt_id}: {self.correct}/{self.total}"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.correct / self.total) if self.total else 0
+
+
+class ExplainAnswer(models.Model):
+    """A free-text explanation and the concepts the automatic matcher found in it."""
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="explain_answers"
+    )
+    prompt = models.ForeignKey(ExplainPrompt, on_delete=models.PROTECT, related_name="answers")
+    text = models.TextField()
+    found_keys = models.JSONField(default=list)
+    found_count = models.PositiveSmallIntegerField()
+    total = models.PositiveSmallIntegerField()
+    answered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-answered_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.learner} on {self.prompt.slug}: {self.found_count}/{self.total}"
+
+
+class ConceptMark(models.Model):
+    """The learner says a concept the matcher missed is covered. Kept apart from the automatic score."""
+
+    answer = models.ForeignKey(ExplainAnswer, on_delete=models.CASCADE, related_name="marks")
+    concept = models.ForeignKey(KeyConcept, on_delete=models.PROTECT, related_name="marks")
+    marked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["answer", "concept__position"]
+        constraints = [
+            models.UniqueConstraint(fields=["answer", "concept"], name="unique_concept_mark"),
+        ]
+
+    def __str__(self):
+        return f"{self.answer_id} marks {self.concept.key}"

@@ -1,0 +1,212 @@
+"""Reads the quiz views share, with the owner-scoped getters (outsiders get 404)."""
+
+from django.db.models import OuterRef, Prefetch, Subquery
+from django.shortcuts import get_object_or_404
+from django.urls import NoReverseMatch, reverse
+
+from learn.models import Topic
+from quizzes.models import (
+    Attempt,
+    AttemptQuestion,
+    ExplainAnswer,
+    ExplainPrompt,
+    HintRequest,
+    KeyConcept,
+    Option,
+    PracticeAnswer,
+    Question,
+)
+
+
+def get_topic(slug: str) -> Topic:
+    return get_object_or_404(Topic.active, slug=slug)
+
+
+def active_options() -> Prefetch:
+    return Prefetch("options", queryset=Option.active.all(), to_attr="active_options")
+
+
+# --- Tests ------------------------------------------------------------------------------------
+
+
+def get_attempt_for(user, attempt_id: int) -> Attempt:
+    """The learner's own attempt with its topic and score; 404 for anyone else's."""
+    queryset = Attempt.objects.filter(learner=user).select_related("topic", "score")
+    return get_object_or_404(queryset, pk=attempt_id)
+
+
+def open_attempt_for(user, topic: Topic) -> Attempt | None:
+    return (
+        Attempt.objects.filter(learner=user, topic=topic, status=Attempt.Status.IN_PROGRESS)
+        .select_related("topic")
+        .first()
+    )
+
+
+def _items(attempt: Attempt):
+    return (
+        attempt.items.select_related("question")
+        .prefetch_related(
+            Prefetch("question__options", queryset=Option.active.all(), to_attr="active_options"),
+            Prefetch("chosen", to_attr="chosen_options"),
+        )
+        .order_by("position")
+    )
+
+
+def attempt_items(attempt: Attempt) -> list[AttemptQuestion]:
+    """The attempt's questions in order, each with `question.active_options` and `chosen_options`."""
+    return list(_items(attempt))
+
+
+def get_attempt_item(attempt: Attempt, position: int) -> AttemptQuestion:
+    return get_object_or_404(_items(attempt), position=position)
+
+
+def topic_has_questions(topic: Topic) -> bool:
+    return Question.active.filter(topic=topic).exists()
+
+
+def past_attempts_for(user, topic: Topic) -> list[Attempt]:
+    return list(
+        Attempt.objects.filter(learner=user, topic=topic, status=Attempt.Status.SUBMITTED)
+        .select_related("score")
+        .order_by("-submitted_at")
+    )
+
+
+def attempt_screen(
+    attempt: Attempt, items: list[AttemptQuestion], requested: int | None, *, saved=None
+) -> dict:
+    """What the test page shows: the requested question if it exists, else the first unanswered.
+
+    No current item once every question is answered and none was requested: the review screen.
+    `saved` is the position whose answer was just stored.
+    """
+    by_position = {item.position: item for item in items}
+    if requested not in by_position:
+        requested = next((item.position for item in items if not item.is_answered), None)
+    item = by_position.get(requested)
+    return {
+        "items": items,
+        "item": item,
+        "answered_count": sum(1 for each in items if each.is_answered),
+        "unanswered_count": sum(1 for each in items if not each.is_answered),
+        "previous_position": requested - 1 if item and requested - 1 in by_position else None,
+        "next_position": requested + 1 if item and requested + 1 in by_position else None,
+        "chosen_keys": {option.key for option in item.chosen_options} if item else set(),
+        "saved": item is not None and item.position == saved,
+    }
+
+
+# --- Practice ---------------------------------------------------------------------------------
+
+
+def practice_questions(user, topic: Topic) -> list[Question]:
+    """Active questions of the topic, each with `active_options` and `last_answered_at` (this learner)."""
+    last_answer = (
+        PracticeAnswer.objects.filter(learner=user, question=OuterRef("pk"))
+        .order_by("-answered_at")
+        .values("answered_at")[:1]
+    )
+    return list(
+        Question.active.filter(topic=topic)
+        .annotate(last_answered_at=Subquery(last_answer))
+        .prefetch_related(active_options())
+        .order_by("position")
+    )
+
+
+def pick_practice_question(questions: list[Question], slug: str | None) -> Question | None:
+    """The requested question, else the first never practised, else the least recently practised."""
+    for question in questions:
+        if question.slug == slug:
+            return question
+    if not questions:
+        return None
+    never = [question for question in questions if question.last_answered_at is None]
+    if never:
+        return never[0]
+    return min(questions, key=lambda question: question.last_answered_at)
+
+
+def next_practice_question(questions: list[Question], current: Question) -> Question:
+    index = next(i for i, question in enumerate(questions) if question.pk == current.pk)
+    return questions[(index + 1) % len(questions)]
+
+
+def get_practice_answer_for(user, answer_id: int, *, question: Question) -> PracticeAnswer:
+    """The learner's own answer to `question`, with its options; 404 for anyone else's."""
+    queryset = PracticeAnswer.objects.filter(learner=user, question=question).prefetch_related("options")
+    return get_object_or_404(queryset, pk=answer_id)
+
+
+def has_open_hint(user, question: Question) -> bool:
+    """True when the learner asked for the hint since their last answer to this question."""
+    hints = HintRequest.objects.filter(learner=user, question=question)
+    if question.last_answered_at is not None:
+        hints = hints.filter(requested_at__gt=question.last_answered_at)
+    return hints.exists()
+
+
+def lab_experiment_url(question: Question) -> str | None:
+    """The live lab's page for the question's experiment, or None while the lab has no such route."""
+    if not question.lab_experiment:
+        return None
+    try:
+        return reverse("live_lab:experiment", args=[question.lab_experiment])
+    except NoReverseMatch:
+        return None
+
+
+# --- Explain ----------------------------------------------------------------------------------
+
+
+def explain_prompts(topic: Topic) -> list[ExplainPrompt]:
+    return list(
+        ExplainPrompt.active.filter(topic=topic)
+        .prefetch_related(Prefetch("concepts", queryset=KeyConcept.active.all(), to_attr="active_concepts"))
+        .order_by("position")
+    )
+
+
+def pick_prompt(prompts: list[ExplainPrompt], slug: str | None) -> ExplainPrompt | None:
+    return next((prompt for prompt in prompts if prompt.slug == slug), prompts[0] if prompts else None)
+
+
+def get_explain_answer_for(user, answer_id: int) -> ExplainAnswer:
+    """The learner's own explanation with its prompt, concepts and marks; 404 for anyone else's."""
+    queryset = (
+        ExplainAnswer.objects.filter(learner=user)
+        .select_related("prompt__topic")
+        .prefetch_related(
+            Prefetch("prompt__concepts", queryset=KeyConcept.objects.all(), to_attr="all_concepts"),
+            "marks",
+        )
+    )
+    return get_object_or_404(queryset, pk=answer_id)
+
+
+def last_explanation_for(user, prompt: ExplainPrompt) -> ExplainAnswer | None:
+    return (
+        ExplainAnswer.objects.filter(learner=user, prompt=prompt)
+        .select_related("prompt")
+        .prefetch_related(
+            Prefetch("prompt__concepts", queryset=KeyConcept.objects.all(), to_attr="all_concepts"),
+            "marks",
+        )
+        .first()
+    )
+
+
+def explanation_report(answer: ExplainAnswer) -> dict:
+    """A row per concept the answer was scored on (found automatically, marked by the learner, or
+    missed), and how many the learner marked."""
+    marked = {mark.concept_id for mark in answer.marks.all()}
+    found = set(answer.found_keys)
+    rows = [
+        {"concept": concept, "is_found": concept.key in found, "is_marked": concept.pk in marked}
+        for concept in answer.prompt.all_concepts
+        if concept.archived_at is None or concept.key in found
+    ]
+    return {"rows": rows, "marked_count": sum(1 for row in rows if row["is_marked"])}

@@ -1,0 +1,248 @@
+"""Everything that writes quiz rows: tests (attempts), practice answers, hints, explanations."""
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from learn.models import Topic
+from quizzes import explain
+from quizzes.models import (
+    Attempt,
+    AttemptQuestion,
+    AttemptScore,
+    ConceptMark,
+    ExplainAnswer,
+    ExplainPrompt,
+    HintRequest,
+    KeyConcept,
+    Option,
+    PracticeAnswer,
+    Question,
+)
+
+Difficulty = Question.Difficulty
+
+# The draw (docs/scoring.md): how many questions of each difficulty a test asks for, and where
+# a short difficulty's places go, nearest difficulty first.
+TEST_SIZE = 10
+DRAW_TARGET = {Difficulty.EASY: 3, Difficulty.MEDIUM: 4, Difficulty.HARD: 3}
+FILL_ORDER = {
+    Difficulty.EASY: [Difficulty.MEDIUM, Difficulty.HARD],
+    Difficulty.MEDIUM: [Difficulty.EASY, Difficulty.HARD],
+    Difficulty.HARD: [Difficulty.MEDIUM, Difficulty.EASY],
+}
+DIFFICULTY_ORDER = [Difficulty.EASY, Difficulty.MEDIUM, Difficulty.HARD]
+
+# The verdict (docs/scoring.md).
+STRONG_OVERALL = 0.8
+STRONG_GROUP_MINIMUM = 0.5
+
+
+class AttemptClosed(Exception):
+    """The attempt was submitted: its answers can no longer change."""
+
+
+class NoQuestions(Exception):
+    """The topic has no active question to draw."""
+
+
+def draw_questions(questions: Iterable[Question], *, rng: random.Random | None = None) -> list[Question]:
+    """Up to TEST_SIZE questions: DRAW_TARGET per difficulty, short places filled by FILL_ORDER.
+
+    Returned easy first, then medium, then hard; random within a difficulty.
+    """
+    rng = rng or random.Random()
+    pools = {difficulty: [] for difficulty in DIFFICULTY_ORDER}
+    for question in questions:
+        pools[question.difficulty].append(question)
+    for pool in pools.values():
+        rng.shuffle(pool)
+    counts = {
+        difficulty: min(DRAW_TARGET[difficulty], len(pools[difficulty])) for difficulty in DIFFICULTY_ORDER
+    }
+    for difficulty in DIFFICULTY_ORDER:
+        missing = DRAW_TARGET[difficulty] - counts[difficulty]
+        for other in FILL_ORDER[difficulty]:
+            extra = min(missing, len(pools[other]) - counts[other])
+            counts[other] += extra
+            missing -= extra
+    return [
+        question for difficulty in DIFFICULTY_ORDER for question in pools[difficulty][: counts[difficulty]]
+    ]
+
+
+@transaction.atomic
+def start_attempt(topic: Topic, *, learner, rng: random.Random | None = None) -> Attempt:
+    """The learner's open attempt on `topic`, or a new one with its questions drawn.
+
+    At most one open attempt per learner and topic (a partial unique constraint): a second
+    start, from a double click or another tab, returns the first. Raises NoQuestions.
+    """
+    existing = Attempt.objects.filter(learner=learner, topic=topic, status=Attempt.Status.IN_PROGRESS).first()
+    if existing:
+        return existing
+    questions = draw_questions(Question.active.filter(topic=topic), rng=rng)
+    if not questions:
+        raise NoQuestions(topic.slug)
+    try:
+        with transaction.atomic():
+            attempt = Attempt.objects.create(learner=learner, topic=topic)
+    except IntegrityError:
+        # Another request opened one between our check and our insert.
+        return Attempt.objects.get(learner=learner, topic=topic, status=Attempt.Status.IN_PROGRESS)
+    AttemptQuestion.objects.bulk_create(
+        AttemptQuestion(attempt=attempt, question=question, position=position, difficulty=question.difficulty)
+        for position, question in enumerate(questions, 1)
+    )
+    return attempt
+
+
+@transaction.atomic
+def record_answer(item: AttemptQuestion, *, options: list[Option]) -> AttemptQuestion:
+    """Replace the answer to one question of an open attempt. Raises AttemptClosed after submit.
+
+    The first statement is a conditional write on the attempt, so a submit running at the same
+    time either sees this answer or makes this call raise: never an answer after grading.
+    """
+    now = timezone.now()
+    is_open = Attempt.objects.filter(pk=item.attempt_id, status=Attempt.Status.IN_PROGRESS).update(
+        last_answered_at=now
+    )
+    if not is_open:
+        raise AttemptClosed(item.attempt_id)
+    if any(option.question_id != item.question_id for option in options):
+        raise ValueError("an option of another question")
+    item.chosen.set(options)
+    item.answered_at = now
+    item.save(update_fields=["answered_at"])
+    return item
+
+
+def is_correct_choice(chosen: Iterable[Option], options: Iterable[Option]) -> bool:
+    """Correct only when the chosen set equals the set of correct options."""
+    return {option.key for option in chosen} == {option.key for option in options if option.is_correct}
+
+
+@dataclass(frozen=True)
+class GroupScore:
+    difficulty: str
+    label: str
+    correct: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.correct / self.total) if self.total else 0
+
+
+def breakdown(items: Iterable[AttemptQuestion]) -> list[GroupScore]:
+    """Correct / total per difficulty that the attempt asked, easy first."""
+    items = list(items)
+    groups = []
+    for difficulty in DIFFICULTY_ORDER:
+        group = [item for item in items if item.difficulty == difficulty]
+        if group:
+            correct = sum(1 for item in group if item.is_correct)
+            groups.append(GroupScore(difficulty, difficulty.label, correct, len(group)))
+    return groups
+
+
+def verdict_for(groups: list[GroupScore]) -> str:
+    """Strong: at least 80 % overall and no difficulty group under 50 %."""
+    correct = sum(group.correct for group in groups)
+    total = sum(group.total for group in groups)
+    if (
+        total
+        and correct >= STRONG_OVERALL * total
+        and all(group.correct >= STRONG_GROUP_MINIMUM * group.total for group in groups)
+    ):
+        return AttemptScore.Verdict.STRONG
+    return AttemptScore.Verdict.NEEDS_WORK
+
+
+@transaction.atomic
+def submit_attempt(attempt: Attempt) -> AttemptScore:
+    """Close and grade the attempt once; a replayed submit returns the first score.
+
+    The conditional update on `status` lets one request through; the one-to-one
+    `AttemptScore.attempt` makes a second score row impossible even so. Unanswered questions
+    count as wrong.
+    """
+    closed = Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.IN_PROGRESS).update(
+        status=Attempt.Status.SUBMITTED, submitted_at=timezone.now()
+    )
+    if not closed:
+        return AttemptScore.objects.get(attempt=attempt)
+    items = list(
+        attempt.items.prefetch_related("chosen", "question__options")
+        .select_related("question")
+        .order_by("position")
+    )
+    for item in items:
+        active_options = [option for option in item.question.options.all() if option.archived_at is None]
+        item.is_correct = item.is_answered and is_correct_choice(item.chosen.all(), active_options)
+    AttemptQuestion.objects.bulk_update(items, ["is_correct"])
+    groups = breakdown(items)
+    score = AttemptScore.objects.create(
+        attempt=attempt,
+        correct=sum(group.correct for group in groups),
+        total=len(items),
+        verdict=verdict_for(groups),
+    )
+    attempt.refresh_from_db()
+    return score
+
+
+# --- Practice ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_practice_answer(question: Question, *, learner, options: list[Option]) -> PracticeAnswer:
+    """Grade and store one practice answer; `hint_taken` when a hint was asked since the last one."""
+    previous = (
+        PracticeAnswer.objects.filter(learner=learner, question=question).order_by("-answered_at").first()
+    )
+    hints = HintRequest.objects.filter(learner=learner, question=question)
+    if previous:
+        hints = hints.filter(requested_at__gt=previous.answered_at)
+    answer = PracticeAnswer.objects.create(
+        learner=learner,
+        question=question,
+        is_correct=is_correct_choice(options, Option.active.filter(question=question)),
+        hint_taken=hints.exists(),
+    )
+    answer.options.set(options)
+    return answer
+
+
+def request_hint(question: Question, *, learner) -> HintRequest:
+    return HintRequest.objects.create(learner=learner, question=question)
+
+
+# --- Explain ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_explanation(
+    prompt: ExplainPrompt, *, learner, text: str, concepts: list[KeyConcept]
+) -> ExplainAnswer:
+    """Score `text` against the prompt's active concepts and store it with what was found."""
+    results = explain.find_concepts(text, concepts)
+    found = [result.key for result in results if result.is_found]
+    return ExplainAnswer.objects.create(
+        learner=learner,
+        prompt=prompt,
+        text=text,
+        found_keys=found,
+        found_count=len(found),
+        total=len(results),
+    )
+
+
+def mark_concept_covered(answer: ExplainAnswer, *, concept: KeyConcept) -> ConceptMark:
+    """Record the learner's own mark; marking twice keeps one row (unique per answer and concept)."""
+    mark, _ = ConceptMark.objects.get_or_create(answer=answer, concept=concept)
+    return mark
