@@ -17,10 +17,6 @@ from learn.services import (
 from quizzes.models import ExplainPrompt, KeyConcept, Option, Question
 
 
-def catalog_topics():
-    return Topic.active.all()
-
-
 def get_topic_page(slug: str) -> Topic:
     """An active topic with its active cards, questions (with options) and prompts."""
     queryset = Topic.active.prefetch_related(

@@ -1,13 +1,15 @@
 from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from config.htmx import page_or_partial
 from learn.forms import RateForm, SignupForm, UndoForm
+from learn.progress import activity_days, recent_scores, score_chart, streak, topics_with_progress
 from learn.queries import (
-    catalog_topics,
     get_study_topic,
     get_topic_page,
     last_rating_for,
@@ -20,7 +22,19 @@ from learn.services import NothingToUndo, adopt_session_progress, record_rating,
 
 
 def topic_list(request):
-    return render(request, "learn/topic_list.html", {"topics": catalog_topics()})
+    return render(request, "learn/topic_list.html", {"topics": topics_with_progress(request.user)})
+
+
+@login_required
+def dashboard(request):
+    scores = recent_scores(request.user)
+    context = {
+        "topics": topics_with_progress(request.user),
+        "streak": streak(activity_days(request.user), today=timezone.now().date()),
+        "scores": scores,
+        "chart": score_chart(scores),
+    }
+    return render(request, "learn/dashboard.html", context)
 
 
 def topic_detail(request, slug):
