@@ -1,4 +1,5 @@
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -54,6 +55,15 @@ def signup(request):
     else:
         form = SignupForm()
     return render(request, "registration/signup.html", {"form": form, "next": safe_next(request)})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, keeping the card ratings made before logging in."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        adopt_session_progress(self.request.session, self.request.user)
+        return response
 
 
 def safe_next(request) -> str:

@@ -54,6 +54,14 @@ def test_a_learner_signs_up_studies_every_mode_and_sees_the_score_on_the_dashboa
     expect(page.locator(".feedback")).to_contain_text(re.compile(r"Correct\.|Not quite\."))
     screenshot(page, "journey-2-practice")
 
+    page.goto(TOPIC + "explain/")
+    page.get_by_role("textbox").first.fill(
+        "The worker writes the state to the result backend, and ready() is true after a failure too."
+    )
+    page.get_by_role("button", name="Check my explanation").click()
+    expect(page.locator(".score-line")).to_contain_text(re.compile(r"You got \d+/\d+ concepts"))
+    screenshot(page, "journey-3-explain")
+
     page.goto(TOPIC + "test/")
     page.get_by_role("button", name="Start the test").click()
     answer_test_question(page, 1)
@@ -62,7 +70,7 @@ def test_a_learner_signs_up_studies_every_mode_and_sees_the_score_on_the_dashboa
     page.reload()
     expect(page.get_by_text("2 of 10 answered")).to_be_visible()
     expect(page.get_by_text("Question 3 of 10")).to_be_visible()
-    screenshot(page, "journey-3-test-after-reload")
+    screenshot(page, "journey-4-test-after-reload")
     for number in range(3, 11):
         answer_test_question(page, number)
     expect(page.get_by_text("10 of 10 answered")).to_be_visible()
@@ -70,9 +78,9 @@ def test_a_learner_signs_up_studies_every_mode_and_sees_the_score_on_the_dashboa
     score = page.locator("section.score h2")
     expect(score).to_contain_text("of 10 correct")
     correct = re.search(r"(\d+) of 10", score.inner_text()).group(1)
-    screenshot(page, "journey-4-result")
+    screenshot(page, "journey-5-result")
 
     page.get_by_role("link", name="Dashboard").click()
     expect(page.locator(".score-list")).to_contain_text(f"{correct}/10")
     expect(page.locator(".chart-point")).to_have_count(1)
-    screenshot(page, "journey-5-dashboard")
+    screenshot(page, "journey-6-dashboard")

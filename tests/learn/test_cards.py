@@ -440,6 +440,19 @@ def test_anonymous_ratings_survive_signup_with_their_original_times(client, deck
     assert "All caught up on this topic." in client.get(cards_url(topic)).content.decode()
 
 
+def test_anonymous_ratings_are_kept_when_logging_in_to_an_existing_account(client, deck):
+    _, first, _ = deck
+    grace = make_learner("grace")
+    post_rating(client, first, 4, reviews=0)
+    rated_at = dt.datetime.fromisoformat(client.session[SESSION_RATINGS][0]["reviewed_at"])
+
+    response = client.post("/accounts/login/", {"username": "grace", "password": "pw"})
+
+    assert response.status_code == 302
+    assert SESSION_RATINGS not in client.session
+    assert state_of(grace, first).to_fsrs() == expected_card([(4, rated_at)], card_id=first.pk)
+
+
 def test_adopting_session_progress_replays_each_rating_in_time_order(deck):
     _, first, second = deck
     ada = make_learner("ada")
