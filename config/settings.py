@@ -218,6 +218,8 @@ else:
     }
     CELERY_RESULT_BACKEND = "django-db"
 
+# Lab tasks have a queue of their own, so that experiments never delay the app's own tasks.
+CELERY_TASK_ROUTES = {"live_lab.tasks.*": {"queue": "lab"}}
 CELERY_RESULT_EXTENDED = True  # store task name, args and worker, shown in the admin
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # One message at a time: the filesystem broker removes a message when it is fetched, so a

@@ -1,11 +1,18 @@
 """Reads about Celery itself: is a worker there, which broker and backend are in use."""
 
+import json
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection
+from django.shortcuts import get_object_or_404
+from django_celery_results.models import TaskResult
 
 from config.celery import app
+from live_lab.models import LabEvent, LabObservation, LabRun
+from live_lab.services import observed_states
+from quizzes.models import Question
 
 
 def worker_answers_ping(timeout: float = 1.0) -> bool:
@@ -51,3 +58,78 @@ def wait_for_result(task_id: str, *, timeout: float, propagate: bool = True):
     """
     result = app.AsyncResult(task_id)
     return result.get(timeout=timeout, propagate=propagate, interval=settings.RESULT_POLL_INTERVAL)
+
+
+def get_run_for(user, run_id: int) -> LabRun:
+    """The learner's own run, or 404: a run id alone never reveals another learner's task."""
+    return get_object_or_404(LabRun.objects.filter(owner=user), pk=run_id)
+
+
+@dataclass
+class Lanes:
+    run: LabRun
+    observations: list[LabObservation]
+    events: list
+    states: list[str]
+    missed: list[str]
+    record: dict
+
+    @property
+    def is_over(self) -> bool:
+        return not self.run.is_running
+
+
+# Which lane-2 event would show up in lane 1 as which state, if a reader saw it.
+EVENT_STATES = {
+    LabEvent.Kind.STARTED: "STARTED",
+    LabEvent.Kind.RETRIED: "RETRY",
+    LabEvent.Kind.REVOKED: "REVOKED",
+}
+
+
+def run_lanes(run_id: int) -> Lanes:
+    """Both lanes of a run, fresh from the database, and what lane 1 never saw. Four queries."""
+    run = LabRun.objects.get(pk=run_id)
+    observations = list(run.observations.all())
+    events = list(LabEvent.objects.filter(task_id=run.task_id))
+    for event in events:
+        event.after_ms = (event.at - run.sent_at).total_seconds() * 1000
+    states = observed_states(run)
+    missed = [
+        f"The worker reported “{event.kind}” at {event.after_ms:.0f} ms, but AsyncResult never read "
+        f"{EVENT_STATES[event.kind]}."
+        for event in events
+        if event.kind in EVENT_STATES and EVENT_STATES[event.kind] not in states
+    ]
+    return Lanes(run, observations, events, states, missed, backend_record(run.task_id))
+
+
+def backend_record(task_id: str) -> dict:
+    """What the result backend itself holds for this id, as shown on the run page."""
+    if settings.RUN_MODE == "redis":
+        key = app.backend.get_key_for_task(task_id)
+        raw = app.backend.client.get(key)
+        ttl = app.backend.client.ttl(key)
+        return {
+            "where": f"Redis key {key.decode()}",
+            "value": json.dumps(json.loads(raw), indent=2) if raw else "(no key: nothing stored)",
+            "ttl": f"{ttl} s" if ttl and ttl > 0 else "none",
+        }
+    row = (
+        TaskResult.objects.filter(task_id=task_id)
+        .values("status", "result", "date_done", "worker", "task_name", "traceback")
+        .first()
+    )
+    return {
+        "where": "django_celery_results_taskresult row",
+        "value": json.dumps(row, indent=2, default=str) if row else "(no row: nothing stored)",
+        "ttl": "none: rows stay until celery.backend_cleanup deletes them (result_expires)",
+    }
+
+
+def questions_by_experiment() -> dict[str, list[Question]]:
+    """Active questions that name a lab experiment, grouped by it: the "see it live" links back."""
+    grouped: dict[str, list[Question]] = {}
+    for question in Question.active.exclude(lab_experiment="").select_related("topic"):
+        grouped.setdefault(question.lab_experiment, []).append(question)
+    return grouped

@@ -2,9 +2,10 @@
 
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.shortcuts import get_object_or_404
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from learn.models import Topic
+from live_lab.experiments import get_experiment
 from quizzes.models import (
     Attempt,
     AttemptQuestion,
@@ -150,13 +151,10 @@ def has_open_hint(user, question: Question) -> bool:
 
 
 def lab_experiment_url(question: Question) -> str | None:
-    """The live lab's page for the question's experiment, or None while the lab has no such route."""
-    if not question.lab_experiment:
+    """The live lab's page for the question's experiment, or None while the lab lacks it."""
+    if not question.lab_experiment or get_experiment(question.lab_experiment) is None:
         return None
-    try:
-        return reverse("live_lab:experiment", args=[question.lab_experiment])
-    except NoReverseMatch:
-        return None
+    return reverse("live_lab:experiment", args=[question.lab_experiment])
 
 
 # --- Explain ----------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ class CeleryWorker:
                 "--loglevel=INFO",
                 f"--concurrency={concurrency}",
                 f"--hostname={self.hostname}",
+                "--queues=celery,lab",
                 "--include=tests.worker_tasks",
             ],
             cwd=settings.BASE_DIR,

@@ -1,10 +1,10 @@
 """Browser tests: Playwright for Python driving Debian's chromium against pytest-django's live server.
 
-Playwright's sync API runs an event loop in the test thread, and Django refuses ORM calls from
-a thread with a running loop; the test thread's ORM use here is plain setup, so it is allowed.
+Playwright's sync API runs an event loop in the test thread while it is open, and Django refuses
+ORM calls from a thread with a running loop. The browser is therefore opened per module, and
+only while it is open are those calls allowed: the test thread's ORM use here is plain setup.
 """
 
-import os
 from io import StringIO
 from pathlib import Path
 
@@ -24,14 +24,13 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = OUTPUT_DIR / "screenshots"
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
-    with sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()

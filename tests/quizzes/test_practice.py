@@ -138,22 +138,22 @@ def test_another_learners_answer_id_shows_no_feedback(client, topic, learner):
     assert response.status_code == 404
 
 
-def test_there_is_no_lab_link_while_the_lab_has_no_experiment_page(client, topic, learner):
-    client.post(practice_url(topic), {"question": "first-question", "options": ["A"]})
-
-    page = client.get(f"{practice_url(topic)}?q=first-question&answered={PracticeAnswer.objects.get().pk}")
-
-    assert "See it live" not in page.content.decode()
-
-
-def test_the_lab_link_appears_once_the_experiment_page_exists(client, topic, learner, settings):
-    settings.ROOT_URLCONF = "tests.quizzes.lab_urls"
-
+def test_a_question_names_its_lab_experiment_with_a_see_it_live_link(client, topic, learner):
     response = client.post(
         practice_url(topic), {"question": "first-question", "options": ["A"]}, headers={"HX-Request": "true"}
     )
 
     assert '<a class="lab-link" href="/lab/failure/">See it live in the lab</a>' in response.content.decode()
+    assert client.get("/lab/failure/").status_code == 200
+
+
+def test_there_is_no_lab_link_for_an_experiment_the_lab_does_not_have(client, topic, learner):
+    topic.questions.filter(slug="first-question").update(lab_experiment="no-such-experiment")
+
+    client.post(practice_url(topic), {"question": "first-question", "options": ["A"]})
+    page = client.get(f"{practice_url(topic)}?q=first-question&answered={PracticeAnswer.objects.get().pk}")
+
+    assert "See it live" not in page.content.decode()
 
 
 def test_the_practice_page_runs_a_fixed_number_of_queries(client, topic, learner, django_assert_num_queries):

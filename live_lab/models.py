@@ -1,0 +1,81 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class LabRun(models.Model):
+    """One firing of an experiment by a learner, with the prediction made before it."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        TIMED_OUT = "timed_out", "Timed out"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_runs")
+    experiment = models.SlugField(max_length=40)
+    params = models.JSONField(default=dict)
+    task_id = models.CharField(max_length=36, unique=True)
+    prediction = models.JSONField(default=list, help_text="The state sequence the learner predicted.")
+    is_prediction_right = models.BooleanField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    sent_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-pk"]
+        indexes = [models.Index(fields=["owner", "status"], name="lab_run_owner_status")]
+
+    def __str__(self):
+        return f"{self.experiment} {self.task_id}"
+
+    def get_absolute_url(self):
+        return reverse("live_lab:run_detail", args=[self.pk])
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == self.Status.RUNNING
+
+
+class LabObservation(models.Model):
+    """Lane 1: one distinct reading of app.AsyncResult(task_id), as a client saw it."""
+
+    run = models.ForeignKey(LabRun, on_delete=models.CASCADE, related_name="observations")
+    after_ms = models.FloatField(help_text="Milliseconds since the task was sent.")
+    state = models.CharField(max_length=50)
+    info = models.TextField(blank=True, help_text="repr() of .info (= .result) at that moment.")
+    is_ready = models.BooleanField()
+    is_successful = models.BooleanField()
+
+    class Meta:
+        ordering = ["run", "after_ms", "pk"]
+
+    def __str__(self):
+        return f"{self.run_id} {self.state} at {self.after_ms:.0f} ms"
+
+
+class LabEvent(models.Model):
+    """Lane 2: what the worker (or the publisher) itself reported, written from Celery signals.
+
+    Keyed by task id, because the worker knows nothing of runs (live_lab/worker_signals.py).
+    """
+
+    class Kind(models.TextChoices):
+        PUBLISHED = "published"
+        RECEIVED = "received"
+        STARTED = "started"
+        RETRIED = "retried"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        REVOKED = "revoked"
+
+    task_id = models.CharField(max_length=36, db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    hostname = models.CharField(max_length=255, blank=True)
+    detail = models.TextField(blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.task_id} {self.kind}"

@@ -1,0 +1,85 @@
+"""Lane 2 of the lab: Celery signals record what the publisher and the worker did.
+
+The one module where Celery signals write our rows (STYLE.md). Chosen over Celery's task
+events because events need a separate receiver, and on the filesystem broker kombu never
+deletes a receiver's auto-delete queue, so every receiver that ever ran keeps collecting
+files (docs/live-lab.md). Signals run inside the worker and write to the Django database,
+which both run modes share.
+"""
+
+import socket
+
+from celery import signals
+from django.db import close_old_connections
+from django.utils import timezone
+
+from live_lab.models import LabEvent
+
+LAB_PREFIX = "live_lab.tasks."
+
+
+def record(task_id: str | None, kind: str, *, hostname: str = "", detail: str = "") -> None:
+    if not task_id:
+        return
+    close_old_connections()
+    LabEvent.objects.create(
+        task_id=task_id,
+        kind=kind,
+        hostname=hostname or socket.gethostname(),
+        detail=detail[:500],
+        at=timezone.now(),
+    )
+
+
+def is_lab(name: str | None) -> bool:
+    return bool(name) and name.startswith(LAB_PREFIX)
+
+
+# before_task_publish, not after: with Redis a worker can receive the message before the
+# publisher's after_task_publish handler runs, which would put "received" first.
+@signals.before_task_publish.connect
+def on_published(sender=None, headers=None, **kwargs):
+    if is_lab(sender):
+        record((headers or {}).get("id"), LabEvent.Kind.PUBLISHED, hostname=f"web@{socket.gethostname()}")
+
+
+@signals.task_received.connect
+def on_received(sender=None, request=None, **kwargs):
+    if request is not None and is_lab(request.name):
+        record(request.id, LabEvent.Kind.RECEIVED, hostname=request.hostname or "")
+
+
+@signals.task_prerun.connect
+def on_started(sender=None, task_id=None, task=None, **kwargs):
+    if task is not None and is_lab(task.name):
+        record(task_id, LabEvent.Kind.STARTED, hostname=task.request.hostname or "")
+
+
+@signals.task_retry.connect
+def on_retried(sender=None, request=None, reason=None, **kwargs):
+    if sender is not None and is_lab(sender.name):
+        record(request.id, LabEvent.Kind.RETRIED, hostname=request.hostname or "", detail=repr(reason))
+
+
+@signals.task_success.connect
+def on_succeeded(sender=None, result=None, **kwargs):
+    if sender is not None and is_lab(sender.name):
+        record(
+            sender.request.id,
+            LabEvent.Kind.SUCCEEDED,
+            hostname=sender.request.hostname or "",
+            detail=repr(result),
+        )
+
+
+@signals.task_failure.connect
+def on_failed(sender=None, task_id=None, exception=None, **kwargs):
+    if sender is not None and is_lab(sender.name):
+        record(task_id, LabEvent.Kind.FAILED, hostname=sender.request.hostname or "", detail=repr(exception))
+
+
+@signals.task_revoked.connect
+def on_revoked(sender=None, request=None, terminated=None, signum=None, expired=None, **kwargs):
+    if request is not None and is_lab(request.name):
+        detail = "terminated" if terminated else "expired" if expired else "revoked"
+        record(request.id, LabEvent.Kind.REVOKED, hostname=request.hostname or "", detail=detail)

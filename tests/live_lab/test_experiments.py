@@ -1,0 +1,186 @@
+"""Every lab experiment fired at a real worker: both lanes match what the catalog documents."""
+
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient
+
+from live_lab.experiments import EXPERIMENTS
+from live_lab.models import LabEvent, LabRun
+from live_lab.services import MAX_UNFINISHED_RUNS
+from tests.factories import make_learner
+
+PARAMS = {
+    "success": {"x": 2, "y": 3, "seconds": 0.5},
+    "failure": {"exception": "ValueError", "seconds": 0.5},
+    "slow-untracked": {"seconds": 1},
+    "slow-tracked": {"seconds": 1},
+    "progress": {"steps": 3, "step_seconds": 0.3},
+}
+
+
+def fire(client, experiment_id: str, prediction: str, **params):
+    return client.post(
+        f"/lab/{experiment_id}/", {**PARAMS.get(experiment_id, {}), **params, "prediction": prediction}
+    )
+
+
+def wait_until_over(run: LabRun, timeout: float = 30) -> LabRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if not run.is_running:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run.pk} still running after {timeout} s")
+
+
+def stream(client_user, url: str) -> str:
+    async def read():
+        client = AsyncClient()
+        await client.aforce_login(client_user)
+        response = await client.get(url)
+        return "".join([chunk.decode() async for chunk in response.streaming_content])
+
+    return async_to_sync(read)()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("experiment_id", sorted(EXPERIMENTS))
+def test_each_experiment_shows_the_documented_lanes_on_a_real_worker(client, celery_worker, experiment_id):
+    experiment = EXPERIMENTS[experiment_id]
+    learner = make_learner()
+    client.force_login(learner)
+
+    response = fire(client, experiment_id, ", ".join(experiment.lane1))
+
+    run = wait_until_over(LabRun.objects.get(owner=learner))
+    assert response["Location"] == f"/lab/runs/{run.pk}/"
+    assert run.status == LabRun.Status.FINISHED
+    assert [o.state for o in run.observations.all()][0] == "PENDING"
+    states = []
+    for observation in run.observations.all():
+        if not states or states[-1] != observation.state:
+            states.append(observation.state)
+    assert tuple(states) == experiment.lane1
+    # Lane 2 is written by the worker's own signal handlers; the last may land just after lane 1.
+    deadline = time.monotonic() + 5
+    while (
+        LabEvent.objects.filter(task_id=run.task_id).count() < len(experiment.lane2)
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    kinds = tuple(LabEvent.objects.filter(task_id=run.task_id).values_list("kind", flat=True))
+    assert kinds == experiment.lane2
+    assert run.is_prediction_right is True
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    assert "Your prediction was <strong>right</strong>" in page
+    events = stream(learner, f"/lab/runs/{run.pk}/events")
+    assert events.startswith("event: lanes\n")
+    assert events.rstrip().endswith("event: done\ndata: over")
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_page_points_out_the_started_state_asyncresult_never_saw(client, celery_worker):
+    learner = make_learner()
+    client.force_login(learner)
+
+    fire(client, "slow-untracked", "PENDING, STARTED, SUCCESS")
+
+    run = wait_until_over(LabRun.objects.get(owner=learner))
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    assert run.is_prediction_right is False
+    assert "Your prediction was <strong>wrong</strong>" in page
+    assert "The worker reported “started”" in page
+    assert "but AsyncResult never read STARTED" in page
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_progress_shows_the_meta_while_it_runs(client, celery_worker):
+    learner = make_learner()
+    client.force_login(learner)
+
+    fire(client, "progress", "PENDING, PROGRESS, SUCCESS", steps=3, step_seconds=0.4)
+
+    run = wait_until_over(LabRun.objects.get(owner=learner))
+    progress = [o for o in run.observations.all() if o.state == "PROGRESS"]
+    seen = [o.info for o in progress]
+    # Steps 1 and 2 last 0.4 s each; step 3 is replaced by SUCCESS at once, so a poller may miss it.
+    assert seen[:2] == ["{'current': 1, 'total': 3}", "{'current': 2, 'total': 3}"]
+    assert not any(o.is_ready for o in progress), "a custom state is not a ready state"
+
+
+@pytest.mark.django_db
+def test_another_learner_gets_404_for_a_run_and_its_stream(client):
+    owner, other = make_learner(), make_learner()
+    run = LabRun.objects.create(
+        owner=owner, experiment="success", task_id="a-task-id", prediction=["PENDING"]
+    )
+    client.force_login(other)
+
+    assert client.get(f"/lab/runs/{run.pk}/").status_code == 404
+    response = async_to_sync(AsyncClient().get)(f"/lab/runs/{run.pk}/events")
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("experiment_id", "params", "error"),
+    [
+        ("slow-untracked", {"seconds": 31}, "Ensure this value is less than or equal to 30.0."),
+        ("progress", {"steps": 50, "step_seconds": 0.3}, "Ensure this value is less than or equal to 20."),
+        ("failure", {"exception": "SystemExit", "seconds": 1}, "Select a valid choice."),
+        (
+            "success",
+            {"x": 2, "y": 3, "seconds": 1, "prediction": "RUNNING"},
+            "Unknown state &#x27;RUNNING&#x27;",
+        ),
+    ],
+)
+def test_out_of_bounds_parameters_get_a_form_error_and_no_task_is_sent(client, experiment_id, params, error):
+    client.force_login(make_learner())
+
+    response = client.post(f"/lab/{experiment_id}/", {"prediction": "PENDING, SUCCESS", **params})
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not LabRun.objects.exists()
+    assert not LabEvent.objects.exists(), "nothing was published"
+
+
+@pytest.mark.django_db
+def test_the_sixth_unfinished_run_is_refused_with_a_message(client):
+    learner = make_learner()
+    for n in range(MAX_UNFINISHED_RUNS):
+        LabRun.objects.create(
+            owner=learner, experiment="slow-untracked", task_id=f"task-{n}", prediction=["PENDING"]
+        )
+    client.force_login(learner)
+
+    response = fire(client, "slow-untracked", "PENDING, SUCCESS")
+
+    assert response.status_code == 200
+    assert "You already have 5 runs that have not finished" in response.content.decode()
+    assert LabRun.objects.count() == MAX_UNFINISHED_RUNS
+    assert not LabEvent.objects.exists(), "nothing was published"
+
+
+@pytest.mark.django_db
+def test_only_catalog_experiments_exist(client):
+    client.force_login(make_learner())
+
+    assert client.get("/lab/os-system/").status_code == 404
+    assert client.post("/lab/os-system/", {"prediction": "PENDING"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_firing_needs_an_account(client):
+    response = fire(client, "success", "PENDING, SUCCESS")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert not LabRun.objects.exists()
