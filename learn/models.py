@@ -6,10 +6,18 @@ from django.db import models
 from django.urls import reverse
 
 
+class ActiveManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(archived_at__isnull=True)
+
+
 class Archivable(models.Model):
     # Content that vanishes from the markdown is archived, never deleted: learners' history
     # points at it.
     archived_at = models.DateTimeField(null=True, blank=True)
+
+    objects = models.Manager()
+    active = ActiveManager()  # what learners see
 
     class Meta:
         abstract = True
@@ -31,11 +39,6 @@ class CurriculumItem(Archivable):
         abstract = True
 
 
-class ActiveManager(models.Manager):
-    def get_queryset(self):
-        return super().get_queryset().filter(archived_at__isnull=True)
-
-
 class Topic(CurriculumItem):
     title = models.CharField(max_length=200)
     summary = models.TextField()
@@ -43,9 +46,6 @@ class Topic(CurriculumItem):
     tags = models.JSONField(default=list)
     order = models.IntegerField()
     body = models.TextField(help_text="The cheat sheet, in markdown.")
-
-    objects = models.Manager()
-    active = ActiveManager()
 
     class Meta:
         ordering = ["order", "slug"]
@@ -67,9 +67,6 @@ class Flashcard(CurriculumItem):
     level = models.CharField(max_length=12, choices=Level.choices)
     front = models.TextField()
     back = models.TextField()
-
-    objects = models.Manager()
-    active = ActiveManager()
 
     class Meta:
         ordering = ["topic", "position"]

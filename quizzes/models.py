@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from learn.models import ActiveManager, Archivable, CurriculumItem, Topic
+from learn.models import Archivable, CurriculumItem, Topic
 
 
 class Question(CurriculumItem):
@@ -19,9 +19,6 @@ class Question(CurriculumItem):
     solution = models.TextField()
     common_mistakes = models.TextField()
     lab_experiment = models.SlugField(max_length=80, blank=True)
-
-    objects = models.Manager()
-    active = ActiveManager()
 
     class Meta:
         ordering = ["topic", "position"]
@@ -49,9 +46,6 @@ class Option(Archivable):
     is_correct = models.BooleanField()
     position = models.PositiveIntegerField(default=0)
 
-    objects = models.Manager()
-    active = ActiveManager()
-
     class Meta:
         ordering = ["question", "position"]
         constraints = [
@@ -66,9 +60,6 @@ class ExplainPrompt(CurriculumItem):
     topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="explain_prompts")
     prompt = models.TextField()
     hint = models.TextField()
-
-    objects = models.Manager()
-    active = ActiveManager()
 
     class Meta:
         ordering = ["topic", "position"]
@@ -85,9 +76,6 @@ class KeyConcept(Archivable):
     name = models.CharField(max_length=200)
     phrasings = models.JSONField(default=list)
     position = models.PositiveIntegerField(default=0)
-
-    objects = models.Manager()
-    active = ActiveManager()
 
     class Meta:
         ordering = ["prompt", "position"]
