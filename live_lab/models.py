@@ -45,12 +45,19 @@ class LabObservation(models.Model):
     info = models.TextField(blank=True, help_text="repr() of .info (= .result) at that moment.")
     is_ready = models.BooleanField()
     is_successful = models.BooleanField()
+    progress = models.JSONField(null=True, blank=True, help_text="{current, total} when .info has them.")
 
     class Meta:
         ordering = ["run", "after_ms", "pk"]
 
     def __str__(self):
         return f"{self.run_id} {self.state} at {self.after_ms:.0f} ms"
+
+    @property
+    def percent(self) -> int | None:
+        if not self.progress or not self.progress.get("total"):
+            return None
+        return round(100 * self.progress["current"] / self.progress["total"])
 
 
 class LabEvent(models.Model):

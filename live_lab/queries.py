@@ -78,6 +78,12 @@ class Lanes:
     def is_over(self) -> bool:
         return not self.run.is_running
 
+    @property
+    def latest_progress(self) -> LabObservation | None:
+        """The newest reading that carries {current, total}: the progress bar."""
+        with_progress = [o for o in self.observations if o.progress]
+        return with_progress[-1] if with_progress else None
+
 
 # Which lane-2 event would show up in lane 1 as which state, if a reader saw it.
 EVENT_STATES = {

@@ -64,20 +64,23 @@ def fire_experiment(
     return run
 
 
-def snapshot(task_id: str) -> tuple[str, str, bool, bool]:
-    """(state, repr(info), ready(), successful()) from ONE read of the result backend.
+def snapshot(task_id: str) -> tuple:
+    """(state, repr(info), ready(), successful(), progress) from ONE read of the result backend.
 
     Each AsyncResult property reads the backend again until the state is ready, so reading
     .state, then .info, then .ready() could mix two moments (PROGRESS with ready() True).
     These are the values AsyncResult derives from the meta it reads (celery/result.py).
     """
     meta = app.AsyncResult(task_id).backend.get_task_meta(task_id)
-    state = meta["status"]
-    return state, repr(meta["result"]), state in states.READY_STATES, state == states.SUCCESS
+    state, info = meta["status"], meta["result"]
+    progress = None
+    if isinstance(info, dict) and {"current", "total"} <= info.keys():
+        progress = {"current": info["current"], "total": info["total"]}
+    return state, repr(info), state in states.READY_STATES, state == states.SUCCESS, progress
 
 
 def record_reading(run: LabRun, reading: tuple, *, after_ms: float) -> tuple:
-    state, info, is_ready, is_successful = reading
+    state, info, is_ready, is_successful, progress = reading
     LabObservation.objects.create(
         run=run,
         after_ms=after_ms,
@@ -85,6 +88,7 @@ def record_reading(run: LabRun, reading: tuple, *, after_ms: float) -> tuple:
         info=info[:1000],
         is_ready=is_ready,
         is_successful=is_successful,
+        progress=progress,
     )
     return reading
 
