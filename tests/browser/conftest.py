@@ -83,6 +83,7 @@ def asgi_server(django_db_setup, django_db_blocker):
     port = free_port()
     env = {**os.environ, "APP_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"])}
     log_path = OUTPUT_DIR / f"uvicorn-{settings.RUN_MODE}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
         server = subprocess.Popen(
             [
