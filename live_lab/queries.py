@@ -7,11 +7,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import connection
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from config.celery import app
 from live_lab.models import LabEvent, LabObservation, LabRun
-from live_lab.services import observed_states
+from live_lab.services import OBSERVE_FOR, observed_states
 from quizzes.models import Question
 
 
@@ -76,7 +77,9 @@ class Lanes:
 
     @property
     def is_over(self) -> bool:
-        return not self.run.is_running
+        """Finished, or abandoned: its observer's time limit passed (the web process stopped)."""
+        age = (timezone.now() - self.run.sent_at).total_seconds()
+        return not self.run.is_running or age > OBSERVE_FOR
 
     @property
     def latest_progress(self) -> LabObservation | None:

@@ -25,7 +25,13 @@ class LabLimitReached(Exception):
 
 def check_limits(owner) -> None:
     """Raise LabLimitReached with a message for the learner when a new run is not allowed."""
-    unfinished = LabRun.objects.filter(owner=owner, status=LabRun.Status.RUNNING).count()
+    # A run whose observer died with its web process stays "running" in the table; past the
+    # observer's own time limit it no longer counts.
+    unfinished = LabRun.objects.filter(
+        owner=owner,
+        status=LabRun.Status.RUNNING,
+        sent_at__gte=timezone.now() - timedelta(seconds=OBSERVE_FOR),
+    ).count()
     if unfinished >= MAX_UNFINISHED_RUNS:
         raise LabLimitReached(
             f"You already have {unfinished} runs that have not finished; wait for one to end "

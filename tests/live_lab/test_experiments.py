@@ -1,10 +1,12 @@
 """Every lab experiment fired at a real worker: both lanes match what the catalog documents."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient
+from django.utils import timezone
 
 from live_lab.experiments import EXPERIMENTS
 from live_lab.models import LabEvent, LabRun
@@ -167,6 +169,22 @@ def test_the_sixth_unfinished_run_is_refused_with_a_message(client):
     assert "You already have 5 runs that have not finished" in response.content.decode()
     assert LabRun.objects.count() == MAX_UNFINISHED_RUNS
     assert not LabEvent.objects.exists(), "nothing was published"
+
+
+@pytest.mark.django_db
+def test_a_run_abandoned_by_a_stopped_web_process_no_longer_counts(client):
+    learner = make_learner()
+    for n in range(MAX_UNFINISHED_RUNS):
+        LabRun.objects.create(
+            owner=learner, experiment="slow-untracked", task_id=f"task-{n}", prediction=["PENDING"]
+        )
+    LabRun.objects.update(sent_at=timezone.now() - timedelta(minutes=5))
+    client.force_login(learner)
+
+    response = fire(client, "slow-untracked", "PENDING, SUCCESS")
+
+    assert response.status_code == 302
+    assert LabRun.objects.count() == MAX_UNFINISHED_RUNS + 1
 
 
 @pytest.mark.django_db
