@@ -76,9 +76,7 @@ def past_attempts_for(user, topic: Topic) -> list[Attempt]:
     )
 
 
-def attempt_screen(
-    attempt: Attempt, items: list[AttemptQuestion], requested: int | None, *, saved=None
-) -> dict:
+def attempt_screen(items: list[AttemptQuestion], requested: int | None, *, saved=None) -> dict:
     """What the test page shows: the requested question if it exists, else the first unanswered.
 
     No current item once every question is answered and none was requested: the review screen.

@@ -67,7 +67,7 @@ def test(request, slug):
     attempt = open_attempt_for(request.user, topic)
     context = {"topic": topic, "attempt": attempt, "past_attempts": past_attempts_for(request.user, topic)}
     if attempt:
-        context |= attempt_screen(attempt, attempt_items(attempt), screen.position())
+        context |= attempt_screen(attempt_items(attempt), screen.position())
     else:
         context["topic_has_questions"] = topic_has_questions(topic)
     return render(request, "quizzes/test.html", context)
@@ -100,14 +100,14 @@ def answer(request, attempt_id, position):
                 {
                     "topic": attempt.topic,
                     "attempt": attempt,
-                    **attempt_screen(attempt, items, target, saved=position),
+                    **attempt_screen(items, target, saved=position),
                 },
             )
             return push_url(response, target_url) if "next" in request.POST else response
     context = {
         "topic": attempt.topic,
         "attempt": attempt,
-        **attempt_screen(attempt, attempt_items(attempt), position),
+        **attempt_screen(attempt_items(attempt), position),
     }
     context |= {"form": form, "chosen_keys": form.chosen_keys()}
     return render(request, page_or_partial(request, "quizzes/test.html", "test-screen"), context)

@@ -33,13 +33,6 @@ def answer(client, attempt, position, keys, **kwargs):
 
 
 @pytest.fixture
-def learner(client):
-    user = make_learner()
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
 def topic():
     return make_topic_with_questions(easy=4, medium=5, hard=4)
 

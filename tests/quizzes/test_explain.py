@@ -113,13 +113,6 @@ def test_find_concepts_reports_each_concept_in_order():
 
 
 @pytest.fixture
-def learner(client, db):
-    user = make_learner()
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
 def prompt(db):
     return make_prompt(make_topic())
 

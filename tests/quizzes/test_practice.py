@@ -10,13 +10,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def learner(client):
-    user = make_learner()
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
 def topic():
     topic = make_topic()
     make_question(topic, slug="first-question", stem="What is first?", lab_experiment="failure")
