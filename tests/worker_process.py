@@ -42,7 +42,7 @@ class CeleryWorker:
                 f"--concurrency={concurrency}",
                 f"--hostname={self.hostname}",
                 "--queues=celery,lab",
-                "--include=tests.worker_tasks",
+                "--include=tests.worker_tasks,tests.claims.tasks,tests.claims.canvas_tasks",
             ],
             cwd=settings.BASE_DIR,
             env=env,

@@ -1,0 +1,1 @@
+"""Tasks the claim checks in tests/claims/ fire at the test worker (loaded with --include)."""
