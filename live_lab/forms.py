@@ -8,11 +8,31 @@ PREDICTABLE_STATES = ["PENDING", "STARTED", "PROGRESS", "RETRY", "SUCCESS", "FAI
 
 
 class PredictionMixin(forms.Form):
+    """The state sequence the learner predicts, plus the experiment's extra predictions
+    (`predict_<key>` choice fields, built from its Prediction list)."""
+
     prediction = forms.CharField(
         label="Your prediction: the states AsyncResult will report, in order",
         help_text="Comma-separated, for example: PENDING, SUCCESS",
         max_length=200,
     )
+
+    def __init__(self, *args, predictions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.predictions = predictions
+        for prediction in predictions:
+            self.fields[f"predict_{prediction.key}"] = forms.ChoiceField(
+                label=prediction.question,
+                choices=[("", "choose…")] + [(choice, choice) for choice in prediction.choices],
+            )
+
+    def predicted(self) -> dict[str, str]:
+        """The extra predictions, by key."""
+        return {p.key: self.cleaned_data[f"predict_{p.key}"] for p in self.predictions}
+
+    def send_options(self) -> dict:
+        """Options for apply_async beyond the arguments (countdown, expires)."""
+        return {}
 
     def clean_prediction(self):
         states = [part.strip().upper() for part in self.cleaned_data["prediction"].split(",") if part.strip()]
@@ -64,3 +84,74 @@ class ProgressForm(PredictionMixin):
 
     def task_arguments(self) -> tuple[tuple, dict]:
         return (self.cleaned_data["steps"], self.cleaned_data["step_seconds"]), {}
+
+
+class RetryForm(PredictionMixin):
+    failures = forms.IntegerField(label="Attempts that fail", initial=2, min_value=0, max_value=5)
+    max_retries = forms.IntegerField(initial=3, min_value=0, max_value=5)
+    countdown = forms.FloatField(label="Seconds between attempts", initial=0.5, min_value=0.2, max_value=3)
+
+    def task_arguments(self) -> tuple[tuple, dict]:
+        data = self.cleaned_data
+        return (data["failures"], data["max_retries"], data["countdown"]), {}
+
+
+class RevokeQueuedForm(PredictionMixin):
+    countdown = forms.FloatField(
+        label="countdown: seconds before it may start (it is revoked after 1 s)",
+        initial=4.0,
+        min_value=3.0,
+        max_value=10.0,
+    )
+
+    def task_arguments(self) -> tuple[tuple, dict]:
+        return (2, 3), {}
+
+    def send_options(self) -> dict:
+        return {"countdown": self.cleaned_data["countdown"]}
+
+
+class NumbersForm(PredictionMixin):
+    x = forms.IntegerField(initial=2, min_value=-1000, max_value=1000)
+    y = forms.IntegerField(initial=3, min_value=-1000, max_value=1000)
+
+    def task_arguments(self) -> tuple[tuple, dict]:
+        return (self.cleaned_data["x"], self.cleaned_data["y"]), {}
+
+
+IgnoredForm = NumbersForm
+ForgetForm = NumbersForm
+
+
+class GetTimeoutForm(PredictionMixin):
+    seconds = seconds_field(2.5, minimum=2.0, maximum=10.0)
+
+    def task_arguments(self) -> tuple[tuple, dict]:
+        return (self.cleaned_data["seconds"],), {}
+
+
+class ExpiresForm(PredictionMixin):
+    countdown = forms.FloatField(label="countdown (seconds)", initial=3.0, min_value=1.0, max_value=10.0)
+    expires = forms.FloatField(label="expires (seconds)", initial=1.0, min_value=0.5, max_value=9.0)
+
+    def clean(self):
+        data = super().clean()
+        if "countdown" in data and "expires" in data and data["expires"] >= data["countdown"]:
+            self.add_error(
+                "expires", "Make expires shorter than countdown, so that it passes before the task may start."
+            )
+        return data
+
+    def task_arguments(self) -> tuple[tuple, dict]:
+        return (2, 3), {}
+
+    def send_options(self) -> dict:
+        return {"countdown": self.cleaned_data["countdown"], "expires": self.cleaned_data["expires"]}
+
+
+class ChordForm(PredictionMixin):
+    count = forms.IntegerField(label="Tasks in the group", initial=4, min_value=2, max_value=10)
+    seconds = seconds_field(0.5, maximum=3.0, label="Seconds each header task sleeps")
+
+    def task_arguments(self) -> tuple[tuple, dict]:
+        return (self.cleaned_data["count"], self.cleaned_data["seconds"]), {}

@@ -16,6 +16,12 @@ class LabRun(models.Model):
     params = models.JSONField(default=dict)
     task_id = models.CharField(max_length=36, unique=True)
     prediction = models.JSONField(default=list, help_text="The state sequence the learner predicted.")
+    predicted_calls = models.JSONField(
+        default=dict, blank=True, help_text="Extra predictions by key: ready(), or what a get() does."
+    )
+    related_ids = models.JSONField(
+        default=list, blank=True, help_text="Ids of the other tasks the run sent (a chord's header)."
+    )
     is_prediction_right = models.BooleanField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     sent_at = models.DateTimeField(auto_now_add=True)
@@ -58,6 +64,24 @@ class LabObservation(models.Model):
         if not self.progress or not self.progress.get("total"):
             return None
         return round(100 * self.progress["current"] / self.progress["total"])
+
+
+class LabCall(models.Model):
+    """Lane 1 too: a client call the observer made during the run, and what it did."""
+
+    run = models.ForeignKey(LabRun, on_delete=models.CASCADE, related_name="calls")
+    key = models.SlugField(max_length=40)
+    code = models.CharField(max_length=200)
+    after_ms = models.FloatField(help_text="Milliseconds since the task was sent, when the call returned.")
+    outcome = models.CharField(max_length=40, help_text="returns, or raises …")
+    detail = models.TextField(blank=True, help_text="repr() of what it returned or raised.")
+
+    class Meta:
+        ordering = ["run", "after_ms", "pk"]
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="lab_call_once_per_run")]
+
+    def __str__(self):
+        return f"{self.run_id} {self.code} {self.outcome}"
 
 
 class LabEvent(models.Model):

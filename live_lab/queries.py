@@ -11,8 +11,8 @@ from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from config.celery import app
-from live_lab.models import LabEvent, LabObservation, LabRun
-from live_lab.services import OBSERVE_FOR, observed_states
+from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
+from live_lab.services import OBSERVE_FOR, graded_predictions, observed_states
 from quizzes.models import Question
 
 
@@ -70,10 +70,12 @@ def get_run_for(user, run_id: int) -> LabRun:
 class Lanes:
     run: LabRun
     observations: list[LabObservation]
+    calls: list[LabCall]
     events: list
     states: list[str]
     missed: list[str]
     record: dict
+    graded: list[tuple[str, str, str | None]]
 
     @property
     def is_over(self) -> bool:
@@ -97,20 +99,26 @@ EVENT_STATES = {
 
 
 def run_lanes(run_id: int) -> Lanes:
-    """Both lanes of a run, fresh from the database, and what lane 1 never saw. Four queries."""
+    """Both lanes of a run, fresh from the database, and what lane 1 never saw. Five queries."""
     run = LabRun.objects.get(pk=run_id)
     observations = list(run.observations.all())
-    events = list(LabEvent.objects.filter(task_id=run.task_id))
+    calls = list(run.calls.all())
+    labels = {task_id: f"header {n + 1}" for n, task_id in enumerate(run.related_ids)}
+    events = list(LabEvent.objects.filter(task_id__in=[run.task_id, *run.related_ids]))
     for event in events:
         event.after_ms = (event.at - run.sent_at).total_seconds() * 1000
+        event.task_label = labels.get(event.task_id, "callback" if labels else "")
     states = observed_states(run)
     missed = [
         f"The worker reported “{event.kind}” at {event.after_ms:.0f} ms, but AsyncResult never read "
         f"{EVENT_STATES[event.kind]}."
         for event in events
-        if event.kind in EVENT_STATES and EVENT_STATES[event.kind] not in states
+        if event.task_id == run.task_id
+        and event.kind in EVENT_STATES
+        and EVENT_STATES[event.kind] not in states
     ]
-    return Lanes(run, observations, events, states, missed, backend_record(run.task_id))
+    graded = graded_predictions(run) if not run.is_running else []
+    return Lanes(run, observations, calls, events, states, missed, backend_record(run.task_id), graded)
 
 
 def backend_record(task_id: str) -> dict:

@@ -6,12 +6,13 @@ import uuid
 from datetime import timedelta
 
 from celery import states
+from celery.result import ResultSet
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from config.celery import app
 from live_lab.experiments import Experiment
-from live_lab.models import LabObservation, LabRun
+from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
 
 MAX_UNFINISHED_RUNS = 5
 MAX_RUNS_PER_MINUTE = 10
@@ -44,16 +45,25 @@ def check_limits(owner) -> None:
 
 @transaction.atomic
 def fire_experiment(
-    owner, experiment: Experiment, *, args: tuple, kwargs: dict, prediction: list[str]
+    owner,
+    experiment: Experiment,
+    *,
+    args: tuple,
+    kwargs: dict,
+    prediction: list[str],
+    predicted_calls: dict | None = None,
+    options: dict | None = None,
 ) -> LabRun:
     """Record the run, then send its task once the row is committed, and start watching it."""
     check_limits(owner)
+    options = options or {}
     run = LabRun.objects.create(
         owner=owner,
         experiment=experiment.id,
-        params={"args": list(args), "kwargs": kwargs},
+        params={"args": list(args), "kwargs": kwargs, "options": options},
         task_id=str(uuid.uuid4()),
         prediction=prediction,
+        predicted_calls=predicted_calls or {},
     )
 
     def send_and_observe():
@@ -61,26 +71,33 @@ def fire_experiment(
         # With Redis a tracked task can be STARTED before a thread started after the send could
         # take its first reading.
         first = record_reading(run, snapshot(run.task_id), after_ms=0.0)
-        experiment.task.apply_async(args, kwargs, task_id=run.task_id)
-        threading.Thread(
-            target=observe_run, args=(run.pk, first), name=f"observe-{run.pk}", daemon=True
-        ).start()
+        if experiment.send:
+            experiment.send(run, args, kwargs, options)
+            run.save(update_fields=["related_ids", "params"])
+        else:
+            experiment.task.apply_async(args, kwargs, task_id=run.task_id, **options)
+        observer = RunObserver(run, experiment, first)
+        threading.Thread(target=observer.watch, name=f"observe-{run.pk}", daemon=True).start()
 
     transaction.on_commit(send_and_observe)
     return run
 
 
-def snapshot(task_id: str) -> tuple:
+def snapshot(task_id: str, header_ids: list[str] = ()) -> tuple:
     """(state, repr(info), ready(), successful(), progress) from ONE read of the result backend.
 
     Each AsyncResult property reads the backend again until the state is ready, so reading
     .state, then .info, then .ready() could mix two moments (PROGRESS with ready() True).
     These are the values AsyncResult derives from the meta it reads (celery/result.py).
+    With `header_ids` (a chord), progress is the header's completed_count() out of its size.
     """
     meta = app.AsyncResult(task_id).backend.get_task_meta(task_id)
     state, info = meta["status"], meta["result"]
     progress = None
-    if isinstance(info, dict) and {"current", "total"} <= info.keys():
+    if header_ids:
+        header = ResultSet([app.AsyncResult(i) for i in header_ids], app=app)
+        progress = {"current": header.completed_count(), "total": len(header_ids)}
+    elif isinstance(info, dict) and {"current", "total"} <= info.keys():
         progress = {"current": info["current"], "total": info["total"]}
     return state, repr(info), state in states.READY_STATES, state == states.SUCCESS, progress
 
@@ -99,27 +116,104 @@ def record_reading(run: LabRun, reading: tuple, *, after_ms: float) -> tuple:
     return reading
 
 
-def observe_run(run_id: int, last: tuple | None = None) -> None:
-    """Lane 1: read app.AsyncResult every 20 ms and store each distinct reading, until ready.
+TERMINAL_EVENTS = [LabEvent.Kind.SUCCEEDED, LabEvent.Kind.FAILED, LabEvent.Kind.REVOKED]
+GRACE = 1.0  # seconds lane 1 keeps reading after the worker's last word, when never ready
 
-    Runs in its own thread of the web process, so lane 1 is recorded whether or not anyone
-    watches the page; the run page only streams what is stored.
+
+class RunObserver:
+    """Lane 1: read app.AsyncResult every 20 ms and store each distinct reading; make the
+    experiment's client calls (steps) when their triggers fire.
+
+    Runs in threads of the web process, so lane 1 is recorded whether or not anyone watches
+    the page; the run page only streams what is stored. A run is over once every step was
+    made and the worker reported its last word (succeeded, failed, revoked) with lane 1
+    ready, or GRACE seconds after that word when lane 1 never becomes ready (ignore_result,
+    forget). Waiting for the worker, not only for ready(), is what shows a task that stored
+    SUCCESS early and went on working.
     """
-    try:
-        run = LabRun.objects.get(pk=run_id)
-        started = time.monotonic()
-        while time.monotonic() - started < OBSERVE_FOR:
-            reading = snapshot(run.task_id)
-            if reading != last:
-                after_ms = (timezone.now() - run.sent_at).total_seconds() * 1000
-                last = record_reading(run, reading, after_ms=after_ms)
-                if reading[2]:  # ready()
-                    finish_run(run, status=LabRun.Status.FINISHED)
+
+    def __init__(self, run: LabRun, experiment: Experiment, first: tuple):
+        self.run = run
+        self.experiment = experiment
+        self.last = first
+        self.states_seen = {first[0]}
+        self.started = time.monotonic()
+        self.worker_done_at: float | None = None
+        self.steps_done = threading.Event()
+
+    def elapsed_ms(self) -> float:
+        return (timezone.now() - self.run.sent_at).total_seconds() * 1000
+
+    def watch(self) -> None:
+        try:
+            if self.experiment.steps:
+                threading.Thread(target=self.make_calls, name=f"calls-{self.run.pk}", daemon=True).start()
+            else:
+                self.steps_done.set()
+            while time.monotonic() - self.started < OBSERVE_FOR:
+                worker_done = self.worker_is_done()
+                reading = snapshot(self.run.task_id, self.run.related_ids)
+                if reading != self.last:
+                    self.last = record_reading(self.run, reading, after_ms=self.elapsed_ms())
+                    self.states_seen.add(reading[0])
+                if self.is_over(worker_done, reading):
+                    finish_run(self.run, status=LabRun.Status.FINISHED)
                     return
-            time.sleep(OBSERVE_EVERY)
-        finish_run(run, status=LabRun.Status.TIMED_OUT)
-    finally:
-        connection.close()
+                time.sleep(OBSERVE_EVERY)
+            finish_run(self.run, status=LabRun.Status.TIMED_OUT)
+        finally:
+            connection.close()
+
+    def worker_is_done(self) -> bool:
+        """Has the worker reported its last word? Checked BEFORE a reading: the worker stores
+        the result, then signals, so a reading taken after the signal is the final one."""
+        if self.worker_done_at is None and self.worker_said_last_word():
+            self.worker_done_at = time.monotonic()
+        return self.worker_done_at is not None
+
+    def worker_said_last_word(self) -> bool:
+        return LabEvent.objects.filter(task_id=self.run.task_id, kind__in=TERMINAL_EVENTS).exists()
+
+    def is_over(self, worker_done: bool, reading: tuple) -> bool:
+        if not worker_done or not self.steps_done.is_set():
+            return False
+        return reading[2] or time.monotonic() - self.worker_done_at >= GRACE
+
+    def result(self):
+        """The AsyncResult the client code holds (a chord's callback has the group as parent)."""
+        parent = None
+        if self.run.related_ids:
+            header = [app.AsyncResult(i) for i in self.run.related_ids]
+            parent = app.GroupResult(self.run.params["group_id"], header)
+        return app.AsyncResult(self.run.task_id, parent=parent)
+
+    def triggered(self, trigger: tuple) -> bool:
+        kind, value = trigger
+        if kind == "after":
+            return time.monotonic() - self.started >= value
+        if kind == "state":
+            return value in self.states_seen
+        return LabEvent.objects.filter(task_id=self.run.task_id, kind=value).exists()
+
+    def make_calls(self) -> None:
+        try:
+            for step in self.experiment.steps:
+                while not self.triggered(step.trigger):
+                    if time.monotonic() - self.started > OBSERVE_FOR:
+                        return
+                    time.sleep(OBSERVE_EVERY)
+                outcome, detail = step.call(self.result())
+                LabCall.objects.create(
+                    run=self.run,
+                    key=step.key,
+                    code=step.code,
+                    after_ms=self.elapsed_ms(),
+                    outcome=outcome,
+                    detail=detail[:1000],
+                )
+            self.steps_done.set()
+        finally:
+            connection.close()
 
 
 def observed_states(run: LabRun) -> list[str]:
@@ -131,9 +225,28 @@ def observed_states(run: LabRun) -> list[str]:
     return states
 
 
+def graded_predictions(run: LabRun) -> list[tuple[str, str, str | None]]:
+    """(key, predicted, actual) for each extra prediction: ready()/successful() on the last
+    reading, anything else on the outcome of the client call with that key."""
+    if not run.predicted_calls:
+        return []
+    last = run.observations.last()
+    outcomes = dict(run.calls.values_list("key", "outcome"))
+    actual = {"ready": str(last.is_ready), "successful": str(last.is_successful)} if last else {}
+    return [
+        (key, predicted, actual.get(key, outcomes.get(key))) for key, predicted in run.predicted_calls.items()
+    ]
+
+
+def is_prediction_right(run: LabRun) -> bool:
+    """The states in order, and every extra prediction."""
+    states_right = run.prediction == observed_states(run)
+    return states_right and all(predicted == actual for _, predicted, actual in graded_predictions(run))
+
+
 def finish_run(run: LabRun, *, status: str) -> None:
     close_old_connections()
     run.status = status
     run.finished_at = timezone.now()
-    run.is_prediction_right = run.prediction == observed_states(run)
+    run.is_prediction_right = is_prediction_right(run)
     run.save(update_fields=["status", "finished_at", "is_prediction_right"])

@@ -63,3 +63,41 @@ def progress(self, steps: int, step_seconds: float) -> dict:
         pause(step_seconds)
         self.update_state(state="PROGRESS", meta={"current": current, "total": steps})
     return {"current": steps, "total": steps}
+
+
+class FlakyError(Exception):
+    """What a flaky lab task raises on each attempt that fails."""
+
+
+@shared_task(bind=True, **LIMITS)
+def flaky(self, failures: int, max_retries: int, countdown: float) -> str:
+    """Fail the first `failures` attempts and retry each after `countdown` seconds.
+
+    self.retry() stores RETRY (with the exception as .info) and sends a new message; once
+    max_retries retries are used up it raises the exception instead: FAILURE.
+    """
+    attempt = self.request.retries
+    if attempt < failures:
+        error = FlakyError(f"attempt {attempt} failed")
+        raise self.retry(exc=error, countdown=countdown, max_retries=max_retries)
+    return f"succeeded on attempt {attempt}"
+
+
+@shared_task(ignore_result=True, **LIMITS)
+def add_ignored(x: int, y: int) -> int:
+    """Return x + y, but ignore_result=True: the worker stores nothing."""
+    return x + y
+
+
+@shared_task(bind=True, **LIMITS)
+def early_success(self, seconds: float) -> str:
+    """Store SUCCESS by hand first, keep working, then return something else."""
+    self.update_state(state="SUCCESS", meta={"early": "stored by update_state"})
+    pause(seconds)
+    return "returned at the end"
+
+
+@shared_task(**LIMITS)
+def total(numbers: list[int]) -> int:
+    """The chord callback: the sum of its header's results."""
+    return sum(numbers)

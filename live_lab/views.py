@@ -39,11 +39,11 @@ def experiment_detail(request, experiment_id):
     experiment = get_experiment(experiment_id)
     if experiment is None:
         raise Http404("No such experiment.")
-    form = experiment.form()
+    form = experiment.make_form()
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect(f"/accounts/login/?next={request.path}")
-        form = experiment.form(request.POST)
+        form = experiment.make_form(request.POST)
         if form.is_valid():
             args, kwargs = form.task_arguments()
             try:
@@ -53,6 +53,8 @@ def experiment_detail(request, experiment_id):
                     args=args,
                     kwargs=kwargs,
                     prediction=form.cleaned_data["prediction"],
+                    predicted_calls=form.predicted(),
+                    options=form.send_options(),
                 )
             except LabLimitReached as limit:
                 form.add_error(None, str(limit))

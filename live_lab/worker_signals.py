@@ -13,6 +13,7 @@ from celery import signals
 from django.db import close_old_connections
 from django.utils import timezone
 
+from config.celery import app
 from live_lab.models import LabEvent
 
 LAB_PREFIX = "live_lab.tasks."
@@ -35,12 +36,20 @@ def is_lab(name: str | None) -> bool:
     return bool(name) and name.startswith(LAB_PREFIX)
 
 
+def publisher() -> str:
+    """Who publishes: a task running in a worker (a retry, a chord's callback), or the web."""
+    task = app.current_worker_task
+    if task is not None and task.request.hostname:
+        return task.request.hostname
+    return f"web@{socket.gethostname()}"
+
+
 # before_task_publish, not after: with Redis a worker can receive the message before the
 # publisher's after_task_publish handler runs, which would put "received" first.
 @signals.before_task_publish.connect
 def on_published(sender=None, headers=None, **kwargs):
     if is_lab(sender):
-        record((headers or {}).get("id"), LabEvent.Kind.PUBLISHED, hostname=f"web@{socket.gethostname()}")
+        record((headers or {}).get("id"), LabEvent.Kind.PUBLISHED, hostname=publisher())
 
 
 @signals.task_received.connect
@@ -58,7 +67,7 @@ def on_started(sender=None, task_id=None, task=None, **kwargs):
 @signals.task_retry.connect
 def on_retried(sender=None, request=None, reason=None, **kwargs):
     if sender is not None and is_lab(sender.name):
-        record(request.id, LabEvent.Kind.RETRIED, hostname=request.hostname or "", detail=repr(reason))
+        record(request.id, LabEvent.Kind.RETRIED, hostname=request.hostname or "", detail=str(reason))
 
 
 @signals.task_success.connect
@@ -80,6 +89,7 @@ def on_failed(sender=None, task_id=None, exception=None, **kwargs):
 
 @signals.task_revoked.connect
 def on_revoked(sender=None, request=None, terminated=None, signum=None, expired=None, **kwargs):
-    if request is not None and is_lab(request.name):
+    # The sender is the task; `request` is its Context here, which has no name.
+    if request is not None and sender is not None and is_lab(sender.name):
         detail = "terminated" if terminated else "expired" if expired else "revoked"
         record(request.id, LabEvent.Kind.REVOKED, hostname=request.hostname or "", detail=detail)
