@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from celery import states
 from celery.result import ResultSet
+from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
@@ -71,12 +72,12 @@ def fire_experiment(
         # With Redis a tracked task can be STARTED before a thread started after the send could
         # take its first reading.
         first = record_reading(run, snapshot(run.task_id), after_ms=0.0)
+        observer = RunObserver(run, experiment, first)  # subscribes (Redis) before the send
         if experiment.send:
             experiment.send(run, args, kwargs, options)
             run.save(update_fields=["related_ids", "params"])
         else:
             experiment.task.apply_async(args, kwargs, task_id=run.task_id, **options)
-        observer = RunObserver(run, experiment, first)
         threading.Thread(target=observer.watch, name=f"observe-{run.pk}", daemon=True).start()
 
     transaction.on_commit(send_and_observe)
@@ -102,6 +103,16 @@ def snapshot(task_id: str, header_ids: list[str] = ()) -> tuple:
     return state, repr(info), state in states.READY_STATES, state == states.SUCCESS, progress
 
 
+# How many times the observer stored something for a run, by run id. A stream served by the
+# process that observes the run wakes on a change at once instead of at its next database
+# read (live_lab/views.py); other processes' streams still see it at that read.
+changes: dict[int, int] = {}
+
+
+def note_change(run_id: int) -> None:
+    changes[run_id] = changes.get(run_id, 0) + 1
+
+
 def record_reading(run: LabRun, reading: tuple, *, after_ms: float) -> tuple:
     state, info, is_ready, is_successful, progress = reading
     LabObservation.objects.create(
@@ -113,11 +124,26 @@ def record_reading(run: LabRun, reading: tuple, *, after_ms: float) -> tuple:
         is_successful=is_successful,
         progress=progress,
     )
+    note_change(run.pk)
     return reading
 
 
 TERMINAL_EVENTS = [LabEvent.Kind.SUCCEEDED, LabEvent.Kind.FAILED, LabEvent.Kind.REVOKED]
 GRACE = 1.0  # seconds lane 1 keeps reading after the worker's last word, when never ready
+
+
+def backend_wake_up(task_id: str):
+    """A Redis subscription to the channel the Redis backend publishes each store of this
+    task on (celery/backends/redis.py `_set`), or None on the database backend.
+
+    Only a wake-up call: the reading that follows is still a normal backend read, so lane 1
+    stays what AsyncResult reports. This is how get() itself waits on Redis.
+    """
+    if settings.RUN_MODE != "redis":
+        return None
+    subscription = app.backend.client.pubsub()
+    subscription.subscribe(app.backend.get_key_for_task(task_id))
+    return subscription
 
 
 class RunObserver:
@@ -140,6 +166,7 @@ class RunObserver:
         self.started = time.monotonic()
         self.worker_done_at: float | None = None
         self.steps_done = threading.Event()
+        self.wake = backend_wake_up(run.task_id)
 
     def elapsed_ms(self) -> float:
         return (timezone.now() - self.run.sent_at).total_seconds() * 1000
@@ -159,10 +186,19 @@ class RunObserver:
                 if self.is_over(worker_done, reading):
                     finish_run(self.run, status=LabRun.Status.FINISHED)
                     return
-                time.sleep(OBSERVE_EVERY)
+                self.wait_for_change()
             finish_run(self.run, status=LabRun.Status.TIMED_OUT)
         finally:
+            if self.wake is not None:
+                self.wake.close()
             connection.close()
+
+    def wait_for_change(self) -> None:
+        """Sleep until the next reading is due: 20 ms, or sooner when Redis announces a store."""
+        if self.wake is None:
+            time.sleep(OBSERVE_EVERY)
+        else:
+            self.wake.get_message(ignore_subscribe_messages=True, timeout=OBSERVE_EVERY)
 
     def worker_is_done(self) -> bool:
         """Has the worker reported its last word? Checked BEFORE a reading: the worker stores
@@ -211,6 +247,7 @@ class RunObserver:
                     outcome=outcome,
                     detail=detail[:1000],
                 )
+                note_change(self.run.pk)
             self.steps_done.set()
         finally:
             connection.close()
@@ -250,3 +287,4 @@ def finish_run(run: LabRun, *, status: str) -> None:
     run.finished_at = timezone.now()
     run.is_prediction_right = is_prediction_right(run)
     run.save(update_fields=["status", "finished_at", "is_prediction_right"])
+    changes.pop(run.pk, None)  # a change too: a stream that saw a count reads once more

@@ -15,9 +15,10 @@ from live_lab.queries import (
     run_lanes,
     worker_answers_ping,
 )
-from live_lab.services import LabLimitReached, fire_experiment
+from live_lab.services import LabLimitReached, changes, fire_experiment
 
 STREAM_EVERY = 0.05  # seconds between two database reads of the SSE stream
+WAKE_EVERY = 0.002  # seconds between two looks at this process's change counter
 STREAM_FOR = 120.0
 
 
@@ -97,19 +98,28 @@ def render_lanes(run_id: int) -> tuple[str, bool]:
 
 
 async def lane_stream(run_id: int):
-    """Send the lanes whenever they change; end with a `done` event once the run is over."""
-    last = None
+    """Send the lanes whenever they change; end with a `done` event once the run is over.
+
+    The lanes are read from the database every STREAM_EVERY (lane 2 is written by the worker,
+    and another web process may be observing the run), and at once when this process's
+    observer stores something.
+    """
+    last, seen_changes = None, None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + STREAM_FOR
+    next_read = loop.time()
     while loop.time() < deadline:
-        html, is_over = await sync_to_async(render_lanes)(run_id)
-        if html != last:
-            yield server_sent_event("lanes", html)
-            last = html
-        if is_over:
-            yield server_sent_event("done", "over")
-            return
-        await asyncio.sleep(STREAM_EVERY)
+        if changes.get(run_id) != seen_changes or loop.time() >= next_read:
+            seen_changes = changes.get(run_id)
+            next_read = loop.time() + STREAM_EVERY
+            html, is_over = await sync_to_async(render_lanes)(run_id)
+            if html != last:
+                yield server_sent_event("lanes", html)
+                last = html
+            if is_over:
+                yield server_sent_event("done", "over")
+                return
+        await asyncio.sleep(WAKE_EVERY)
 
 
 def server_sent_event(name: str, data: str) -> str:
