@@ -169,8 +169,8 @@ EXPERIMENTS = {
             client_code=observe(
                 'fail.delay("raised on purpose", seconds=seconds, exception=name)',
                 "# once it is ready:",
-                "result.get(propagate=False)  # returns the exception instance",
-                "result.get()  # raises it",
+                "result.get(propagate=False)",
+                "result.get()",
             ),
             steps=(
                 Step(

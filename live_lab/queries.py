@@ -109,14 +109,14 @@ def run_lanes(run_id: int) -> Lanes:
         event.after_ms = (event.at - run.sent_at).total_seconds() * 1000
         event.task_label = labels.get(event.task_id, "callback" if labels else "")
     states = observed_states(run)
-    missed = [
-        f"The worker reported “{event.kind}” at {event.after_ms:.0f} ms, but AsyncResult never read "
-        f"{EVENT_STATES[event.kind]}."
-        for event in events
-        if event.task_id == run.task_id
-        and event.kind in EVENT_STATES
-        and EVENT_STATES[event.kind] not in states
-    ]
+    missed = []
+    for kind, state in EVENT_STATES.items():
+        times = [e.after_ms for e in events if e.task_id == run.task_id and e.kind == kind]
+        if times and state not in states:
+            when = f"{len(times)} times, first at" if len(times) > 1 else "at"
+            missed.append(
+                f"The worker reported “{kind}” {when} {times[0]:.0f} ms, but AsyncResult never read {state}."
+            )
     graded = graded_predictions(run) if not run.is_running else []
     return Lanes(run, observations, calls, events, states, missed, backend_record(run.task_id), graded)
 

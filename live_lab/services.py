@@ -18,6 +18,8 @@ from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
 MAX_UNFINISHED_RUNS = 5
 MAX_RUNS_PER_MINUTE = 10
 OBSERVE_EVERY = 0.02  # seconds between two AsyncResult reads of lane 1
+ANNOUNCED_EVERY = 0.25  # the same in Redis mode, where each store is announced (a fallback)
+EVENT_CHECK_EVERY = 0.25  # seconds between two looks at lane 2 while lane 1 is not ready
 OBSERVE_FOR = 90.0  # a run not ready by then is marked timed out (tasks' hard limit is 45 s)
 
 
@@ -76,6 +78,7 @@ def fire_experiment(
         if experiment.send:
             experiment.send(run, args, kwargs, options)
             run.save(update_fields=["related_ids", "params"])
+            observer.follow(run.related_ids)
         else:
             experiment.task.apply_async(args, kwargs, task_id=run.task_id, **options)
         threading.Thread(target=observer.watch, name=f"observe-{run.pk}", daemon=True).start()
@@ -165,8 +168,14 @@ class RunObserver:
         self.states_seen = {first[0]}
         self.started = time.monotonic()
         self.worker_done_at: float | None = None
+        self.events_checked_at = 0.0
         self.steps_done = threading.Event()
         self.wake = backend_wake_up(run.task_id)
+
+    def follow(self, task_ids: list[str]) -> None:
+        """Wake up on these tasks' stores too (a chord's header: the progress bar)."""
+        if self.wake is not None:
+            self.wake.subscribe(*[app.backend.get_key_for_task(task_id) for task_id in task_ids])
 
     def elapsed_ms(self) -> float:
         return (timezone.now() - self.run.sent_at).total_seconds() * 1000
@@ -194,17 +203,25 @@ class RunObserver:
             connection.close()
 
     def wait_for_change(self) -> None:
-        """Sleep until the next reading is due: 20 ms, or sooner when Redis announces a store."""
-        if self.wake is None:
+        """Sleep until the next reading is due. Embedded mode: 20 ms. Redis mode: until the
+        backend announces a store, or 250 ms (a forget() deletes without announcing); 20 ms
+        while lane 1 is ready and the worker's last word is awaited (it follows the store)."""
+        if self.wake is None or self.last[2]:
             time.sleep(OBSERVE_EVERY)
         else:
-            self.wake.get_message(ignore_subscribe_messages=True, timeout=OBSERVE_EVERY)
+            self.wake.get_message(ignore_subscribe_messages=True, timeout=ANNOUNCED_EVERY)
 
     def worker_is_done(self) -> bool:
         """Has the worker reported its last word? Checked BEFORE a reading: the worker stores
-        the result, then signals, so a reading taken after the signal is the final one."""
-        if self.worker_done_at is None and self.worker_said_last_word():
-            self.worker_done_at = time.monotonic()
+        the result, then signals, so a reading taken after the signal is the final one.
+        Looked up at every reading once lane 1 is ready, every 250 ms before that."""
+        if self.worker_done_at is not None:
+            return True
+        now = time.monotonic()
+        if self.last[2] or now - self.events_checked_at >= EVENT_CHECK_EVERY:
+            self.events_checked_at = now
+            if self.worker_said_last_word():
+                self.worker_done_at = now
         return self.worker_done_at is not None
 
     def worker_said_last_word(self) -> bool:

@@ -112,7 +112,7 @@ async def lane_stream(run_id: int):
         if changes.get(run_id) != seen_changes or loop.time() >= next_read:
             seen_changes = changes.get(run_id)
             next_read = loop.time() + STREAM_EVERY
-            html, is_over = await sync_to_async(render_lanes)(run_id)
+            html, is_over = await sync_to_async(render_lanes, thread_sensitive=False)(run_id)
             if html != last:
                 yield server_sent_event("lanes", html)
                 last = html
