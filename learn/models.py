@@ -167,3 +167,30 @@ class CardReviewLog(models.Model):
 
     def __str__(self):
         return f"{self.learner_id}:{self.flashcard_id} #{self.number} {self.get_rating_display()}"
+
+
+class Claim(CurriculumItem):
+    """A behavioural fact about Celery that content items rest on, proved by a test (`check_path`).
+
+    Loaded from content/claims/*.md by `content sync`; the links to the items that cite it are
+    rebuilt from their `claims:` fields on every sync.
+    """
+
+    class Modes(models.TextChoices):
+        BOTH = "both", "both run modes"
+        REDIS = "redis", "Redis mode only"
+        EMBEDDED = "embedded", "embedded mode (django-db) only"
+
+    statement = models.TextField(help_text="Markdown, one to three sentences.")
+    check_path = models.CharField(max_length=255, help_text="tests/<file>.py::<test function>")
+    modes = models.CharField(max_length=8, choices=Modes.choices)
+    since = models.CharField(max_length=20, blank=True, help_text="Celery version the behaviour holds since.")
+    flashcards = models.ManyToManyField(Flashcard, blank=True, related_name="claims")
+    questions = models.ManyToManyField("quizzes.Question", blank=True, related_name="claims")
+    explain_prompts = models.ManyToManyField("quizzes.ExplainPrompt", blank=True, related_name="claims")
+
+    class Meta:
+        ordering = ["source_path", "position"]
+
+    def __str__(self):
+        return self.slug

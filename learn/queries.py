@@ -2,10 +2,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import fsrs
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404
 
-from learn.models import CardReviewLog, CardReviewState, Flashcard, Rating, Topic
+from learn.models import CardReviewLog, CardReviewState, Claim, Flashcard, Rating, Topic
 from learn.services import (
     SCHEDULER,
     SESSION_RATINGS,
@@ -37,6 +37,16 @@ def get_topic_page(slug: str) -> Topic:
         ),
     )
     return get_object_or_404(queryset, slug=slug)
+
+
+def claims_cited_by(topic: Topic) -> list[Claim]:
+    """The active claims that the topic's active cards, questions and prompts cite (one query)."""
+    cited = (
+        Q(pk__in=Flashcard.active.filter(topic=topic).values("claims"))
+        | Q(pk__in=Question.active.filter(topic=topic).values("claims"))
+        | Q(pk__in=ExplainPrompt.active.filter(topic=topic).values("claims"))
+    )
+    return list(Claim.active.filter(cited))
 
 
 # --- Flashcard study -----------------------------------------------------------------------

@@ -8,9 +8,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from config.htmx import page_or_partial
+from learn.curriculum.claims import installed_celery_version
 from learn.forms import RateForm, SignupForm, UndoForm
 from learn.progress import activity_days, recent_scores, score_chart, streak, topics_with_progress
 from learn.queries import (
+    claims_cited_by,
     get_study_topic,
     get_topic_page,
     last_rating_for,
@@ -40,7 +42,8 @@ def dashboard(request):
 
 def topic_detail(request, slug):
     topic = get_topic_page(slug)
-    return render(request, "learn/topic_detail.html", {"topic": topic})
+    context = {"topic": topic, "claims": claims_cited_by(topic), "celery_version": installed_celery_version()}
+    return render(request, "learn/topic_detail.html", context)
 
 
 def signup(request):

@@ -19,11 +19,11 @@ OUTPUT_DIR = Path(settings.BASE_DIR) / "test-output"
 
 
 def pytest_collection_modifyitems(config, items):
-    """Leave out embedded-only tests (filesystem broker, SQLite locking) in Redis mode."""
-    if settings.RUN_MODE != "redis":
-        return
-    keep = [item for item in items if "embedded_only" not in item.keywords]
-    left_out = [item for item in items if "embedded_only" in item.keywords]
+    """Leave out the tests about the other mode: embedded_only ones (filesystem broker, SQLite)
+    in Redis mode, redis_only ones (Redis backend) in embedded mode."""
+    other_mode = "embedded_only" if settings.RUN_MODE == "redis" else "redis_only"
+    keep = [item for item in items if other_mode not in item.keywords]
+    left_out = [item for item in items if other_mode in item.keywords]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = keep

@@ -1,16 +1,25 @@
-"""Check a whole curriculum: every file's own problems, then what spans files (duplicate ids)."""
+"""Check a whole curriculum: every file's own problems, then what spans files (duplicate ids,
+cited claims, the share of questions that cite a claim)."""
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from learn.curriculum.parse import DIFFICULTIES, Problem, TopicSource, display_path, parse_file
+from learn.curriculum.claims import (
+    MIN_QUESTION_SHARE,
+    ClaimSource,
+    load_registry,
+    registry_folder,
+)
+from learn.curriculum.parse import DIFFICULTIES, KIND_NAMES, Problem, TopicSource, display_path, parse_file
 
 
 @dataclass
 class Curriculum:
     topics: list[TopicSource]
     problems: list[Problem]
+    claims: list[ClaimSource] = field(default_factory=list)
+    is_whole: bool = False  # a folder was checked, not one topic file
 
     @property
     def is_valid(self) -> bool:
@@ -36,8 +45,61 @@ def load_curriculum(path: Path) -> Curriculum:
         topics.append(topic)
         problems.extend(file_problems)
     problems.extend(duplicate_ids(topics))
+    claims, registry_problems = load_registry(registry_folder(path))
+    problems.extend(registry_problems)
+    problems.extend(unknown_claims(topics, {claim.id for claim in claims}))
+    problems.extend(unknown_experiments(topics))
+    if path.is_dir():
+        # The share is a rule for the whole curriculum: one topic alone may be below it.
+        problems.extend(too_few_citing(path, topics))
     problems.sort(key=lambda p: (p.path, p.line))
-    return Curriculum(topics, problems)
+    return Curriculum(topics, problems, claims, is_whole=path.is_dir())
+
+
+def unknown_experiments(topics: list[TopicSource]) -> list[Problem]:
+    """A `lab:` field must name an experiment of the live lab's catalog."""
+    from live_lab.experiments import EXPERIMENTS  # the catalog is code: imported when needed
+
+    problems = []
+    for topic in topics:
+        for item in topic.items:
+            lab = item.fields.get("lab")
+            if not lab or lab in EXPERIMENTS:
+                continue
+            line = item.field_lines.get("lab", item.line)
+            message = (
+                f'{KIND_NAMES[item.kind]} "{item.id}" names lab experiment "{lab}", which the lab '
+                f"does not have (known: {', '.join(sorted(EXPERIMENTS))})"
+            )
+            problems.append(Problem(topic.path, line, message))
+    return problems
+
+
+def unknown_claims(topics: list[TopicSource], known: set[str]) -> list[Problem]:
+    problems = []
+    for topic in topics:
+        for item in topic.items:
+            for claim_id in item.claims:
+                if claim_id not in known:
+                    message = f'{KIND_NAMES[item.kind]} "{item.id}" cites unknown claim "{claim_id}"'
+                    problems.append(Problem(topic.path, item.field_lines["claims"], message))
+    return problems
+
+
+def too_few_citing(path: Path, topics: list[TopicSource]) -> list[Problem]:
+    questions = [q for t in topics for q in t.of_kind("question")]
+    citing = [q for q in questions if q.claims]
+    if not questions or len(citing) >= MIN_QUESTION_SHARE * len(questions):
+        return []
+    message = (
+        f"only {share(len(citing), len(questions))} of the questions ({len(citing)} of {len(questions)}) "
+        f"cite a claim; at least {MIN_QUESTION_SHARE:.0%} must: add 'claims:' fields"
+    )
+    return [Problem(display_path(path), 0, message)]
+
+
+def share(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "0%"
 
 
 def duplicate_ids(topics: list[TopicSource]) -> list[Problem]:
@@ -64,16 +126,34 @@ def totals_line(topics: list[TopicSource]) -> str:
     prompts = sum(len(t.of_kind("explain")) for t in topics)
     by_difficulty = Counter(q.fields.get("difficulty") for q in questions)
     split = ", ".join(f"{d} {by_difficulty[d]}" for d in DIFFICULTIES)
+    citing = sum(1 for q in questions if q.claims)
     return (
         f"{plural(cards, 'flashcard')}, {plural(len(questions), 'question')} ({split}), "
-        f"{plural(prompts, 'explain prompt')}"
+        f"{plural(prompts, 'explain prompt')}; {citing} of {len(questions)} questions cite a claim "
+        f"({share(citing, len(questions))})"
     )
 
 
 def totals_report(curriculum: Curriculum) -> list[str]:
     lines = [f"{topic.path} [{topic.id}]: {totals_line([topic])}" for topic in curriculum.topics]
     lines.append(f"Total: {plural(len(curriculum.topics), 'topic')}, {totals_line(curriculum.topics)}")
+    lines.append(claims_line(curriculum))
     return lines
+
+
+def claims_line(curriculum: Curriculum) -> str:
+    items = [item for topic in curriculum.topics for item in topic.items]
+    cited = {claim_id for item in items for claim_id in item.claims}
+    citing = sum(1 for item in items if item.claims)
+    questions = [item for item in items if item.kind == "question"]
+    citing_questions = sum(1 for q in questions if q.claims)
+    uncited = sum(1 for claim in curriculum.claims if claim.id not in cited)
+    rule = f" (at least {MIN_QUESTION_SHARE:.0%} needed)" if curriculum.is_whole else ""
+    return (
+        f"Claims: {plural(len(curriculum.claims), 'claim')} ({uncited} not cited here), "
+        f"cited by {plural(citing, 'item')}; {citing_questions} of {len(questions)} questions "
+        f"({share(citing_questions, len(questions))}) cite a claim{rule}"
+    )
 
 
 def plural(count: int, noun: str) -> str:

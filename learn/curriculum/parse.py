@@ -24,7 +24,9 @@ SECTIONS = {"Flashcards": "card", "Questions": "question", "Explain prompts": "e
 FRONT_MATTER_KEYS = {"id", "title", "summary", "minutes", "tags", "order"}
 LEVELS = ("beginner", "intermediate", "advanced")
 DIFFICULTIES = ("easy", "medium", "hard")
-FIELDS = {"card": {"level"}, "question": {"difficulty", "lab"}, "explain": set()}
+# Every kind may cite claims of the registry (content/claims/): `claims: id, other-id`.
+FIELDS = {"card": {"level", "claims"}, "question": {"difficulty", "lab", "claims"}, "explain": {"claims"}}
+KIND_NAMES = {"card": "card", "question": "question", "explain": "explain prompt"}
 SUBSECTIONS = {
     "card": {"Back"},
     "question": {"Options", "Explanation", "Hint", "Solution", "Common mistakes"},
@@ -70,11 +72,21 @@ class ItemSource:
     id: str
     line: int
     fields: dict[str, str] = field(default_factory=dict)
+    field_lines: dict[str, int] = field(default_factory=dict)
     text: str = ""
     sections: dict[str, str] = field(default_factory=dict)
     section_lines: dict[str, int] = field(default_factory=dict)
     options: list[OptionSource] = field(default_factory=list)
     concepts: list[ConceptSource] = field(default_factory=list)
+
+    @property
+    def claims(self) -> list[str]:
+        """The claim ids this item cites, in the order written."""
+        return claim_ids(self.fields.get("claims", ""))
+
+
+def claim_ids(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 @dataclass
@@ -263,6 +275,7 @@ class FileParser:
                 self.problem(index, f"field {key!r} appears twice")
             else:
                 item.fields[key] = value
+                item.field_lines[key] = index + 1
             index += 1
 
         text_end = subheadings[0][0] if subheadings else end
@@ -334,6 +347,7 @@ class FileParser:
             what = {"card": "front", "question": "stem", "explain": "prompt"}[item.kind]
             self.problem(index, f"{item.kind} {item.id!r} has no {what}")
 
+        self.check_claim_ids(item)
         if item.kind == "card":
             self.check_choice(item, "level", LEVELS, index)
         elif item.kind == "question":
@@ -344,6 +358,22 @@ class FileParser:
             self.check_options(item)
         else:
             self.check_concepts(item)
+
+    def check_claim_ids(self, item: ItemSource) -> None:
+        """Only the form of the ids here: whether the registry has them is checked across files."""
+        if "claims" not in item.fields:
+            return
+        line = item.field_lines["claims"] - 1
+        if not item.claims:
+            self.problem(line, "the 'claims' field is empty: list claim ids, or remove the field")
+        for claim_id in item.claims:
+            if not is_slug(claim_id):
+                self.problem(
+                    line, f"claim id {claim_id!r} is not a slug (lowercase letters, digits, hyphens)"
+                )
+        repeated = sorted({c for c in item.claims if item.claims.count(c) > 1})
+        for claim_id in repeated:
+            self.problem(line, f"claim {claim_id!r} is cited twice")
 
     def check_choice(self, item: ItemSource, key: str, allowed: tuple, index: int) -> None:
         value = item.fields.get(key)

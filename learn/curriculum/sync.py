@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from learn.curriculum.check import load_curriculum
 from learn.curriculum.parse import Problem, TopicSource
-from learn.models import Flashcard, Topic
+from learn.models import Claim, Flashcard, Topic
 from quizzes.models import ExplainPrompt, KeyConcept, Option, Question
 
 # Where an item stands in its file. A change of these alone is reported as "moved": the text a
@@ -47,23 +47,27 @@ class RowSync:
         self.report, self.kind, self.model, self.key, self.now = report, kind, model, key, now
         rows = model.objects.all() if rows is None else rows
         self.existing = {getattr(row, key): row for row in rows}
-        self.seen: set = set()
+        self.seen: dict = {}  # id -> the row put in this sync
+        self.reported: set = set()  # ids already counted as created, updated or restored
 
     def put(self, key_value, **values):
         """Make the row with this id hold exactly `values` (and be active); return it."""
-        self.seen.add(key_value)
         row = self.existing.get(key_value)
         if row is None:
             row = self.model.objects.create(**{self.key: key_value}, **values)
+            self.seen[key_value] = row
             self.report.counts["created", self.kind] += 1
+            self.reported.add(key_value)
             return row
         changed = [name for name, value in values.items() if getattr(row, name) != value]
         if row.archived_at is not None:
             row.archived_at = None
             changed.append("archived_at")
             self.report.counts["restored", self.kind] += 1
+            self.reported.add(key_value)
         elif set(changed) - LOCATION_FIELDS:
             self.report.counts["updated", self.kind] += 1
+            self.reported.add(key_value)
         elif changed:
             self.report.counts["moved", self.kind] += 1
         if changed:
@@ -71,7 +75,14 @@ class RowSync:
                 if name != "archived_at":
                     setattr(row, name, values[name])
             row.save(update_fields=changed)
+        self.seen[key_value] = row
         return row
+
+    def mark_updated(self, key_value):
+        """Count the row as updated for a change made elsewhere (its claim links), once."""
+        if key_value not in self.reported:
+            self.report.counts["updated", self.kind] += 1
+            self.reported.add(key_value)
 
     def archive_missing(self):
         for key_value, row in self.existing.items():
@@ -95,6 +106,18 @@ def sync_curriculum(path: Path) -> SyncReport:
 
     now = timezone.now()
     report = SyncReport()
+    claims = RowSync(report, "claim", Claim, "slug", now)
+    for position, claim in enumerate(curriculum.claims):
+        claims.put(
+            claim.id,
+            statement=claim.statement,
+            check_path=claim.check,
+            modes=claim.modes,
+            since=claim.since,
+            source_path=claim.path,
+            source_line=claim.line,
+            position=position,
+        )
     topics = RowSync(report, "topic", Topic, "slug", now)
     cards = RowSync(report, "flashcard", Flashcard, "slug", now)
     questions = RowSync(report, "question", Question, "slug", now)
@@ -163,9 +186,35 @@ def sync_curriculum(path: Path) -> SyncReport:
                 )
             concepts.archive_missing()
 
-    for sync in (cards, questions, prompts, topics):
+    for sync in (cards, questions, prompts, topics, claims):
         sync.archive_missing()
+    citations = {item.id: item.claims for topic in curriculum.topics for item in topic.items}
+    claim_pks = {slug: row.pk for slug, row in claims.seen.items()}
+    for field_name, rows in (("flashcards", cards), ("questions", questions), ("explain_prompts", prompts)):
+        through = Claim._meta.get_field(field_name).remote_field.through
+        link_claims(through, rows, {slug: [claim_pks[c] for c in citations[slug]] for slug in rows.seen})
     return report
+
+
+def link_claims(through, rows: RowSync, cited: dict[str, list[int]]) -> None:
+    """Make the (claim, item) links of one kind match the items' `claims:` fields.
+
+    Links are derived from the content on every sync: an archived item loses its links and a
+    restored one gets them back. An item whose citations changed counts as updated.
+    """
+    item_column = next(f.attname for f in through._meta.fields if f.attname not in ("id", "claim_id"))
+    slug_of = {row.pk: slug for slug, row in rows.seen.items()}
+    wanted = {(claim_pk, row.pk) for slug, row in rows.seen.items() for claim_pk in cited[slug]}
+    existing = set(through.objects.values_list("claim_id", item_column))
+    extra, missing = existing - wanted, wanted - existing
+    for claim_pk, item_pk in sorted(extra):
+        through.objects.filter(claim_id=claim_pk, **{item_column: item_pk}).delete()
+    through.objects.bulk_create(
+        [through(claim_id=claim_pk, **{item_column: item_pk}) for claim_pk, item_pk in sorted(missing)]
+    )
+    for item_pk in sorted({item_pk for _, item_pk in extra | missing}):
+        if item_pk in slug_of:
+            rows.mark_updated(slug_of[item_pk])
 
 
 def put_topic(topics: RowSync, source: TopicSource) -> Topic:

@@ -10,7 +10,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from learn.models import Flashcard, Topic
+from learn.models import Claim, Flashcard, Topic
 from quizzes.models import Option, PracticeAnswer, Question
 from tests.factories import make_learner
 
@@ -43,6 +43,7 @@ SUCCESS, FAILURE and REVOKED.
 
 ### question: demo-question
 difficulty: medium
+claims: ready-is-true-after-failure
 
 What does `ready()` return after FAILURE?
 
@@ -69,6 +70,7 @@ Look at READY_STATES.
 
 ### question: demo-second-question
 difficulty: easy
+claims: unknown-id-reports-pending
 
 Which state does an unknown id report?
 
@@ -111,9 +113,37 @@ Which states count?
 """
 
 
+REGISTRY = """\
+# Claims for the tests
+
+### claim: ready-is-true-after-failure
+check: tests/claims/test_asyncresult.py::test_ready_is_true_after_failure
+modes: both
+
+`ready()` is true after FAILURE.
+
+### claim: unknown-id-reports-pending
+check: tests/claims/test_asyncresult.py::test_an_id_that_never_existed_reports_pending
+modes: both
+since: 5.7.0
+
+An id that never existed reports PENDING.
+"""
+
+
 def write_topic(folder: Path, text: str, name: str = "01-demo.md") -> Path:
+    """Write a topic file, and the claims registry it cites unless the folder has one."""
     folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "claims").exists():
+        write_registry(folder, REGISTRY)
     path = folder / name
+    path.write_text(text)
+    return path
+
+
+def write_registry(folder: Path, text: str, name: str = "demo.md") -> Path:
+    (folder / "claims").mkdir(parents=True, exist_ok=True)
+    path = folder / "claims" / name
     path.write_text(text)
     return path
 
@@ -361,3 +391,188 @@ def test_a_removed_option_is_archived_and_a_changed_answer_key_updated(tmp_path)
     options = Option.objects.filter(question__slug="demo-second-question")
     assert [(o.key, o.is_archived) for o in options] == [("A", False), ("B", False), ("C", True)]
     assert Topic.active.count() == 1
+
+
+# --- The claims registry (content/claims/) and the items' `claims:` fields ------------------
+
+
+def test_the_check_reports_claims_and_the_share_of_questions_citing_one(tmp_path):
+    write_topic(tmp_path, GOOD_TOPIC)
+
+    out, _ = check(tmp_path)
+
+    assert "2 of 2 questions cite a claim (100%)" in out
+    assert (
+        "Claims: 2 claims (0 not cited here), cited by 2 items; 2 of 2 questions (100%) cite a claim" in out
+    )
+
+
+def test_the_shipped_curriculum_reports_its_claims():
+    out, _ = check(settings.CONTENT_DIR)
+
+    assert "Claims: " in out
+    assert "(at least 60% needed)" in out
+
+
+def test_an_item_citing_an_unknown_claim_is_reported_at_its_claims_field(tmp_path):
+    path = write_topic(
+        tmp_path, GOOD_TOPIC.replace("claims: ready-is-true-after-failure", "claims: no-such-claim")
+    )
+
+    line = line_of(path, "claims: no-such-claim")
+    assert problems_for(path) == [
+        f'{path}:{line}: question "demo-question" cites unknown claim "no-such-claim"'
+    ]
+
+
+def test_a_claim_id_that_is_not_a_slug_is_reported(tmp_path):
+    path = write_topic(
+        tmp_path, GOOD_TOPIC.replace("claims: unknown-id-reports-pending", "claims: Not_A_Slug")
+    )
+
+    line = line_of(path, "claims: Not_A_Slug")
+    assert problems_for(path) == [
+        f"{path}:{line}: claim id 'Not_A_Slug' is not a slug (lowercase letters, digits, hyphens)",
+        f'{path}:{line}: question "demo-second-question" cites unknown claim "Not_A_Slug"',
+    ]
+
+
+def test_too_few_questions_citing_a_claim_fail_the_check_of_a_folder(tmp_path):
+    write_topic(tmp_path, GOOD_TOPIC.replace("claims: unknown-id-reports-pending\n", ""))
+
+    assert problems_for(tmp_path) == [
+        f"{tmp_path}: only 50% of the questions (1 of 2) cite a claim; "
+        "at least 60% must: add 'claims:' fields"
+    ]
+
+
+def test_one_topic_file_below_the_share_still_passes_its_own_check(tmp_path):
+    path = write_topic(tmp_path, GOOD_TOPIC.replace("claims: unknown-id-reports-pending\n", ""))
+
+    out, _ = check(path)
+
+    assert "1 of 2 questions cite a claim (50%)" in out
+
+
+@pytest.mark.parametrize(
+    ("broken", "replacement", "message"),
+    [
+        (
+            "modes: both\nsince",
+            "modes: sometimes\nsince",
+            "unknown modes 'sometimes': use one of both, redis, embedded",
+        ),
+        ("since: 5.7.0", "since: soon", "since 'soon' is not a Celery version like 5.7.0"),
+        ("since: 5.7.0", "owner: me", "unknown field 'owner' for a claim (allowed: check, modes, since)"),
+        (
+            "check: tests/claims/test_asyncresult.py::test_an_id_that_never_existed_reports_pending",
+            "check: tests/claims/test_nowhere.py::test_an_id_that_never_existed_reports_pending",
+            "check 'tests/claims/test_nowhere.py::test_an_id_that_never_existed_reports_pending': "
+            "no such file",
+        ),
+        (
+            "check: tests/claims/test_asyncresult.py::test_an_id_that_never_existed_reports_pending",
+            "check: tests/claims/test_asyncresult.py::test_nothing_like_this",
+            "check 'tests/claims/test_asyncresult.py::test_nothing_like_this': "
+            "tests/claims/test_asyncresult.py defines no test function 'test_nothing_like_this'",
+        ),
+        (
+            "check: tests/claims/test_asyncresult.py::test_an_id_that_never_existed_reports_pending",
+            "check: test_asyncresult.py",
+            "check 'test_asyncresult.py' must be 'tests/<path>.py::<test_function>'",
+        ),
+        (
+            "modes: both\nsince",
+            "modes: redis\nsince",
+            "check 'tests/claims/test_asyncresult.py::test_an_id_that_never_existed_reports_pending' "
+            "holds in redis mode only, so it must be marked @pytest.mark.redis_only",
+        ),
+    ],
+    ids=[
+        "bad-modes",
+        "bad-since",
+        "unknown-field",
+        "missing-file",
+        "missing-function",
+        "bad-check",
+        "no-marker",
+    ],
+)
+def test_a_broken_claim_field_is_reported_at_its_line(tmp_path, broken, replacement, message):
+    assert broken in REGISTRY
+    registry = write_registry(tmp_path, REGISTRY.replace(broken, replacement))
+    write_topic(tmp_path, GOOD_TOPIC)
+
+    # A missing marker is the check's fault: it is reported at the check field.
+    at = "check: tests/claims/test_asyncresult.py::test_an_id" if "must be marked" in message else replacement
+    line = line_of(registry, at.split("\n")[0])
+    assert problems_for(tmp_path) == [f"{registry}:{line}: {message}"]
+
+
+def test_a_claim_without_check_modes_or_statement_is_reported_at_its_heading(tmp_path):
+    registry = write_registry(tmp_path, REGISTRY + "\n### claim: empty-claim\n")
+    write_topic(tmp_path, GOOD_TOPIC)
+
+    line = line_of(registry, "### claim: empty-claim")
+    assert problems_for(tmp_path) == [
+        f"{registry}:{line}: claim 'empty-claim' has no 'check' field",
+        f"{registry}:{line}: claim 'empty-claim' has no 'modes' field",
+        f"{registry}:{line}: claim 'empty-claim' has no statement: write it below the fields",
+    ]
+
+
+def test_a_claim_id_repeated_in_another_registry_file_is_reported_with_the_first_place(tmp_path):
+    first = write_registry(tmp_path, REGISTRY)
+    second = write_registry(tmp_path, REGISTRY[REGISTRY.index("### claim: unknown-id") :], "more.md")
+    write_topic(tmp_path, GOOD_TOPIC)
+
+    assert problems_for(tmp_path) == [
+        f"{second}:1: duplicate claim id 'unknown-id-reports-pending': "
+        f"already used at {first}:{line_of(first, '### claim: unknown-id-reports-pending')}"
+    ]
+
+
+@pytest.mark.django_db
+def test_sync_stores_claims_links_citing_items_and_archives_a_removed_claim(tmp_path):
+    write_topic(tmp_path, GOOD_TOPIC)
+    first = sync(tmp_path)
+
+    claim = Claim.objects.get(slug="unknown-id-reports-pending")
+    assert "created 2 claim(s)" in first
+    assert (claim.check_path, claim.modes, claim.since) == (
+        "tests/claims/test_asyncresult.py::test_an_id_that_never_existed_reports_pending",
+        "both",
+        "5.7.0",
+    )
+    assert claim.statement == "An id that never existed reports PENDING."
+    assert list(claim.questions.values_list("slug", flat=True)) == ["demo-second-question"]
+
+    write_topic(
+        tmp_path,
+        GOOD_TOPIC.replace("claims: unknown-id-reports-pending\n", "claims: ready-is-true-after-failure\n"),
+    )
+    write_registry(tmp_path, REGISTRY[: REGISTRY.index("### claim: unknown-id")])
+    report = sync(tmp_path)
+
+    claim.refresh_from_db()
+    assert report == "Content synced: archived 1 claim(s), updated 1 question(s)."
+    assert claim.is_archived
+    assert not claim.questions.exists()
+    assert Claim.active.get().questions.count() == 2
+    assert sync(tmp_path) == "Content is up to date: nothing changed."
+
+
+def test_a_lab_link_to_an_experiment_the_lab_does_not_have_is_reported(tmp_path):
+    path = write_topic(
+        tmp_path,
+        GOOD_TOPIC.replace(
+            "### question: demo-question\n", "### question: demo-question\nlab: no-such-lab\n"
+        ),
+    )
+
+    line = line_of(path, "lab: no-such-lab")
+    [problem] = problems_for(path)
+    assert problem.startswith(
+        f'{path}:{line}: question "demo-question" names lab experiment "no-such-lab", which the lab does not have'
+    )
+    assert "known: early-success, expires, failure" in problem

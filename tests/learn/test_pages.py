@@ -45,7 +45,7 @@ def test_the_topic_page_lists_its_flashcards_and_questions_with_highlighted_code
 
 
 def test_the_topic_page_runs_a_fixed_number_of_queries(client, curriculum, django_assert_num_queries):
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         client.get(SEED_TOPIC)
 
 

@@ -1,0 +1,152 @@
+"""Claims about failures and retries: what is stored, what get() raises (real worker, both modes)."""
+
+import json
+import sys
+
+import pytest
+from celery.exceptions import MaxRetriesExceededError
+from celery.utils.serialization import UnpickleableExceptionWrapper
+from django.conf import settings
+
+from config.celery import app
+from tests.claims.observe import get, states_until_ready, wait_for_state, wait_until
+from tests.claims.tasks import (
+    ClaimError,
+    always_retry,
+    ignored_storing_errors,
+    progress_then_ignore,
+    raise_from_a_module_only_the_worker_loads,
+    raise_key_error,
+    raise_needs_action,
+    raise_with_unencodable_argument,
+    retry_once,
+    retry_without_exc,
+)
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def stored_result_field(task_id: str):
+    """The `result` part of the stored record, decoded from JSON but not rebuilt by Celery."""
+    if settings.RUN_MODE == "redis":
+        raw = app.backend.client.get(app.backend.get_key_for_task(task_id))
+        return json.loads(raw)["result"]
+    from django_celery_results.models import TaskResult
+
+    return json.loads(TaskResult.objects.get(task_id=task_id).result)
+
+
+def test_an_exception_is_stored_as_its_type_message_and_module(celery_worker):
+    sent = raise_key_error.delay()
+    states_until_ready(sent.id)
+
+    assert stored_result_field(sent.id) == {
+        "exc_type": "KeyError",
+        "exc_message": ["sku"],
+        "exc_module": "builtins",
+    }
+    with pytest.raises(KeyError, match="sku"):
+        get(sent.id)
+
+
+def test_an_exception_from_a_module_the_reader_has_not_loaded_comes_back_as_a_class_made_in_celery_exceptions(
+    celery_worker,
+):
+    assert "tests.claims.worker_only_errors" not in sys.modules
+    sent = raise_from_a_module_only_the_worker_loads.delay()
+
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - the class is made up at read time
+        get(sent.id)
+    error = raised.value
+    assert type(error).__name__ == "PaymentDeclined"
+    assert type(error).__module__ == "celery.exceptions"
+    assert error.args == ("card 4242",)
+    assert "tests.claims.worker_only_errors" not in sys.modules, "Celery does not import exc_module"
+
+
+def test_an_exception_that_cannot_be_rebuilt_from_its_args_comes_back_as_an_unpickleable_wrapper(
+    celery_worker,
+):
+    # The worker checks that the exception survives pickle.loads(pickle.dumps(exc)); NeedsAction
+    # does not (its __init__ needs two arguments), so the worker stores a wrapper instead.
+    sent = raise_needs_action.delay()
+
+    error = get(sent.id, propagate=False)
+    assert isinstance(error, UnpickleableExceptionWrapper)
+    assert (error.exc_module, error.exc_cls_name, error.exc_args) == (
+        "tests.claims.tasks",
+        "NeedsAction",
+        ("declined",),
+    )
+    assert str(error) == "NeedsAction('declined')"
+    assert not hasattr(error, "code")
+    with pytest.raises(UnpickleableExceptionWrapper):
+        get(sent.id)
+
+
+def test_an_exception_argument_json_cannot_encode_comes_back_as_its_repr(celery_worker):
+    sent = raise_with_unencodable_argument.delay()
+
+    error = get(sent.id, propagate=False)
+    assert type(error) is ValueError
+    assert error.args[0].startswith("<object object at 0x")
+
+
+def test_retry_stores_retry_with_the_exception_as_info(celery_worker):
+    sent = always_retry.delay(countdown=0.5)
+
+    result = wait_for_state(sent.id, "RETRY")
+    assert isinstance(result.info, ConnectionError)
+    assert result.info.args == ("api down",)
+    assert not result.ready()
+    assert result.traceback.rstrip().endswith(
+        "celery.exceptions.Retry: Retry in 0.5s: ConnectionError('api down')"
+    )
+    states_until_ready(sent.id)
+
+
+def test_retries_exhausted_go_pending_retry_retry_failure_with_the_last_exception(celery_worker):
+    sent = always_retry.delay(countdown=0.2)
+
+    assert states_until_ready(sent.id) == ["PENDING", "RETRY", "FAILURE"]
+    result = app.AsyncResult(sent.id)
+    assert isinstance(result.info, ConnectionError)
+    with pytest.raises(ConnectionError, match="api down"):
+        get(sent.id)
+    assert celery_worker.log().count(f"[{sent.id}] retry:") == 2
+
+
+def test_a_retried_task_keeps_its_id_and_its_result_shows_the_last_run(celery_worker):
+    sent = retry_once.delay(countdown=0.2)
+
+    assert get(sent.id) == "run 2"
+    assert app.AsyncResult(sent.id).state == "SUCCESS"
+
+
+def test_retry_without_exc_stores_none_then_max_retries_exceeded(celery_worker):
+    sent = retry_without_exc.delay(countdown=0.3)
+
+    assert wait_for_state(sent.id, "RETRY").info is None
+    states_until_ready(sent.id)
+    result = app.AsyncResult(sent.id)
+    assert result.state == "FAILURE"
+    assert isinstance(result.info, MaxRetriesExceededError)
+
+
+def test_ignore_after_progress_leaves_the_progress_state_stored(celery_worker):
+    sent = progress_then_ignore.delay()
+    wait_until(
+        lambda: f"[{sent.id}] ignored" in celery_worker.log(), "the worker logging the task as ignored"
+    )
+
+    result = app.AsyncResult(sent.id)
+    assert (result.state, result.info) == ("PROGRESS", {"step": "parsing"})
+
+
+def test_store_errors_even_if_ignored_stores_failures_but_not_successes(celery_worker):
+    succeeded = ignored_storing_errors.delay(False)
+    failed = ignored_storing_errors.delay(True)
+
+    result = wait_for_state(failed.id, "FAILURE")
+    assert isinstance(result.info, ClaimError)
+    assert app.AsyncResult(succeeded.id).state == "PENDING"
