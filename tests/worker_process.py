@@ -25,7 +25,7 @@ def child_pids(pid: int) -> list[int]:
 class CeleryWorker:
     """A real `celery worker` subprocess with its own hostname and log file."""
 
-    def __init__(self, *, env: dict, log_path: Path, concurrency: int = 2):
+    def __init__(self, *, env: dict, log_path: Path, concurrency: int = 2, extra_args: tuple = ()):
         self.hostname = f"probe-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,6 +43,7 @@ class CeleryWorker:
                 f"--hostname={self.hostname}",
                 "--queues=celery,lab",
                 "--include=tests.worker_tasks,tests.claims.tasks,tests.claims.canvas_tasks",
+                *extra_args,
             ],
             cwd=settings.BASE_DIR,
             env=env,

@@ -573,6 +573,7 @@ def test_a_lab_link_to_an_experiment_the_lab_does_not_have_is_reported(tmp_path)
     line = line_of(path, "lab: no-such-lab")
     [problem] = problems_for(path)
     assert problem.startswith(
-        f'{path}:{line}: question "demo-question" names lab experiment "no-such-lab", which the lab does not have'
+        f'{path}:{line}: question "demo-question" names lab experiment "no-such-lab", '
+        "which the lab does not have"
     )
     assert "known: early-success, expires, failure" in problem
