@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "learn",
     "quizzes",
     "live_lab",
+    "instructor",
 ]
 
 MIDDLEWARE = [

@@ -8,6 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from config.htmx import page_or_partial
+from instructor.queries import INSTRUCTOR_NAV_FLAG, is_instructor
 from learn.curriculum.claims import installed_celery_version
 from learn.forms import RateForm, SignupForm, UndoForm
 from learn.progress import activity_days, recent_scores, score_chart, streak, topics_with_progress
@@ -66,6 +67,9 @@ class LoginView(auth_views.LoginView):
     def form_valid(self, form):
         response = super().form_valid(form)
         adopt_session_progress(self.request.session, self.request.user)
+        if is_instructor(self.request.user):
+            # The navigation shows its "Instructor" link from this flag (instructor/views.py).
+            self.request.session[INSTRUCTOR_NAV_FLAG] = True
         return response
 
 

@@ -402,8 +402,11 @@ EXPERIMENTS = {
             form=forms.SleepForm,
             lane1=("PENDING", "SUCCESS"),
             lane2=("published", "received", "started", "succeeded"),
-            lesson="A client sees ready() True and the early meta while the task is still running; "
-            "what the backend keeps in the end is the return value, which overwrites it.",
+            lesson="A client sees ready() True and the early meta while the task is still running. "
+            "What the backend keeps depends on the backend: Redis, like every key-value backend, "
+            "ignores any store once SUCCESS is stored (celery/backends/base.py), so the early "
+            "meta stays and the return value is lost; django-db overwrites it with the return "
+            "value.",
             client_code=observe("early_success.delay(seconds)"),
         ),
         Experiment(

@@ -64,7 +64,9 @@ def draw_questions(questions: Iterable[Question], *, rng: random.Random | None =
         difficulty: min(DRAW_TARGET[difficulty], len(pools[difficulty])) for difficulty in DIFFICULTY_ORDER
     }
     for difficulty in DIFFICULTY_ORDER:
-        missing = DRAW_TARGET[difficulty] - counts[difficulty]
+        # Never negative: a difficulty already filled above its target by an earlier one
+        # must not give questions back.
+        missing = max(0, DRAW_TARGET[difficulty] - counts[difficulty])
         for other in FILL_ORDER[difficulty]:
             extra = min(missing, len(pools[other]) - counts[other])
             counts[other] += extra

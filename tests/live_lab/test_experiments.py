@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.test import AsyncClient
 from django.utils import timezone
 
@@ -277,3 +278,22 @@ def test_expires_must_pass_before_the_countdown_ends(client):
 
     assert "Make expires shorter than countdown" in response.content.decode()
     assert not LabRun.objects.exists()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_an_early_success_is_kept_by_redis_and_overwritten_by_django_db(client, celery_worker):
+    learner = make_learner()
+    client.force_login(learner)
+
+    fire(client, "early-success", "PENDING, SUCCESS", seconds=1)
+
+    run = wait_until_over(LabRun.objects.get(owner=learner))
+    successes = [o.info for o in run.observations.all() if o.state == "SUCCESS"]
+    returned = LabEvent.objects.get(task_id=run.task_id, kind="succeeded").detail
+    assert successes[0] == "{'early': 'stored by update_state'}", "ready() is True before the task ends"
+    assert returned == "'returned at the end'"
+    if settings.RUN_MODE == "redis":
+        assert successes == ["{'early': 'stored by update_state'}"], "the first SUCCESS stays"
+    else:
+        assert successes == ["{'early': 'stored by update_state'}", "'returned at the end'"]

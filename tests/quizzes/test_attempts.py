@@ -106,6 +106,15 @@ def test_a_topic_short_of_hard_and_medium_questions_fills_from_easy(db):
     assert Counter(question.difficulty for question in drawn) == {"easy": 5, "medium": 4, "hard": 1}
 
 
+def test_a_topic_short_of_easy_questions_still_draws_a_full_test_with_its_easy_one(db):
+    # Topic 9 has this shape: the medium filled in for easy must not be taken back.
+    topic = make_topic_with_questions(easy=1, medium=5, hard=4)
+
+    drawn = draw_questions(topic.questions.all(), rng=random.Random(1))
+
+    assert Counter(question.difficulty for question in drawn) == {"easy": 1, "medium": 5, "hard": 4}
+
+
 def test_a_small_topic_gives_a_shorter_test_with_every_question(db):
     topic = make_topic_with_questions(easy=2, medium=1, hard=0)
 

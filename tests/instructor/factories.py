@@ -1,0 +1,46 @@
+"""Test data for the instructor pages: instructors, cohorts, and tests answered option by option."""
+
+from instructor.services import create_cohort, grant_instructor, join_cohort
+from learn.models import Topic
+from quizzes.models import Attempt, Option, Question
+from quizzes.services import record_answer, start_attempt, submit_attempt
+from tests.factories import make_learner, make_question, make_topic
+
+
+def make_instructor(username: str | None = None):
+    user = make_learner(username)
+    grant_instructor(user)
+    return user
+
+
+def make_cohort(owner=None, *, name: str = "Tuesday group", learners=()):
+    cohort = create_cohort(owner=owner or make_instructor(), name=name)
+    for learner in learners:
+        join_cohort(cohort, learner=learner)
+    return cohort
+
+
+def make_abc_topic(count: int, **topic_fields) -> tuple[Topic, list[Question]]:
+    """A topic with `count` easy questions, each with A (right), B and C (wrong)."""
+    topic = make_topic(**topic_fields)
+    questions = []
+    for number in range(1, count + 1):
+        question = make_question(
+            topic, slug=f"{topic.slug}-q{number}", stem=f"Question {number}?", source_line=10 * number
+        )
+        Option.objects.create(question=question, key="C", text="Also wrong", is_correct=False, position=2)
+        questions.append(question)
+    return topic, questions
+
+
+def answer_test(topic: Topic, learner, answers: dict[Question, str | None]) -> Attempt:
+    """Start a test on `topic` (which must have at most 10 questions, so all are drawn), answer
+    each question with the option key given (None leaves it unanswered) and submit it."""
+    attempt = start_attempt(topic, learner=learner)
+    for item in attempt.items.select_related("question"):
+        key = answers.get(item.question)
+        if key is not None:
+            record_answer(item, options=[item.question.options.get(key=key)])
+    submit_attempt(attempt)
+    attempt.refresh_from_db()
+    return attempt

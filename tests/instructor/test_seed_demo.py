@@ -1,0 +1,60 @@
+"""seed_demo: a realistic cohort for demos and the benchmark."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from instructor.models import Cohort
+from instructor.queries import is_instructor
+from learn.models import CardReviewLog
+from live_lab.models import LabRun
+from quizzes.models import Attempt, AttemptQuestion
+from tests.learn.card_factories import make_flashcard
+from tests.quizzes.factories import make_topic_with_questions
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_builds_a_cohort_with_tests_reviews_and_lab_runs():
+    topic = make_topic_with_questions()
+    for _ in range(3):
+        make_flashcard(topic)
+    out = StringIO()
+
+    call_command("seed_demo", "--learners", "3", "--seed", "1", stdout=out)
+
+    cohort = Cohort.objects.get()
+    assert cohort.name == "Demo cohort 1"
+    assert is_instructor(cohort.owner)
+    assert cohort.memberships.count() == 3
+    attempts = Attempt.objects.filter(learner__cohort_memberships__cohort=cohort)
+    assert attempts.filter(status="submitted", score__isnull=False).count() == 30
+    assert AttemptQuestion.objects.filter(attempt__in=attempts).count() == 300
+    assert attempts.filter(started_at__lt=timezone.now() - timezone.timedelta(hours=1)).count() == 30, (
+        "the simulated times, not the time of seeding"
+    )
+    assert CardReviewLog.objects.exists()
+    assert LabRun.objects.filter(status="finished").count() == LabRun.objects.count()
+    assert f"/instructor/cohorts/{cohort.pk}/" in out.getvalue()
+    assert "3 learners, 30 tests" in out.getvalue()
+
+
+def test_seed_demo_twice_makes_a_second_cohort():
+    make_topic_with_questions()
+
+    call_command("seed_demo", "--learners", "1", stdout=StringIO())
+    call_command("seed_demo", "--learners", "1", stdout=StringIO())
+
+    assert sorted(Cohort.objects.values_list("name", flat=True)) == ["Demo cohort 1", "Demo cohort 2"]
+
+
+def test_seed_demo_without_content_says_to_sync_it_first():
+    with pytest.raises(CommandError, match="run `python manage.py content sync` first"):
+        call_command("seed_demo", "--learners", "2")
+
+
+def test_seed_demo_refuses_zero_learners():
+    with pytest.raises(CommandError, match="--learners"):
+        call_command("seed_demo", "--learners", "0")
