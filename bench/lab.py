@@ -55,7 +55,14 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def run_mode(mode: str, args) -> dict:
-    env = {**os.environ, "APP_RUNTIME_DIR": tempfile.mkdtemp(prefix=f"bench-lab-{mode}-")}
+    env = {
+        **os.environ,
+        "APP_RUNTIME_DIR": tempfile.mkdtemp(prefix=f"bench-lab-{mode}-"),
+        # As in production: DEBUG would record every SQL query the web process makes.
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
     env.pop("REDIS_URL", None)
     redis = None
     if mode == "redis":
@@ -141,7 +148,15 @@ def child(args) -> dict:
         worker.wait_until_ready()
         wait_for_http(base + "/accounts/login/")
         sse_ms, get_ms, observer_ms = latency(base, args.runs)
+        before = cpu_seconds(web.pid), cpu_seconds(worker.pid), os.times()
         lab_s, bare_s = throughput(base, args.learners, args.per_learner)
+        after = cpu_seconds(web.pid), cpu_seconds(worker.pid), os.times()
+        mine = (after[2].user + after[2].system) - (before[2].user + before[2].system)
+        print(
+            f"  CPU seconds in the throughput phase (lab and bare): web {after[0] - before[0]:.1f}, "
+            f"worker {after[1] - before[1]:.1f}, this bench (learners, clients) {mine:.1f}",
+            file=sys.stderr,
+        )
     finally:
         web.terminate()
         web.wait(10)
@@ -155,6 +170,17 @@ def child(args) -> dict:
         "learners": args.learners,
         "throughput_runs": args.learners * args.per_learner,
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and of its children (a worker's pool processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for each in [pid, *map(int, children)]:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def wait_for_http(url: str, timeout: float = 30) -> None:
@@ -294,7 +320,7 @@ def throughput(base: str, learner_count: int, per_learner: int) -> tuple[float, 
         fired = 0
         while fired < per_learner:
             if mine.filter(status=LabRun.Status.RUNNING).count() >= MAX_UNFINISHED_RUNS:
-                time.sleep(0.1)  # the bench shares the machine's cores with the lab: poll gently
+                time.sleep(0.25)  # the bench shares the machine's cores with the lab: poll gently
             elif learner.fire({"x": fired, "y": 1, "seconds": 0.2, "prediction": "PENDING, SUCCESS"}) is None:
                 raise RuntimeError(f"{learner.username}: the lab refused run {fired + 1}")
             else:

@@ -107,7 +107,7 @@ OBSERVE = """\
 from config.celery import app
 
 sent = {call}
-result = app.AsyncResult(sent.id)  # what the run page polls, every 20 ms
+result = app.AsyncResult(sent.id)  # the run page reads it after each store
 result.state, result.info, result.ready(), result.successful()
 """
 

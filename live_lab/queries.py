@@ -19,7 +19,9 @@ from quizzes.models import Question
 def worker_answers_ping(timeout: float = 1.0) -> bool:
     """True when at least one worker answers a broadcast ping within `timeout` seconds."""
     try:
-        replies = app.control.ping(timeout=timeout)
+        # limit=1: return at the first reply; without it ping() waits out the whole timeout,
+        # and every catalog and experiment page would take that long.
+        replies = app.control.ping(timeout=timeout, limit=1)
     except OSError:
         # The broker is unreachable (Redis down): no worker can be reached either.
         return False

@@ -10,6 +10,7 @@ from celery.result import ResultSet
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
+from django_celery_results.models import TaskResult
 
 from config.celery import app
 from live_lab.experiments import Experiment
@@ -18,8 +19,8 @@ from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
 MAX_UNFINISHED_RUNS = 5
 MAX_RUNS_PER_MINUTE = 10
 OBSERVE_EVERY = 0.02  # seconds between two AsyncResult reads of lane 1
-ANNOUNCED_EVERY = 0.25  # the same in Redis mode, where each store is announced (a fallback)
-EVENT_CHECK_EVERY = 0.25  # seconds between two looks at lane 2 while lane 1 is not ready
+ANNOUNCED_EVERY = 0.25  # a reading at least this often, though each store is announced
+EVENT_CHECK_EVERY = 1.0  # seconds between two looks at lane 2 while lane 1 is not ready
 OBSERVE_FOR = 90.0  # a run not ready by then is marked timed out (tasks' hard limit is 45 s)
 
 
@@ -135,23 +136,108 @@ TERMINAL_EVENTS = [LabEvent.Kind.SUCCEEDED, LabEvent.Kind.FAILED, LabEvent.Kind.
 GRACE = 1.0  # seconds lane 1 keeps reading after the worker's last word, when never ready
 
 
-def backend_wake_up(task_id: str):
-    """A Redis subscription to the channel the Redis backend publishes each store of this
-    task on (celery/backends/redis.py `_set`), or None on the database backend.
+class RedisWakeUp:
+    """Redis mode: a subscription to the channel the Redis backend publishes each store of a
+    task on (celery/backends/redis.py `_set`); this is how get() itself waits on Redis."""
+
+    def __init__(self, task_id: str):
+        self.subscription = app.backend.client.pubsub()
+        self.follow([task_id])
+
+    def follow(self, task_ids: list[str]) -> None:
+        self.subscription.subscribe(*[app.backend.get_key_for_task(task_id) for task_id in task_ids])
+
+    def wait(self, timeout: float) -> None:
+        self.subscription.get_message(ignore_subscribe_messages=True, timeout=timeout)
+
+    def close(self) -> None:
+        self.subscription.close()
+
+
+class RowWatcher:
+    """Embedded mode: ONE thread per web process looks at the result rows of every watched
+    task every 20 ms, in one query, and wakes the observers whose rows changed.
+
+    django-celery-results stamps `date_done` (auto_now) on every write, so (status, date_done)
+    changes with each store; a forget() deletes the row, which is a change too. Without it,
+    every observer would read the database every 20 ms on its own: with a hundred runs going,
+    thousands of reads a second that starve SQLite's WAL checkpoints.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.watched: dict[str, list] = {}  # task id -> [event to set, last (status, date_done)]
+        self.thread: threading.Thread | None = None
+
+    def watch(self, task_ids: list[str], event: threading.Event) -> None:
+        with self.lock:
+            for task_id in task_ids:
+                self.watched[task_id] = [event, "not read yet"]
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.look, name="lab-row-watcher", daemon=True)
+                self.thread.start()
+
+    def unwatch(self, task_ids: list[str]) -> None:
+        with self.lock:
+            for task_id in task_ids:
+                self.watched.pop(task_id, None)
+
+    def look(self) -> None:
+        try:
+            while True:
+                with self.lock:
+                    if not self.watched:
+                        self.thread = None  # the next watch() starts a new thread
+                        return
+                    task_ids = list(self.watched)
+                rows = TaskResult.objects.filter(task_id__in=task_ids)
+                seen = {row[0]: row[1:] for row in rows.values_list("task_id", "status", "date_done")}
+                with self.lock:
+                    for task_id, entry in self.watched.items():
+                        if seen.get(task_id) != entry[1]:
+                            entry[1] = seen.get(task_id)
+                            entry[0].set()
+                time.sleep(OBSERVE_EVERY)
+        finally:
+            connection.close()
+
+
+row_watcher = RowWatcher()
+
+
+class RowWakeUp:
+    """Embedded mode's wake-up call, from the process's RowWatcher."""
+
+    def __init__(self, task_id: str):
+        self.event = threading.Event()
+        self.task_ids = []
+        self.follow([task_id])
+
+    def follow(self, task_ids: list[str]) -> None:
+        self.task_ids.extend(task_ids)
+        row_watcher.watch(task_ids, self.event)
+
+    def wait(self, timeout: float) -> None:
+        self.event.wait(timeout)
+        self.event.clear()  # before the reading that follows: a later store sets it again
+
+    def close(self) -> None:
+        row_watcher.unwatch(self.task_ids)
+
+
+def backend_wake_up(task_id: str) -> RedisWakeUp | RowWakeUp:
+    """What wakes an observer when the result backend stores something for its task.
 
     Only a wake-up call: the reading that follows is still a normal backend read, so lane 1
-    stays what AsyncResult reports. This is how get() itself waits on Redis.
+    stays what AsyncResult reports.
     """
-    if settings.RUN_MODE != "redis":
-        return None
-    subscription = app.backend.client.pubsub()
-    subscription.subscribe(app.backend.get_key_for_task(task_id))
-    return subscription
+    return RedisWakeUp(task_id) if settings.RUN_MODE == "redis" else RowWakeUp(task_id)
 
 
 class RunObserver:
-    """Lane 1: read app.AsyncResult every 20 ms and store each distinct reading; make the
-    experiment's client calls (steps) when their triggers fire.
+    """Lane 1: read app.AsyncResult each time the backend stores something for the task (at
+    least every 250 ms) and store each distinct reading; make the experiment's client calls
+    (steps) when their triggers fire.
 
     Runs in threads of the web process, so lane 1 is recorded whether or not anyone watches
     the page; the run page only streams what is stored. A run is over once every step was
@@ -174,8 +260,7 @@ class RunObserver:
 
     def follow(self, task_ids: list[str]) -> None:
         """Wake up on these tasks' stores too (a chord's header: the progress bar)."""
-        if self.wake is not None:
-            self.wake.subscribe(*[app.backend.get_key_for_task(task_id) for task_id in task_ids])
+        self.wake.follow(task_ids)
 
     def elapsed_ms(self) -> float:
         return (timezone.now() - self.run.sent_at).total_seconds() * 1000
@@ -198,23 +283,23 @@ class RunObserver:
                 self.wait_for_change()
             finish_run(self.run, status=LabRun.Status.TIMED_OUT)
         finally:
-            if self.wake is not None:
-                self.wake.close()
+            self.wake.close()
             connection.close()
 
     def wait_for_change(self) -> None:
-        """Sleep until the next reading is due. Embedded mode: 20 ms. Redis mode: until the
-        backend announces a store, or 250 ms (a forget() deletes without announcing); 20 ms
-        while lane 1 is ready and the worker's last word is awaited (it follows the store)."""
-        if self.wake is None or self.last[2]:
+        """Sleep until the backend stores something for the task (or 250 ms pass); while
+        lane 1 is ready and the worker's last word is awaited, 20 ms (the word follows the
+        store, and is no store)."""
+        if self.last[2]:
             time.sleep(OBSERVE_EVERY)
         else:
-            self.wake.get_message(ignore_subscribe_messages=True, timeout=ANNOUNCED_EVERY)
+            self.wake.wait(ANNOUNCED_EVERY)
 
     def worker_is_done(self) -> bool:
         """Has the worker reported its last word? Checked BEFORE a reading: the worker stores
         the result, then signals, so a reading taken after the signal is the final one.
-        Looked up at every reading once lane 1 is ready, every 250 ms before that."""
+        Looked up at every reading once lane 1 is ready, every second before that (only runs
+        that never become ready need it then)."""
         if self.worker_done_at is not None:
             return True
         now = time.monotonic()

@@ -7,7 +7,9 @@ files (docs/live-lab.md). Signals run inside the worker and write to the Django 
 which both run modes share.
 """
 
+import queue
 import socket
+import threading
 
 from celery import signals
 from django.db import close_old_connections
@@ -19,17 +21,65 @@ from live_lab.models import LabEvent
 LAB_PREFIX = "live_lab.tasks."
 
 
-def record(task_id: str | None, kind: str, *, hostname: str = "", detail: str = "") -> None:
+def record(task_id: str | None, kind: str, *, hostname: str = "", detail: str = "", later=False) -> None:
+    """Write one lane-2 row, timed now. `later`: hand the write to the background writer."""
     if not task_id:
         return
-    close_old_connections()
-    LabEvent.objects.create(
+    event = LabEvent(
         task_id=task_id,
         kind=kind,
         hostname=hostname or socket.gethostname(),
         detail=detail[:500],
         at=timezone.now(),
     )
+    if later:
+        background_writer.put(event)
+    else:
+        close_old_connections()
+        event.save()
+
+
+class BackgroundWriter:
+    """Writes the rows of handlers that run in the worker's main process, off its thread.
+
+    task_received and task_revoked run in the consumer's own loop: a write there that waits
+    for SQLite's lock (while the web process writes) holds up the next message for every
+    pool process. The row keeps the time of the event; only the write comes a moment later.
+    Pool processes write in place: one can be killed (revoke with terminate) before a
+    background thread of its own would have written.
+    """
+
+    def __init__(self):
+        self.queue: queue.Queue = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def put(self, event: LabEvent) -> None:
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.write, name="lab-event-writer", daemon=True)
+                self.thread.start()
+        self.queue.put(event)
+
+    def write(self) -> None:
+        while True:
+            event = self.queue.get()
+            try:
+                close_old_connections()
+                event.save()
+            finally:
+                self.queue.task_done()
+
+    def flush(self) -> None:
+        self.queue.join()
+
+
+background_writer = BackgroundWriter()
+
+
+@signals.worker_shutdown.connect
+def flush_on_shutdown(**kwargs):
+    background_writer.flush()
 
 
 def is_lab(name: str | None) -> bool:
@@ -55,7 +105,7 @@ def on_published(sender=None, headers=None, **kwargs):
 @signals.task_received.connect
 def on_received(sender=None, request=None, **kwargs):
     if request is not None and is_lab(request.name):
-        record(request.id, LabEvent.Kind.RECEIVED, hostname=request.hostname or "")
+        record(request.id, LabEvent.Kind.RECEIVED, hostname=request.hostname or "", later=True)
 
 
 @signals.task_prerun.connect
@@ -92,4 +142,4 @@ def on_revoked(sender=None, request=None, terminated=None, signum=None, expired=
     # The sender is the task; `request` is its Context here, which has no name.
     if request is not None and sender is not None and is_lab(sender.name):
         detail = "terminated" if terminated else "expired" if expired else "revoked"
-        record(request.id, LabEvent.Kind.REVOKED, hostname=request.hostname or "", detail=detail)
+        record(request.id, LabEvent.Kind.REVOKED, hostname=request.hostname or "", detail=detail, later=True)
