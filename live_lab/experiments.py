@@ -147,7 +147,7 @@ EXPERIMENTS = {
         Experiment(
             id="success",
             title="A task that succeeds",
-            summary="A small computation: PENDING while queued and running, then SUCCESS and its value.",
+            summary="A small computation that returns x + y after a short sleep.",
             task=tasks.add,
             form=forms.SuccessForm,
             lane1=("PENDING", "SUCCESS"),
@@ -159,7 +159,7 @@ EXPERIMENTS = {
         Experiment(
             id="failure",
             title="A task that fails",
-            summary="It raises the exception you pick: FAILURE, ready() is True, successful() is False.",
+            summary="A task that raises the exception you pick; the client then calls get() two ways.",
             task=tasks.fail,
             form=forms.FailureForm,
             lane1=("PENDING", "FAILURE"),
@@ -191,7 +191,7 @@ EXPERIMENTS = {
         Experiment(
             id="slow-untracked",
             title="A slow task, track_started off",
-            summary="The worker runs it for a few seconds, yet AsyncResult reads PENDING until it ends.",
+            summary="A task that sleeps for a few seconds, with track_started left at its default (off).",
             task=tasks.slow,
             form=forms.SleepForm,
             lane1=("PENDING", "SUCCESS"),
@@ -203,7 +203,7 @@ EXPERIMENTS = {
         Experiment(
             id="slow-tracked",
             title="The same slow task, track_started on",
-            summary="With track_started=True the worker stores STARTED (with its pid and hostname) first.",
+            summary="The same sleeping task, declared with track_started=True.",
             task=tasks.slow_tracked,
             form=forms.SleepForm,
             lane1=("PENDING", "STARTED", "SUCCESS"),
@@ -227,7 +227,7 @@ EXPERIMENTS = {
         Experiment(
             id="retry",
             title="Retries, then success or failure",
-            summary="Its first attempts fail and call self.retry(countdown=...), up to max_retries.",
+            summary="Its first attempts fail and call self.retry(countdown=...), within max_retries.",
             task=tasks.flaky,
             form=forms.RetryForm,
             lane1=("PENDING", "RETRY", "SUCCESS"),
@@ -247,7 +247,7 @@ EXPERIMENTS = {
         Experiment(
             id="revoke-queued",
             title="Revoked before it starts",
-            summary="Sent with a countdown, then result.revoke() one second later, while it waits.",
+            summary="Sent with a countdown; result.revoke() is called one second later, before it may start.",
             task=tasks.add,
             form=forms.RevokeQueuedForm,
             lane1=("PENDING", "REVOKED"),
@@ -258,7 +258,7 @@ EXPERIMENTS = {
                 "add.apply_async((2, 3), countdown=countdown)",
                 "# one second later, while the worker holds it until its countdown ends:",
                 "result.revoke()",
-                "result.get()  # once it reads REVOKED",
+                "result.get()  # once it is ready",
             ),
             steps=(
                 Step("revoke", "result.revoke()", ("after", 1.0), lambda r: outcome_of(r.revoke)),
@@ -269,7 +269,7 @@ EXPERIMENTS = {
         Experiment(
             id="revoke-running",
             title="Revoking a running task, without terminate",
-            summary="A tracked slow task; result.revoke() as soon as it reads STARTED.",
+            summary="A tracked slow task; result.revoke() is called as soon as it reads STARTED.",
             task=tasks.slow_tracked,
             form=forms.SleepForm,
             lane1=("PENDING", "STARTED", "SUCCESS"),
@@ -282,7 +282,7 @@ EXPERIMENTS = {
         Experiment(
             id="revoke-terminate",
             title="Revoking a running task with terminate=True",
-            summary="The same, with result.revoke(terminate=True): the worker kills the process running it.",
+            summary="The same, with result.revoke(terminate=True) instead.",
             task=tasks.slow_tracked,
             form=forms.SleepForm,
             lane1=("PENDING", "STARTED", "REVOKED"),
@@ -304,7 +304,7 @@ EXPERIMENTS = {
         Experiment(
             id="ignore-result",
             title="ignore_result=True",
-            summary="The task runs and returns, but stores nothing: AsyncResult reads PENDING for ever.",
+            summary="A task declared with ignore_result=True; once it ran, the client calls get(timeout=1).",
             task=tasks.add_ignored,
             form=forms.IgnoredForm,
             lane1=("PENDING",),
@@ -328,7 +328,7 @@ EXPERIMENTS = {
         Experiment(
             id="forget",
             title="An unknown id, and a forgotten result",
-            summary="A task succeeds, then result.forget(): it reads PENDING again, like an id never sent.",
+            summary="A task runs, then the client calls result.forget(); beside it, an id never sent.",
             task=tasks.add,
             form=forms.ForgetForm,
             lane1=("PENDING", "SUCCESS", "PENDING"),
@@ -354,7 +354,7 @@ EXPERIMENTS = {
         Experiment(
             id="get-timeout",
             title="get(timeout=...) while the task runs on",
-            summary="get(timeout=1.0) gives up with TimeoutError; the task does not notice and succeeds.",
+            summary="A slow task; the client calls get(timeout=1.0) at once, and get() again later.",
             task=tasks.slow,
             form=forms.GetTimeoutForm,
             lane1=("PENDING", "SUCCESS"),
@@ -385,7 +385,7 @@ EXPERIMENTS = {
         Experiment(
             id="expires",
             title="expires passes before the task can start",
-            summary="Sent with a countdown longer than its expires: when its time comes, it has expired.",
+            summary="Sent with a countdown longer than its expires: when its time comes, expires has passed.",
             task=tasks.add,
             form=forms.ExpiresForm,
             lane1=("PENDING", "REVOKED"),

@@ -8,6 +8,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import AsyncClient
 from django.utils import timezone
+from django.utils.html import escape
 
 from live_lab.experiments import EXPERIMENTS
 from live_lab.models import LabEvent, LabRun
@@ -297,3 +298,31 @@ def test_an_early_success_is_kept_by_redis_and_overwritten_by_django_db(client, 
         assert successes == ["{'early': 'stored by update_state'}"], "the first SUCCESS stays"
     else:
         assert successes == ["{'early': 'stored by update_state'}", "'returned at the end'"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("experiment_id", sorted(EXPERIMENTS))
+def test_each_experiment_page_shows_its_task_and_client_code_but_not_the_answer(client, experiment_id):
+    experiment = EXPERIMENTS[experiment_id]
+
+    page = client.get(f"/lab/{experiment_id}/").content.decode()
+
+    assert escape(experiment.title) in page
+    assert f'<span class="nf">{experiment.task.run.__name__}</span>' in page, "the task's source"
+    assert "AsyncResult" in page or "chord" in page, "the client code"
+    for prediction in experiment.predictions:
+        assert escape(prediction.question) in page
+    # Predict, then observe: the page never states the sequence the learner must predict
+    # (a one-state sequence, PENDING, is a word the no-worker banner uses too).
+    if len(experiment.lane1) > 1:
+        assert " → ".join(experiment.lane1) not in page
+    assert experiment.lesson not in page
+
+
+@pytest.mark.django_db
+def test_the_catalog_lists_every_experiment_without_giving_away_the_states(client):
+    page = client.get("/lab/").content.decode()
+
+    for experiment in EXPERIMENTS.values():
+        assert escape(experiment.title) in page
+    assert "AsyncResult shows" not in page
