@@ -107,14 +107,31 @@ def snapshot(task_id: str, header_ids: list[str] = ()) -> tuple:
     return state, repr(info), state in states.READY_STATES, state == states.SUCCESS, progress
 
 
-# How many times the observer stored something for a run, by run id. A stream served by the
-# process that observes the run wakes on a change at once instead of at its next database
-# read (live_lab/views.py); other processes' streams still see it at that read.
-changes: dict[int, int] = {}
+# Who wants to hear at once when the observer stores something for a run, by run id: the run
+# page's streams served by this process (live_lab/views.py). Streams served by another process
+# see the change at their next database read.
+listeners: dict[int, set] = {}
+listeners_lock = threading.Lock()
+
+
+def listen_for_changes(run_id: int, callback) -> None:
+    with listeners_lock:
+        listeners.setdefault(run_id, set()).add(callback)
+
+
+def stop_listening(run_id: int, callback) -> None:
+    with listeners_lock:
+        callbacks = listeners.get(run_id, set())
+        callbacks.discard(callback)
+        if not callbacks:
+            listeners.pop(run_id, None)
 
 
 def note_change(run_id: int) -> None:
-    changes[run_id] = changes.get(run_id, 0) + 1
+    with listeners_lock:
+        callbacks = list(listeners.get(run_id, ()))
+    for callback in callbacks:
+        callback()
 
 
 def record_reading(run: LabRun, reading: tuple, *, after_ms: float) -> tuple:
@@ -389,4 +406,4 @@ def finish_run(run: LabRun, *, status: str) -> None:
     run.finished_at = timezone.now()
     run.is_prediction_right = is_prediction_right(run)
     run.save(update_fields=["status", "finished_at", "is_prediction_right"])
-    changes.pop(run.pk, None)  # a change too: a stream that saw a count reads once more
+    note_change(run.pk)

@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
@@ -15,10 +16,9 @@ from live_lab.queries import (
     run_lanes,
     worker_answers_ping,
 )
-from live_lab.services import LabLimitReached, changes, fire_experiment
+from live_lab.services import LabLimitReached, fire_experiment, listen_for_changes, stop_listening
 
 STREAM_EVERY = 0.05  # seconds between two database reads of the SSE stream
-WAKE_EVERY = 0.002  # seconds between two looks at this process's change counter
 STREAM_FOR = 120.0
 
 
@@ -102,16 +102,21 @@ async def lane_stream(run_id: int):
 
     The lanes are read from the database every STREAM_EVERY (lane 2 is written by the worker,
     and another web process may be observing the run), and at once when this process's
-    observer stores something.
+    observer stores something: it calls back, from its thread, into this event loop.
     """
-    last, seen_changes = None, None
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + STREAM_FOR
-    next_read = loop.time()
-    while loop.time() < deadline:
-        if changes.get(run_id) != seen_changes or loop.time() >= next_read:
-            seen_changes = changes.get(run_id)
-            next_read = loop.time() + STREAM_EVERY
+    changed = asyncio.Event()
+
+    def wake_up():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the client went away
+            loop.call_soon_threadsafe(changed.set)
+
+    listen_for_changes(run_id, wake_up)
+    try:
+        last = None
+        deadline = loop.time() + STREAM_FOR
+        while loop.time() < deadline:
+            changed.clear()  # before reading: a store during the read wakes the next wait
             html, is_over = await sync_to_async(render_lanes, thread_sensitive=False)(run_id)
             if html != last:
                 yield server_sent_event("lanes", html)
@@ -119,7 +124,10 @@ async def lane_stream(run_id: int):
             if is_over:
                 yield server_sent_event("done", "over")
                 return
-        await asyncio.sleep(WAKE_EVERY)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), STREAM_EVERY)
+    finally:
+        stop_listening(run_id, wake_up)
 
 
 def server_sent_event(name: str, data: str) -> str:
