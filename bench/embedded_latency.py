@@ -29,6 +29,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from bench.modes import percentile  # noqa: E402
 from config.celery import app  # noqa: E402
 from live_lab.queries import wait_for_result  # noqa: E402
 from live_lab.tasks import add  # noqa: E402
@@ -45,11 +46,6 @@ def cpu_seconds(pid: int) -> float:
         fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return total
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def round_trips(count: int, read) -> list[float]:

@@ -23,11 +23,9 @@ import http.cookiejar
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -39,49 +37,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
-
+from bench.modes import free_port, percentile, run_child_in_mode  # noqa: E402
 
 # ---- the parent: one child process per mode, then the table -------------------------------
 
 
-def run_mode(mode: str, args) -> dict:
-    env = {
-        **os.environ,
-        "APP_RUNTIME_DIR": tempfile.mkdtemp(prefix=f"bench-lab-{mode}-"),
-        # As in production: DEBUG would record every SQL query the web process makes.
+def run_mode(mode: str) -> dict:
+    # As in production: DEBUG would record every SQL query the web process makes.
+    production = {
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
-    env.pop("REDIS_URL", None)
-    redis = None
-    if mode == "redis":
-        port = free_port()
-        redis = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        time.sleep(0.5)
-    try:
-        command = [sys.executable, __file__, "--child", *sys.argv[1:]]
-        # stderr goes straight through: a failing child shows its traceback.
-        output = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
-    finally:
-        if redis is not None:
-            redis.terminate()
-            redis.wait(10)
-    return json.loads(output.strip().splitlines()[-1])
+    return run_child_in_mode(__file__, mode, env=production)
 
 
 def report(results: dict) -> None:
@@ -378,7 +346,7 @@ def main() -> None:
     results = {}
     for mode in args.modes.split(","):
         print(f"measuring {mode} mode…", file=sys.stderr)
-        results[mode] = run_mode(mode, args)
+        results[mode] = run_mode(mode)
     report(results)
 
 

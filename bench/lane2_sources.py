@@ -16,11 +16,8 @@ docs/live-lab.md records a run.
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC
@@ -29,38 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+from bench.modes import percentile, run_child_in_mode  # noqa: E402
 
 
 def run_mode(mode: str) -> dict:
-    env = {**os.environ, "APP_RUNTIME_DIR": tempfile.mkdtemp(prefix=f"bench-lane2-{mode}-")}
-    env.pop("REDIS_URL", None)
-    redis = None
-    if mode == "redis":
-        port = free_port()
-        redis = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        time.sleep(0.5)
-    try:
-        command = [sys.executable, __file__, "--child", *sys.argv[1:]]
-        output = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
-    finally:
-        if redis is not None:
-            redis.terminate()
-            redis.wait(10)
-    return json.loads(output.strip().splitlines()[-1])
+    return run_child_in_mode(__file__, mode)
 
 
 def child(tasks: int) -> dict:
