@@ -12,7 +12,7 @@ from django_celery_results.models import TaskResult
 
 from config.celery import app
 from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
-from live_lab.services import OBSERVE_FOR, graded_predictions, observed_states
+from live_lab.services import OBSERVE_FOR, GradedPrediction, graded_predictions, observed_states
 from quizzes.models import Question
 
 
@@ -77,7 +77,7 @@ class Lanes:
     states: list[str]
     missed: list[str]
     record: dict
-    graded: list[tuple[str, str, str | None]]
+    graded: list[GradedPrediction]
 
     @property
     def is_over(self) -> bool:

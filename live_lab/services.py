@@ -3,6 +3,7 @@
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import states
@@ -381,23 +382,51 @@ def observed_states(run: LabRun) -> list[str]:
     return states
 
 
-def graded_predictions(run: LabRun) -> list[tuple[str, str, str | None]]:
-    """(key, predicted, actual) for each extra prediction: ready()/successful() on the last
-    reading, anything else on the outcome of the client call with that key."""
+@dataclass(frozen=True)
+class GradedPrediction:
+    code: str  # what was predicted about: ready(), or the client call's code
+    predicted: str
+    actual: str | None  # None: the call was never made
+
+    @property
+    def is_right(self) -> bool:
+        return self.predicted == self.actual
+
+    @property
+    def outcome(self) -> str:
+        """What really happened, said after "it": "returned True", "raises TimeoutError"."""
+        if self.actual is None:
+            return "was never called"
+        return f"returned {self.actual}" if self.code in READING_PREDICTIONS.values() else self.actual
+
+
+READING_PREDICTIONS = {"ready": "ready()", "successful": "successful()"}
+
+
+def graded_predictions(run: LabRun) -> list[GradedPrediction]:
+    """Each extra prediction against what happened: ready()/successful() on the last reading,
+    anything else on the outcome of the client call with that key."""
     if not run.predicted_calls:
         return []
     last = run.observations.last()
-    outcomes = dict(run.calls.values_list("key", "outcome"))
-    actual = {"ready": str(last.is_ready), "successful": str(last.is_successful)} if last else {}
-    return [
-        (key, predicted, actual.get(key, outcomes.get(key))) for key, predicted in run.predicted_calls.items()
-    ]
+    calls = {call.key: call for call in run.calls.all()}
+    readings = {"ready": str(last.is_ready), "successful": str(last.is_successful)} if last else {}
+    graded = []
+    for key, predicted in run.predicted_calls.items():
+        if key in READING_PREDICTIONS:
+            graded.append(GradedPrediction(READING_PREDICTIONS[key], predicted, readings.get(key)))
+        else:
+            call = calls.get(key)
+            graded.append(
+                GradedPrediction(call.code if call else key, predicted, call.outcome if call else None)
+            )
+    return graded
 
 
 def is_prediction_right(run: LabRun) -> bool:
     """The states in order, and every extra prediction."""
     states_right = run.prediction == observed_states(run)
-    return states_right and all(predicted == actual for _, predicted, actual in graded_predictions(run))
+    return states_right and all(graded.is_right for graded in graded_predictions(run))
 
 
 def finish_run(run: LabRun, *, status: str) -> None:
