@@ -1,35 +1,19 @@
 """What AsyncResult reports for a task that succeeds and one that fails, on a real worker."""
 
-import time
-
 import pytest
-from celery.states import READY_STATES
 
 from config.celery import app
 from live_lab.queries import wait_for_result
 from live_lab.tasks import LabError, add, fail
+from tests.claims.observe import states_until_ready
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def observed_states(task_id: str, timeout: float = 15.0) -> list[str]:
-    """Every distinct state AsyncResult reports, in order, until the task is ready."""
-    states = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = app.AsyncResult(task_id).state  # read once: each read asks the backend again
-        if not states or states[-1] != state:
-            states.append(state)
-        if state in READY_STATES:
-            return states
-        time.sleep(0.01)
-    raise AssertionError(f"task {task_id} was not ready after {timeout} s; saw {states}")
 
 
 def test_a_task_that_succeeds_goes_from_pending_to_success(celery_worker):
     sent = add.apply_async((2, 3), {"seconds": 0.3})
 
-    assert observed_states(sent.id) == ["PENDING", "SUCCESS"]
+    assert states_until_ready(sent.id) == ["PENDING", "SUCCESS"]
     result = app.AsyncResult(sent.id)
     assert result.successful()
     assert result.result == 5
@@ -39,7 +23,7 @@ def test_a_task_that_succeeds_goes_from_pending_to_success(celery_worker):
 def test_a_task_that_fails_goes_from_pending_to_failure_and_get_reraises(celery_worker):
     sent = fail.apply_async(("boom",), {"seconds": 0.3})
 
-    assert observed_states(sent.id) == ["PENDING", "FAILURE"]
+    assert states_until_ready(sent.id) == ["PENDING", "FAILURE"]
     result = app.AsyncResult(sent.id)
     assert result.failed()
     assert result.ready(), "ready() is true after FAILURE too"
