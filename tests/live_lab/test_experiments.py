@@ -51,6 +51,10 @@ def in_documented_order(kinds: list[str]) -> tuple[str, ...]:
     return tuple(attempts + sorted(current, key=DOCUMENTED_ORDER.get))
 
 
+def page_of(client, run: LabRun) -> str:
+    return client.get(f"/lab/runs/{run.pk}/").content.decode()
+
+
 def predictions_of(experiment) -> dict:
     return {f"predict_{p.key}": p.answer for p in experiment.predictions}
 
@@ -113,6 +117,8 @@ def test_each_experiment_shows_the_documented_lanes_on_a_real_worker(client, cel
         header = LabEvent.objects.filter(task_id=header_id).values_list("kind", flat=True)
         assert tuple(header) == ("published", "received", "started", "succeeded")
     assert run.is_prediction_right is True, (run.prediction, run.predicted_calls, list(run.calls.values()))
+    if experiment.watches_group:  # the bar counts the header's successes, not a task's meta
+        assert "Progress from <code>result.parent.completed_count()</code>" in page_of(client, run)
     page = client.get(f"/lab/runs/{run.pk}/").content.decode()
     assert "Your prediction was <strong>right</strong>" in page
     events = stream(learner, f"/lab/runs/{run.pk}/events")
