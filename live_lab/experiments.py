@@ -5,7 +5,7 @@ does. Tests (tests/live_lab/test_experiments.py) fire every experiment at a real
 both run modes and assert these sequences: they are the executable proof of the content.
 
 Some experiments also make client calls while the task runs (`steps`: revoke(), forget(),
-get(timeout=...)); the observer in live_lab/services.py makes them when their trigger fires
+get(timeout=...)); the observer in live_lab/observer.py makes them when their trigger fires
 and records what each returned or raised.
 """
 

@@ -11,8 +11,9 @@ from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from config.celery import app
+from live_lab.grading import GradedPrediction, graded_predictions, observed_states
 from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
-from live_lab.services import OBSERVE_FOR, GradedPrediction, graded_predictions, observed_states
+from live_lab.observer import OBSERVE_FOR
 from quizzes.models import Question
 
 

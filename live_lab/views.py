@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
 from live_lab.experiments import EXPERIMENTS, get_experiment
+from live_lab.observer import listen_for_changes, stop_listening
 from live_lab.queries import (
     describe_setup,
     get_run_for,
@@ -16,7 +17,7 @@ from live_lab.queries import (
     run_lanes,
     worker_answers_ping,
 )
-from live_lab.services import LabLimitReached, fire_experiment, listen_for_changes, stop_listening
+from live_lab.services import LabLimitReached, fire_experiment
 
 STREAM_EVERY = 0.05  # seconds between two database reads of the SSE stream
 STREAM_FOR = 120.0
@@ -92,9 +93,11 @@ async def run_events(request, run_id):
     )
 
 
-def render_lanes(run_id: int) -> tuple[str, bool]:
+def render_lanes(run_id: int) -> tuple[str, bool, int]:
+    """The lanes' HTML, whether the run is over, and the newest lane-1 reading's id in it."""
     lanes = run_lanes(run_id)
-    return render_to_string("live_lab/run.html#lanes", {"lanes": lanes}), lanes.is_over
+    newest = max((seen.pk for seen in lanes.observations), default=0)
+    return render_to_string("live_lab/run.html#lanes", {"lanes": lanes}), lanes.is_over, newest
 
 
 async def lane_stream(run_id: int):
@@ -102,25 +105,40 @@ async def lane_stream(run_id: int):
 
     The lanes are read from the database every STREAM_EVERY (lane 2 is written by the worker,
     and another web process may be observing the run), and at once when this process's
-    observer stores something: it calls back, from its thread, into this event loop.
+    observer stores something: it calls back, from its thread, into this event loop. A new
+    lane-1 reading it hands over goes out first, alone, as a `reading` event (one table row),
+    before the lanes are read back and rendered whole: the learner sees a new state as soon
+    as the observer has read it.
     """
     loop = asyncio.get_running_loop()
     changed = asyncio.Event()
+    readings: list = []  # LabObservations handed over by the observer, not sent yet
 
-    def wake_up():
+    def on_change(observation):
+        if observation is not None:
+            readings.append(observation)
+        changed.set()
+
+    def wake_up(observation):
         with contextlib.suppress(RuntimeError):  # the loop is closed: the client went away
-            loop.call_soon_threadsafe(changed.set)
+            loop.call_soon_threadsafe(on_change, observation)
 
     listen_for_changes(run_id, wake_up)
     try:
-        last = None
+        last, newest_shown = None, 0
         deadline = loop.time() + STREAM_FOR
         while loop.time() < deadline:
             changed.clear()  # before reading: a store during the read wakes the next wait
-            html, is_over = await sync_to_async(render_lanes, thread_sensitive=False)(run_id)
+            for observation in readings:
+                if observation.pk > newest_shown:  # not in lanes already sent
+                    row = render_to_string("live_lab/run.html#reading", {"seen": observation})
+                    yield server_sent_event("reading", row)
+                    newest_shown = observation.pk
+            readings.clear()
+            html, is_over, newest = await sync_to_async(render_lanes, thread_sensitive=False)(run_id)
             if html != last:
                 yield server_sent_event("lanes", html)
-                last = html
+                last, newest_shown = html, newest
             if is_over:
                 yield server_sent_event("done", "over")
                 return

@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from live_lab.models import LabRun
 from tests.browser.conftest import screenshot
 from tests.factories import make_learner
 
@@ -35,6 +36,11 @@ def fire(page, experiment_id: str, prediction: str, **params) -> None:
     page.get_by_role("button", name="Fire the task").click()
     expect(page).to_have_url(re.compile(r"/lab/runs/\d+/$"))
     page.evaluate("window.notReloaded = true")
+    # Which server-sent events the page swapped in: "reading" (one new lane-1 row), "lanes".
+    page.evaluate(
+        "window.sseEvents = [];"
+        "document.body.addEventListener('htmx:sseMessage', e => window.sseEvents.push(e.detail.type))"
+    )
 
 
 def test_the_progress_bar_moves_and_success_arrives_without_a_reload(lab_page):
@@ -48,6 +54,11 @@ def test_the_progress_bar_moves_and_success_arrives_without_a_reload(lab_page):
     expect(page.get_by_text("Your prediction was right")).to_be_visible()
     expect(page.locator("#lanes")).to_contain_text("SUCCESS")
     assert page.evaluate("window.notReloaded") is True, "the page was never reloaded"
+    # New readings arrived alone first, and lane 1 ends with each stored reading once.
+    assert "reading" in page.evaluate("window.sseEvents")
+    run = LabRun.objects.get(owner__username="labuser")
+    shown = page.locator("#lane1 + table tbody tr").all_inner_texts()
+    assert [row.split("\t")[1] for row in shown] == [o.state for o in run.observations.all()]
     screenshot(page, "lab-progress-done")
 
 

@@ -1,0 +1,61 @@
+"""Grading a finished run's prediction against what lane 1 and the client calls recorded."""
+
+from dataclasses import dataclass
+
+from live_lab.models import LabRun
+
+
+def observed_states(run: LabRun) -> list[str]:
+    """Lane 1's state sequence, one entry per change of state."""
+    states: list[str] = []
+    for state in run.observations.values_list("state", flat=True):
+        if not states or states[-1] != state:
+            states.append(state)
+    return states
+
+
+@dataclass(frozen=True)
+class GradedPrediction:
+    code: str  # what was predicted about: ready(), or the client call's code
+    predicted: str
+    actual: str | None  # None: the call was never made
+
+    @property
+    def is_right(self) -> bool:
+        return self.predicted == self.actual
+
+    @property
+    def outcome(self) -> str:
+        """What really happened, said after "it": "returned True", "raises TimeoutError"."""
+        if self.actual is None:
+            return "was never called"
+        return f"returned {self.actual}" if self.code in READING_PREDICTIONS.values() else self.actual
+
+
+READING_PREDICTIONS = {"ready": "ready()", "successful": "successful()"}
+
+
+def graded_predictions(run: LabRun) -> list[GradedPrediction]:
+    """Each extra prediction against what happened: ready()/successful() on the last reading,
+    anything else on the outcome of the client call with that key."""
+    if not run.predicted_calls:
+        return []
+    last = run.observations.last()
+    calls = {call.key: call for call in run.calls.all()}
+    readings = {"ready": str(last.is_ready), "successful": str(last.is_successful)} if last else {}
+    graded = []
+    for key, predicted in run.predicted_calls.items():
+        if key in READING_PREDICTIONS:
+            graded.append(GradedPrediction(READING_PREDICTIONS[key], predicted, readings.get(key)))
+        else:
+            call = calls.get(key)
+            graded.append(
+                GradedPrediction(call.code if call else key, predicted, call.outcome if call else None)
+            )
+    return graded
+
+
+def is_prediction_right(run: LabRun) -> bool:
+    """The states in order, and every extra prediction."""
+    states_right = run.prediction == observed_states(run)
+    return states_right and all(graded.is_right for graded in graded_predictions(run))

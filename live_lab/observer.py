@@ -1,0 +1,369 @@
+"""Lane 1: what app.AsyncResult(id) reports for each run, read each time the result backend
+stores something for the run's task.
+
+ONE thread per web process (the observatory) watches every run the process fired: one pattern
+subscription to the Redis backend's store messages, or one query of the result rows every
+20 ms in embedded mode, and one query of lane 2 for every run awaiting the worker's last word.
+A thread per run cost a Celery backend, a Redis connection and a wake-up every 250 ms per run,
+and a hundred threads fighting for the interpreter lock (docs/PERFORMANCE.md).
+"""
+
+import logging
+import threading
+import time
+
+from celery import states
+from celery.result import ResultSet
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import IntegrityError, connection
+from django.utils import timezone
+from django_celery_results.models import TaskResult
+
+from config.celery import app
+from live_lab.experiments import Experiment
+from live_lab.grading import is_prediction_right
+from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
+
+logger = logging.getLogger(__name__)
+
+TICK = 0.02  # seconds between two looks at the backend's stores and at lane 2
+IDLE_TICK = 0.5  # the same, while no run is watched
+READ_AT_LEAST_EVERY = 1.0  # a reading this often, though every store wakes the observer
+EVENT_CHECK_EVERY = 1.0  # seconds between two looks at lane 2 while lane 1 is not ready
+OBSERVE_FOR = 90.0  # a run not ready by then is marked timed out (tasks' hard limit is 45 s)
+GRACE = 1.0  # seconds lane 1 keeps reading after the worker's last word, when never ready
+MAX_FAILED_READINGS = 50  # then the run is given up (logged); it counts as abandoned later
+TERMINAL_EVENTS = [LabEvent.Kind.SUCCEEDED, LabEvent.Kind.FAILED, LabEvent.Kind.REVOKED]
+
+
+def snapshot(task_id: str, header_ids: list[str] = ()) -> tuple:
+    """(state, repr(info), ready(), successful(), progress) from ONE read of the result backend.
+
+    Each AsyncResult property reads the backend again until the state is ready, so reading
+    .state, then .info, then .ready() could mix two moments (PROGRESS with ready() True).
+    These are the values AsyncResult derives from the meta it reads (celery/result.py).
+    With `header_ids` (a chord), progress is the header's completed_count() out of its size.
+    """
+    meta = app.AsyncResult(task_id).backend.get_task_meta(task_id)
+    state, info = meta["status"], meta["result"]
+    progress = None
+    if header_ids:
+        header = ResultSet([app.AsyncResult(i) for i in header_ids], app=app)
+        progress = {"current": header.completed_count(), "total": len(header_ids)}
+    elif isinstance(info, dict) and {"current", "total"} <= info.keys():
+        progress = {"current": info["current"], "total": info["total"]}
+    return state, repr(info), state in states.READY_STATES, state == states.SUCCESS, progress
+
+
+# Who wants to hear at once when something is stored for a run, by run id: the run page's
+# streams served by this process (live_lab/views.py). A callback gets the new LabObservation,
+# or None for anything else (a client call, the run's end). Streams served by another process
+# see the change at their next database read.
+listeners: dict[int, set] = {}
+listeners_lock = threading.Lock()
+
+
+def listen_for_changes(run_id: int, callback) -> None:
+    with listeners_lock:
+        listeners.setdefault(run_id, set()).add(callback)
+
+
+def stop_listening(run_id: int, callback) -> None:
+    with listeners_lock:
+        callbacks = listeners.get(run_id, set())
+        callbacks.discard(callback)
+        if not callbacks:
+            listeners.pop(run_id, None)
+
+
+def note_change(run_id: int, observation: LabObservation | None = None) -> None:
+    with listeners_lock:
+        callbacks = list(listeners.get(run_id, ()))
+    for callback in callbacks:
+        callback(observation)
+
+
+def record_reading(run: LabRun, reading: tuple, *, after_ms: float) -> tuple:
+    state, info, is_ready, is_successful, progress = reading
+    observation = LabObservation.objects.create(
+        run=run,
+        after_ms=after_ms,
+        state=state,
+        info=info[:1000],
+        is_ready=is_ready,
+        is_successful=is_successful,
+        progress=progress,
+    )
+    note_change(run.pk, observation)
+    return reading
+
+
+def finish_run(run: LabRun, *, status: str) -> None:
+    run.status = status
+    run.finished_at = timezone.now()
+    run.is_prediction_right = is_prediction_right(run)
+    run.save(update_fields=["status", "finished_at", "is_prediction_right"])
+    note_change(run.pk)
+
+
+class RunObserver:
+    """One run's lane 1: its last reading, and whether the worker has said its last word.
+
+    The observatory's thread calls observe() when the backend stored something for one of
+    the run's tasks, and at least every second. The experiment's client calls (steps) run in
+    a thread of their own, since a call like get(timeout=...) blocks. A run is over once every
+    step was made and the worker reported its last word (succeeded, failed, revoked) with lane
+    1 ready, or GRACE seconds after that word when lane 1 never becomes ready (ignore_result,
+    forget). Waiting for the worker, not only for ready(), is what shows a task that stored
+    SUCCESS early and went on working.
+    """
+
+    def __init__(self, run: LabRun, experiment: Experiment, first: tuple):
+        self.run = run
+        self.experiment = experiment
+        self.last = first
+        self.states_seen = {first[0]}
+        self.started = time.monotonic()
+        self.last_read_at = self.started
+        self.worker_done_at: float | None = None
+        self.events_checked_at = 0.0
+        self.steps_done = threading.Event()
+        self.failed_readings = 0
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [self.run.task_id, *self.run.related_ids]
+
+    def elapsed_ms(self) -> float:
+        return (timezone.now() - self.run.sent_at).total_seconds() * 1000
+
+    def wants_last_word_check(self, now: float) -> bool:
+        """Lane 2 is looked at on every tick once lane 1 is ready (the worker stores the
+        result, then signals), every second before that (only runs that never become ready
+        need it then)."""
+        if self.worker_done_at is not None:
+            return False
+        if self.last[2] or now - self.events_checked_at >= EVENT_CHECK_EVERY:
+            self.events_checked_at = now
+            return True
+        return False
+
+    def is_due(self, now: float, stored: set[str], poked: bool) -> bool:
+        """Read now? After a store for one of its tasks, a client call, a second without
+        either, and on every tick once the worker's last word is known, until the run is over."""
+        return (
+            poked
+            or self.worker_done_at is not None
+            or now - self.last_read_at >= READ_AT_LEAST_EVERY
+            or any(task_id in stored for task_id in self.task_ids)
+        )
+
+    def observe(self, now: float) -> bool:
+        """Take a reading and store it if it changed; True once the run is over (and finished)."""
+        if now - self.started >= OBSERVE_FOR:
+            finish_run(self.run, status=LabRun.Status.TIMED_OUT)
+            return True
+        # The last word is checked BEFORE this reading, so a reading taken after it is final.
+        worker_done = self.worker_done_at is not None
+        reading = snapshot(self.run.task_id, self.run.related_ids)
+        self.last_read_at = now
+        if reading != self.last:
+            self.last = record_reading(self.run, reading, after_ms=self.elapsed_ms())
+            self.states_seen.add(reading[0])
+        if worker_done and self.steps_done.is_set() and (reading[2] or now - self.worker_done_at >= GRACE):
+            finish_run(self.run, status=LabRun.Status.FINISHED)
+            return True
+        return False
+
+    def start_calls(self) -> None:
+        if self.experiment.steps:
+            threading.Thread(target=self.make_calls, name=f"calls-{self.run.pk}", daemon=True).start()
+        else:
+            self.steps_done.set()
+
+    def result(self):
+        """The AsyncResult the client code holds (a chord's callback has the group as parent)."""
+        parent = None
+        if self.run.related_ids:
+            header = [app.AsyncResult(i) for i in self.run.related_ids]
+            parent = app.GroupResult(self.run.params["group_id"], header)
+        return app.AsyncResult(self.run.task_id, parent=parent)
+
+    def triggered(self, trigger: tuple) -> bool:
+        kind, value = trigger
+        if kind == "after":
+            return time.monotonic() - self.started >= value
+        if kind == "state":
+            return value in self.states_seen
+        return LabEvent.objects.filter(task_id=self.run.task_id, kind=value).exists()
+
+    def make_calls(self) -> None:
+        try:
+            for step in self.experiment.steps:
+                while not self.triggered(step.trigger):
+                    if time.monotonic() - self.started > OBSERVE_FOR:
+                        return
+                    time.sleep(TICK)
+                outcome, detail = step.call(self.result())
+                LabCall.objects.create(
+                    run=self.run,
+                    key=step.key,
+                    code=step.code,
+                    after_ms=self.elapsed_ms(),
+                    outcome=outcome,
+                    detail=detail[:1000],
+                )
+                note_change(self.run.pk)
+                observatory.poke(self.run.pk)  # a reading after the call: forget() publishes nothing
+            self.steps_done.set()
+        finally:
+            connection.close()
+
+
+class RedisStores:
+    """Redis mode: which tasks had a result stored, from ONE pattern subscription to the
+    channels the Redis backend publishes every store on (celery/backends/redis.py `_set`);
+    get() waits on the same messages."""
+
+    def __init__(self):
+        self.prefix = app.backend.task_keyprefix
+        self.pending: set[str] = set()
+        self.subscription = app.backend.client.pubsub()
+        self.subscription.psubscribe(self.prefix + b"*")
+        # Subscribed before the first run is sent, so no store of it can be missed.
+        if self.subscription.get_message(timeout=5.0) is None:
+            raise ConnectionError("Redis did not confirm the lab's subscription to result stores")
+
+    def wake(self) -> None:
+        """Nothing to do: the first store for a new run is a message, and wakes the thread."""
+
+    def wait(self, timeout: float) -> None:
+        message = self.subscription.get_message(ignore_subscribe_messages=True, timeout=timeout)
+        if message is not None:
+            self.pending.add(self.task_id(message))
+
+    def stored(self, watched: list[str]) -> set[str]:
+        """The tasks stored since the last call (any task: the caller picks its own)."""
+        task_ids, self.pending = self.pending, set()
+        while (message := self.subscription.get_message(ignore_subscribe_messages=True)) is not None:
+            task_ids.add(self.task_id(message))
+        return task_ids
+
+    def task_id(self, message: dict) -> str:
+        return message["channel"][len(self.prefix) :].decode()
+
+
+class RowStores:
+    """Embedded mode: which tasks had a result stored, from ONE query of the watched tasks'
+    result rows per tick. django-celery-results stamps `date_done` (auto_now) on every write,
+    so (status, date_done) changes with each store; forget() deletes the row, a change too."""
+
+    def __init__(self):
+        self.last_seen: dict[str, tuple | None] = {}
+        self.woken = threading.Event()
+
+    def wake(self) -> None:
+        """A new run: end the idle wait, so its rows are looked at from the next tick."""
+        self.woken.set()
+
+    def wait(self, timeout: float) -> None:
+        self.woken.wait(timeout)
+        self.woken.clear()
+
+    def stored(self, watched: list[str]) -> set[str]:
+        """Which of the watched tasks' rows changed since the last call (or are new)."""
+        if not watched:
+            self.last_seen.clear()
+            return set()
+        rows = TaskResult.objects.filter(task_id__in=watched).values_list("task_id", "status", "date_done")
+        seen = {row[0]: row[1:] for row in rows}
+        changed = {task_id for task_id in watched if self.last_seen.get(task_id, "new") != seen.get(task_id)}
+        self.last_seen = {task_id: seen.get(task_id) for task_id in watched}
+        return changed
+
+
+class Observatory:
+    """The web process's one observer thread, started with the first run it is given."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.observers: dict[int, RunObserver] = {}
+        self.poked: set[int] = set()
+        self.stores: RedisStores | RowStores | None = None
+        self.thread: threading.Thread | None = None
+
+    def watch(self, observer: RunObserver) -> None:
+        """Call before sending the run's task: from here on, no store for it is missed."""
+        with self.lock:
+            if self.stores is None:
+                self.stores = RedisStores() if settings.RUN_MODE == "redis" else RowStores()
+            self.observers[observer.run.pk] = observer
+            self.stores.wake()
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self.run_forever, name="lab-observatory", daemon=True)
+                self.thread.start()
+
+    def poke(self, run_id: int) -> None:
+        """Read this run at the next tick."""
+        with self.lock:
+            self.poked.add(run_id)
+
+    def run_forever(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception:
+                # The backend or the database is unreachable for a moment: say so, try again.
+                logger.exception("The lab's observer could not look at the result backend")
+                connection.close()
+                time.sleep(IDLE_TICK)
+
+    def tick(self) -> None:
+        self.stores.wait(TICK if self.observers else IDLE_TICK)
+        # Which runs to look at is taken after the wait: a run added during it is one of them.
+        with self.lock:
+            observers = dict(self.observers)
+            poked, self.poked = self.poked, set()
+        stored = self.stores.stored([task_id for o in observers.values() for task_id in o.task_ids])
+        now = time.monotonic()
+        self.look_for_last_words([o for o in observers.values() if o.wants_last_word_check(now)], now)
+        for run_id, observer in observers.items():
+            if observer.is_due(now, stored, run_id in poked) and self.observe(observer, now):
+                with self.lock:
+                    self.observers.pop(run_id, None)
+
+    @staticmethod
+    def look_for_last_words(observers: list[RunObserver], now: float) -> None:
+        """ONE query: which of these runs' tasks the worker reported succeeded, failed or revoked."""
+        if not observers:
+            return
+        said = set(
+            LabEvent.objects.filter(
+                task_id__in=[o.run.task_id for o in observers], kind__in=TERMINAL_EVENTS
+            ).values_list("task_id", flat=True)
+        )
+        for observer in observers:
+            if observer.run.task_id in said:
+                observer.worker_done_at = now
+
+    @staticmethod
+    def observe(observer: RunObserver, now: float) -> bool:
+        """observer.observe(), kept from stopping the other runs' observation when it fails."""
+        try:
+            over = observer.observe(now)
+        except (IntegrityError, ObjectDoesNotExist):
+            logger.warning("Lab run %s was deleted while observed", observer.run.pk)
+            return True
+        except Exception:
+            observer.failed_readings += 1
+            logger.exception(
+                "Reading lab run %s failed (%d in a row)", observer.run.pk, observer.failed_readings
+            )
+            connection.close()
+            return observer.failed_readings >= MAX_FAILED_READINGS
+        observer.failed_readings = 0
+        return over
+
+
+observatory = Observatory()
