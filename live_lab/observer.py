@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 TICK = 0.02  # seconds between two looks at the backend's stores and at lane 2
 IDLE_TICK = 0.5  # the same, while no run is watched
-READ_AT_LEAST_EVERY = 1.0  # a reading this often, though every store wakes the observer
+REDIS_READ_AT_LEAST_EVERY = 1.0  # pub/sub drops messages while reconnecting: read this often too
 EVENT_CHECK_EVERY = 1.0  # seconds between two looks at lane 2 while lane 1 is not ready
 OBSERVE_FOR = 90.0  # a run not ready by then is marked timed out (tasks' hard limit is 45 s)
 GRACE = 1.0  # seconds lane 1 keeps reading after the worker's last word, when never ready
@@ -56,10 +56,10 @@ def snapshot(task_id: str, header_ids: list[str] = ()) -> tuple:
     return state, repr(info), state in states.READY_STATES, state == states.SUCCESS, progress
 
 
-# Who wants to hear at once when something is stored for a run, by run id: the run page's
-# streams served by this process (live_lab/views.py). A callback gets the new LabObservation,
-# or None for anything else (a client call, the run's end). Streams served by another process
-# see the change at their next database read.
+# Who wants to hear at once when something changes for a run, by run id: the run page's
+# streams served by this process (live_lab/views.py). A callback gets a new LabObservation
+# (not saved yet), or None once anything is stored (the reading, a client call, the run's
+# end). Streams served by another process see the change at their next database read.
 listeners: dict[int, set] = {}
 listeners_lock = threading.Lock()
 
@@ -85,8 +85,10 @@ def note_change(run_id: int, observation: LabObservation | None = None) -> None:
 
 
 def record_reading(run: LabRun, reading: tuple, *, after_ms: float) -> tuple:
+    """Store a new reading of lane 1, handing it to the run's listeners first: the page can
+    show it while the row waits for SQLite's write lock (the worker writes lane 2 there)."""
     state, info, is_ready, is_successful, progress = reading
-    observation = LabObservation.objects.create(
+    observation = LabObservation(
         run=run,
         after_ms=after_ms,
         state=state,
@@ -96,6 +98,8 @@ def record_reading(run: LabRun, reading: tuple, *, after_ms: float) -> tuple:
         progress=progress,
     )
     note_change(run.pk, observation)
+    observation.save()
+    note_change(run.pk)  # now in the database: streams read the lanes again
     return reading
 
 
@@ -149,13 +153,14 @@ class RunObserver:
             return True
         return False
 
-    def is_due(self, now: float, stored: set[str], poked: bool) -> bool:
-        """Read now? After a store for one of its tasks, a client call, a second without
-        either, and on every tick once the worker's last word is known, until the run is over."""
+    def is_due(self, now: float, stored: set[str], poked: bool, read_every: float) -> bool:
+        """Read now? After a store for one of its tasks, a client call, `read_every` seconds
+        without either, on every tick once the worker's last word is known, and to time out."""
         return (
             poked
             or self.worker_done_at is not None
-            or now - self.last_read_at >= READ_AT_LEAST_EVERY
+            or now - self.last_read_at >= read_every
+            or now - self.started >= OBSERVE_FOR
             or any(task_id in stored for task_id in self.task_ids)
         )
 
@@ -226,6 +231,8 @@ class RedisStores:
     channels the Redis backend publishes every store on (celery/backends/redis.py `_set`);
     get() waits on the same messages."""
 
+    read_every = REDIS_READ_AT_LEAST_EVERY
+
     def __init__(self):
         self.prefix = app.backend.task_keyprefix
         self.pending: set[str] = set()
@@ -257,7 +264,10 @@ class RedisStores:
 class RowStores:
     """Embedded mode: which tasks had a result stored, from ONE query of the watched tasks'
     result rows per tick. django-celery-results stamps `date_done` (auto_now) on every write,
-    so (status, date_done) changes with each store; forget() deletes the row, a change too."""
+    so (status, date_done) changes with each store; forget() deletes the row, a change too.
+    Every tick looks at every row, so no store is missed and no other reading is needed."""
+
+    read_every = float("inf")
 
     def __init__(self):
         self.last_seen: dict[str, tuple | None] = {}
@@ -328,10 +338,14 @@ class Observatory:
         stored = self.stores.stored([task_id for o in observers.values() for task_id in o.task_ids])
         now = time.monotonic()
         self.look_for_last_words([o for o in observers.values() if o.wants_last_word_check(now)], now)
-        for run_id, observer in observers.items():
-            if observer.is_due(now, stored, run_id in poked) and self.observe(observer, now):
+        # Runs with a new store first: someone may be watching their page.
+        read_every = self.stores.read_every
+        due = [o for run_id, o in observers.items() if o.is_due(now, stored, run_id in poked, read_every)]
+        due.sort(key=lambda observer: observer.run.task_id not in stored)
+        for observer in due:
+            if self.observe(observer, now):
                 with self.lock:
-                    self.observers.pop(run_id, None)
+                    self.observers.pop(observer.run.pk, None)
 
     @staticmethod
     def look_for_last_words(observers: list[RunObserver], now: float) -> None:

@@ -1,6 +1,7 @@
 """Firing experiments: the lab's limits, the run's row, then its task, watched from before the send."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.db import transaction
@@ -12,6 +13,11 @@ from live_lab.observer import OBSERVE_FOR, RunObserver, observatory, record_read
 
 MAX_UNFINISHED_RUNS = 5
 MAX_RUNS_PER_MINUTE = 10
+
+# Celery keeps one result backend per thread (app.backend), and Django serves each ASGI request
+# in a thread of its own: sending from the request thread built a backend for every run, with
+# its own Redis connection pool and pub/sub connection. Runs are sent from this one thread.
+sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-sender")
 
 
 class LabLimitReached(Exception):
@@ -74,5 +80,5 @@ def fire_experiment(
             experiment.task.apply_async(args, kwargs, task_id=run.task_id, **options)
         observer.start_calls()
 
-    transaction.on_commit(send_and_observe)
+    transaction.on_commit(lambda: sender.submit(send_and_observe).result())  # its errors are ours
     return run

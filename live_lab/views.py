@@ -93,10 +93,10 @@ async def run_events(request, run_id):
     )
 
 
-def render_lanes(run_id: int) -> tuple[str, bool, int]:
-    """The lanes' HTML, whether the run is over, and the newest lane-1 reading's id in it."""
+def render_lanes(run_id: int) -> tuple[str, bool, float]:
+    """The lanes' HTML, whether the run is over, and when its newest lane-1 reading was taken."""
     lanes = run_lanes(run_id)
-    newest = max((seen.pk for seen in lanes.observations), default=0)
+    newest = max((seen.after_ms for seen in lanes.observations), default=-1.0)
     return render_to_string("live_lab/run.html#lanes", {"lanes": lanes}), lanes.is_over, newest
 
 
@@ -106,18 +106,21 @@ async def lane_stream(run_id: int):
     The lanes are read from the database every STREAM_EVERY (lane 2 is written by the worker,
     and another web process may be observing the run), and at once when this process's
     observer stores something: it calls back, from its thread, into this event loop. A new
-    lane-1 reading it hands over goes out first, alone, as a `reading` event (one table row),
-    before the lanes are read back and rendered whole: the learner sees a new state as soon
-    as the observer has read it.
+    lane-1 reading goes out at once, alone, as a `reading` event (one table row), before it is
+    even stored; the lanes are read back and rendered whole once it is.
     """
     loop = asyncio.get_running_loop()
-    changed = asyncio.Event()
-    readings: list = []  # LabObservations handed over by the observer, not sent yet
+    woken = asyncio.Event()
+    readings: list = []  # new LabObservations from the observer, not sent yet
+    stale = True  # something was stored since the lanes were last read
 
     def on_change(observation):
-        if observation is not None:
+        nonlocal stale
+        if observation is None:
+            stale = True
+        else:
             readings.append(observation)
-        changed.set()
+        woken.set()
 
     def wake_up(observation):
         with contextlib.suppress(RuntimeError):  # the loop is closed: the client went away
@@ -125,25 +128,29 @@ async def lane_stream(run_id: int):
 
     listen_for_changes(run_id, wake_up)
     try:
-        last, newest_shown = None, 0
+        last, newest_shown = None, -1.0
         deadline = loop.time() + STREAM_FOR
         while loop.time() < deadline:
-            changed.clear()  # before reading: a store during the read wakes the next wait
+            woken.clear()
             for observation in readings:
-                if observation.pk > newest_shown:  # not in lanes already sent
+                if observation.after_ms > newest_shown:  # not in the lanes sent already
                     row = render_to_string("live_lab/run.html#reading", {"seen": observation})
                     yield server_sent_event("reading", row)
-                    newest_shown = observation.pk
+                    newest_shown = observation.after_ms
             readings.clear()
-            html, is_over, newest = await sync_to_async(render_lanes, thread_sensitive=False)(run_id)
-            if html != last:
-                yield server_sent_event("lanes", html)
-                last, newest_shown = html, newest
-            if is_over:
-                yield server_sent_event("done", "over")
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), STREAM_EVERY)
+            if stale:
+                stale = False  # before reading: a store during the read makes them stale again
+                html, is_over, newest = await sync_to_async(render_lanes, thread_sensitive=False)(run_id)
+                if html != last:
+                    yield server_sent_event("lanes", html)
+                    last, newest_shown = html, newest
+                if is_over:
+                    yield server_sent_event("done", "over")
+                    return
+            try:
+                await asyncio.wait_for(woken.wait(), STREAM_EVERY)
+            except TimeoutError:
+                stale = True  # lane 2, or another process's observer: read the database again
     finally:
         stop_listening(run_id, wake_up)
 
