@@ -255,6 +255,9 @@ def latency(base: str, runs: int) -> tuple[list[float], list[float]]:
         waiter.join()
         stored = stored_at(task_id)
         run = LabRun.objects.get(pk=run_id)
+        while run.status == LabRun.Status.RUNNING:  # the stream can show a reading before it is stored
+            time.sleep(0.02)
+            run.refresh_from_db()
         seen = run.observations.get(state="SUCCESS").after_ms / 1000 + run.sent_at.timestamp()
         observer_ms.append((seen - stored) * 1000)
         sse_ms.append((arrived - stored) * 1000)

@@ -153,15 +153,16 @@ class RunObserver:
             return True
         return False
 
-    def is_due(self, now: float, stored: set[str], poked: bool, read_every: float) -> bool:
-        """Read now? After a store for one of its tasks, a client call, `read_every` seconds
-        without either, on every tick once the worker's last word is known, and to time out."""
+    def was_stored(self, stored: set[str]) -> bool:
+        return any(task_id in stored for task_id in self.task_ids)
+
+    def is_due(self, now: float, read_every: float) -> bool:
+        """Read now, with no new store? On every tick once the worker's last word is known,
+        `read_every` seconds after the last reading, and to time out."""
         return (
-            poked
-            or self.worker_done_at is not None
+            self.worker_done_at is not None
             or now - self.last_read_at >= read_every
             or now - self.started >= OBSERVE_FOR
-            or any(task_id in stored for task_id in self.task_ids)
         )
 
     def observe(self, now: float) -> bool:
@@ -337,15 +338,21 @@ class Observatory:
             poked, self.poked = self.poked, set()
         stored = self.stores.stored([task_id for o in observers.values() for task_id in o.task_ids])
         now = time.monotonic()
-        self.look_for_last_words([o for o in observers.values() if o.wants_last_word_check(now)], now)
-        # Runs with a new store first: someone may be watching their page.
+        # First the runs with something new (someone may be watching their page), then lane 2
+        # for the runs awaiting the worker's last word, then the other runs that are due; among
+        # them the runs whose last word just came, since a reading taken after it is final.
+        fresh = {run_id for run_id, o in observers.items() if run_id in poked or o.was_stored(stored)}
+        over = {run_id for run_id in fresh if self.observe(observers[run_id], now)}
+        waiting = {run_id: o for run_id, o in observers.items() if run_id not in over}
+        self.look_for_last_words([o for o in waiting.values() if o.wants_last_word_check(now)], now)
         read_every = self.stores.read_every
-        due = [o for run_id, o in observers.items() if o.is_due(now, stored, run_id in poked, read_every)]
-        due.sort(key=lambda observer: observer.run.task_id not in stored)
-        for observer in due:
-            if self.observe(observer, now):
-                with self.lock:
-                    self.observers.pop(observer.run.pk, None)
+        for run_id, observer in waiting.items():
+            read_already = run_id in fresh and observer.worker_done_at is None
+            if not read_already and observer.is_due(now, read_every) and self.observe(observer, now):
+                over.add(run_id)
+        with self.lock:
+            for run_id in over:
+                self.observers.pop(run_id, None)
 
     @staticmethod
     def look_for_last_words(observers: list[RunObserver], now: float) -> None:

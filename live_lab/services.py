@@ -16,8 +16,8 @@ MAX_RUNS_PER_MINUTE = 10
 
 # Celery keeps one result backend per thread (app.backend), and Django serves each ASGI request
 # in a thread of its own: sending from the request thread built a backend for every run, with
-# its own Redis connection pool and pub/sub connection. Runs are sent from this one thread.
-sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-sender")
+# its own Redis connection pool and pub/sub connection. Runs are sent from these few threads.
+sender = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lab-sender")
 
 
 class LabLimitReached(Exception):

@@ -9,17 +9,21 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
 from live_lab.experiments import EXPERIMENTS, get_experiment
+from live_lab.models import LabRun
 from live_lab.observer import listen_for_changes, stop_listening
 from live_lab.queries import (
+    Lanes,
     describe_setup,
     get_run_for,
+    lanes_version,
     questions_by_experiment,
     run_lanes,
     worker_answers_ping,
 )
 from live_lab.services import LabLimitReached, fire_experiment
 
-STREAM_EVERY = 0.05  # seconds between two database reads of the SSE stream
+STREAM_EVERY = 0.05  # seconds between two looks at the database for changes, by the SSE stream
+RENDER_AT_LEAST_EVERY = 1.0  # the lanes are sent again this often (a Redis key's TTL counts down)
 STREAM_FOR = 120.0
 
 
@@ -87,27 +91,26 @@ async def run_events(request, run_id):
         raise Http404("No such run.")
     run = await sync_to_async(get_run_for)(user, run_id)
     return StreamingHttpResponse(
-        lane_stream(run.pk),
+        lane_stream(run),
         content_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-def render_lanes(run_id: int) -> tuple[str, bool, float]:
-    """The lanes' HTML, whether the run is over, and when its newest lane-1 reading was taken."""
+def render_lanes(run_id: int) -> tuple[str, Lanes]:
     lanes = run_lanes(run_id)
-    newest = max((seen.after_ms for seen in lanes.observations), default=-1.0)
-    return render_to_string("live_lab/run.html#lanes", {"lanes": lanes}), lanes.is_over, newest
+    return render_to_string("live_lab/run.html#lanes", {"lanes": lanes}), lanes
 
 
-async def lane_stream(run_id: int):
+async def lane_stream(run: LabRun):
     """Send the lanes whenever they change; end with a `done` event once the run is over.
 
-    The lanes are read from the database every STREAM_EVERY (lane 2 is written by the worker,
-    and another web process may be observing the run), and at once when this process's
-    observer stores something: it calls back, from its thread, into this event loop. A new
-    lane-1 reading goes out at once, alone, as a `reading` event (one table row), before it is
-    even stored; the lanes are read back and rendered whole once it is.
+    When this process's observer stores something, it calls back, from its thread, into this
+    event loop, and the lanes are read and rendered again. A new lane-1 reading goes out at
+    once, alone, as a `reading` event (one table row), before it is even stored. Lane 2 is
+    written by the worker, and another web process may be observing the run: every
+    STREAM_EVERY the stream looks at what the lanes hold (lanes_version) and renders them
+    again only when that changed, or once RENDER_AT_LEAST_EVERY passed.
     """
     loop = asyncio.get_running_loop()
     woken = asyncio.Event()
@@ -126,9 +129,9 @@ async def lane_stream(run_id: int):
         with contextlib.suppress(RuntimeError):  # the loop is closed: the client went away
             loop.call_soon_threadsafe(on_change, observation)
 
-    listen_for_changes(run_id, wake_up)
+    listen_for_changes(run.pk, wake_up)
     try:
-        last, newest_shown = None, -1.0
+        last, newest_shown, version, rendered_at = None, -1.0, None, 0.0
         deadline = loop.time() + STREAM_FOR
         while loop.time() < deadline:
             woken.clear()
@@ -140,19 +143,22 @@ async def lane_stream(run_id: int):
             readings.clear()
             if stale:
                 stale = False  # before reading: a store during the read makes them stale again
-                html, is_over, newest = await sync_to_async(render_lanes, thread_sensitive=False)(run_id)
+                html, lanes = await sync_to_async(render_lanes, thread_sensitive=False)(run.pk)
+                version, rendered_at = lanes.version, loop.time()
                 if html != last:
                     yield server_sent_event("lanes", html)
-                    last, newest_shown = html, newest
-                if is_over:
+                    last = html
+                    newest_shown = max((seen.after_ms for seen in lanes.observations), default=-1.0)
+                if lanes.is_over:
                     yield server_sent_event("done", "over")
                     return
             try:
                 await asyncio.wait_for(woken.wait(), STREAM_EVERY)
             except TimeoutError:
-                stale = True  # lane 2, or another process's observer: read the database again
+                now = await sync_to_async(lanes_version, thread_sensitive=False)(run)
+                stale = now != version or loop.time() - rendered_at >= RENDER_AT_LEAST_EVERY
     finally:
-        stop_listening(run_id, wake_up)
+        stop_listening(run.pk, wake_up)
 
 
 def server_sent_event(name: str, data: str) -> str:
