@@ -16,7 +16,7 @@ from celery import states
 from celery.result import ResultSet
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
@@ -84,11 +84,10 @@ def note_change(run_id: int, observation: LabObservation | None = None) -> None:
         callback(observation)
 
 
-def record_reading(run: LabRun, reading: tuple, *, after_ms: float) -> tuple:
-    """Store a new reading of lane 1, handing it to the run's listeners first: the page can
-    show it while the row waits for SQLite's write lock (the worker writes lane 2 there)."""
+def observation_of(run: LabRun, reading: tuple, *, after_ms: float) -> LabObservation:
+    """A reading of lane 1 as the row that stores it (not saved)."""
     state, info, is_ready, is_successful, progress = reading
-    observation = LabObservation(
+    return LabObservation(
         run=run,
         after_ms=after_ms,
         state=state,
@@ -97,10 +96,6 @@ def record_reading(run: LabRun, reading: tuple, *, after_ms: float) -> tuple:
         is_successful=is_successful,
         progress=progress,
     )
-    note_change(run.pk, observation)
-    observation.save()
-    note_change(run.pk)  # now in the database: streams read the lanes again
-    return reading
 
 
 def finish_run(run: LabRun, *, status: str) -> None:
@@ -108,7 +103,6 @@ def finish_run(run: LabRun, *, status: str) -> None:
     run.finished_at = timezone.now()
     run.is_prediction_right = is_prediction_right(run)
     run.save(update_fields=["status", "finished_at", "is_prediction_right"])
-    note_change(run.pk)
 
 
 class RunObserver:
@@ -165,22 +159,25 @@ class RunObserver:
             or now - self.started >= OBSERVE_FOR
         )
 
-    def observe(self, now: float) -> bool:
-        """Take a reading and store it if it changed; True once the run is over (and finished)."""
+    def observe(self, now: float) -> tuple[LabObservation | None, str | None]:
+        """Take a reading. Returns the row to store when it differs from the last one, and the
+        status to finish the run with once it is over. A new reading is handed to the run's
+        listeners at once: the page can show it before it is stored."""
         if now - self.started >= OBSERVE_FOR:
-            finish_run(self.run, status=LabRun.Status.TIMED_OUT)
-            return True
+            return None, LabRun.Status.TIMED_OUT
         # The last word is checked BEFORE this reading, so a reading taken after it is final.
         worker_done = self.worker_done_at is not None
         reading = snapshot(self.run.task_id, self.run.related_ids)
         self.last_read_at = now
+        new = None
         if reading != self.last:
-            self.last = record_reading(self.run, reading, after_ms=self.elapsed_ms())
+            new = observation_of(self.run, reading, after_ms=self.elapsed_ms())
+            note_change(self.run.pk, new)
+            self.last = reading
             self.states_seen.add(reading[0])
         if worker_done and self.steps_done.is_set() and (reading[2] or now - self.worker_done_at >= GRACE):
-            finish_run(self.run, status=LabRun.Status.FINISHED)
-            return True
-        return False
+            return new, LabRun.Status.FINISHED
+        return new, None
 
     def start_calls(self) -> None:
         if self.experiment.steps:
@@ -342,16 +339,19 @@ class Observatory:
         # for the runs awaiting the worker's last word, then the other runs that are due; among
         # them the runs whose last word just came, since a reading taken after it is final.
         fresh = {run_id for run_id, o in observers.items() if run_id in poked or o.was_stored(stored)}
-        over = {run_id for run_id in fresh if self.observe(observers[run_id], now)}
-        waiting = {run_id: o for run_id, o in observers.items() if run_id not in over}
+        writes = TickWrites()
+        for run_id in fresh:
+            self.observe(observers[run_id], now, writes)
+        waiting = {run_id: o for run_id, o in observers.items() if run_id not in writes.over}
         self.look_for_last_words([o for o in waiting.values() if o.wants_last_word_check(now)], now)
         read_every = self.stores.read_every
         for run_id, observer in waiting.items():
             read_already = run_id in fresh and observer.worker_done_at is None
-            if not read_already and observer.is_due(now, read_every) and self.observe(observer, now):
-                over.add(run_id)
+            if not read_already and observer.is_due(now, read_every):
+                self.observe(observer, now, writes)
+        writes.store()
         with self.lock:
-            for run_id in over:
+            for run_id in writes.over:
                 self.observers.pop(run_id, None)
 
     @staticmethod
@@ -369,22 +369,65 @@ class Observatory:
                 observer.worker_done_at = now
 
     @staticmethod
-    def observe(observer: RunObserver, now: float) -> bool:
+    def observe(observer: RunObserver, now: float, writes: "TickWrites") -> None:
         """observer.observe(), kept from stopping the other runs' observation when it fails."""
         try:
-            over = observer.observe(now)
-        except (IntegrityError, ObjectDoesNotExist):
-            logger.warning("Lab run %s was deleted while observed", observer.run.pk)
-            return True
+            new, status = observer.observe(now)
         except Exception:
             observer.failed_readings += 1
             logger.exception(
                 "Reading lab run %s failed (%d in a row)", observer.run.pk, observer.failed_readings
             )
             connection.close()
-            return observer.failed_readings >= MAX_FAILED_READINGS
+            if observer.failed_readings >= MAX_FAILED_READINGS:
+                writes.over.add(observer.run.pk)  # given up: its age makes it abandoned later
+            return
         observer.failed_readings = 0
-        return over
+        writes.add(observer.run, new, status)
+
+
+class TickWrites:
+    """What one tick stores: new readings and finished runs, in ONE transaction. SQLite has one
+    writer at a time, and the worker writes lane 2 and its results there too: one lock a
+    tick instead of one a row."""
+
+    def __init__(self):
+        self.rows: dict[int, list[LabObservation]] = {}
+        self.finished: dict[int, tuple[LabRun, str]] = {}
+        self.over: set[int] = set()
+
+    def add(self, run: LabRun, new: LabObservation | None, status: str | None) -> None:
+        if new is not None:
+            self.rows.setdefault(run.pk, []).append(new)
+        if status is not None:
+            self.finished[run.pk] = (run, status)
+            self.over.add(run.pk)
+
+    def store(self) -> None:
+        changed = self.rows.keys() | self.finished.keys()
+        if not changed:
+            return
+        try:
+            with transaction.atomic():
+                self.write(changed)
+        except (IntegrityError, ObjectDoesNotExist):
+            # A run was deleted while observed (its owner was): store the others one by one.
+            for run_id in changed:
+                try:
+                    with transaction.atomic():
+                        self.write([run_id])
+                except (IntegrityError, ObjectDoesNotExist):
+                    logger.warning("Lab run %s was deleted while observed", run_id)
+                    self.over.add(run_id)
+        for run_id in changed:
+            note_change(run_id)  # in the database now: streams read the lanes again
+
+    def write(self, run_ids) -> None:
+        LabObservation.objects.bulk_create([row for run_id in run_ids for row in self.rows.get(run_id, [])])
+        for run_id in run_ids:
+            if run_id in self.finished:
+                run, status = self.finished[run_id]
+                finish_run(run, status=status)
 
 
 observatory = Observatory()

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from live_lab.experiments import Experiment
 from live_lab.models import LabRun
-from live_lab.observer import OBSERVE_FOR, RunObserver, observatory, record_reading, snapshot
+from live_lab.observer import OBSERVE_FOR, RunObserver, observation_of, observatory, snapshot
 
 MAX_UNFINISHED_RUNS = 5
 MAX_RUNS_PER_MINUTE = 10
@@ -65,12 +65,13 @@ def fire_experiment(
         prediction=prediction,
         predicted_calls=predicted_calls or {},
     )
+    # Read once before sending: the id is ours already, and AsyncResult says PENDING for it.
+    # With Redis a tracked task can be STARTED before the observer's thread could take a
+    # first reading after the send. Stored with the run, in the same transaction.
+    first = celery_call(snapshot, run.task_id)
+    observation_of(run, first, after_ms=0.0).save()
 
     def send_and_observe():
-        # Read once before sending: the id is ours already, and AsyncResult says PENDING for it.
-        # With Redis a tracked task can be STARTED before the observer's thread could take a
-        # first reading after the send.
-        first = record_reading(run, snapshot(run.task_id), after_ms=0.0)
         observer = RunObserver(run, experiment, first)
         observatory.watch(observer)  # before the send: no store of the task is missed
         if experiment.send:
@@ -80,5 +81,10 @@ def fire_experiment(
             experiment.task.apply_async(args, kwargs, task_id=run.task_id, **options)
         observer.start_calls()
 
-    transaction.on_commit(lambda: sender.submit(send_and_observe).result())  # its errors are ours
+    transaction.on_commit(lambda: celery_call(send_and_observe))
     return run
+
+
+def celery_call(function, *args):
+    """function(*args) in a sender thread (see `sender`); its result, or its exception."""
+    return sender.submit(function, *args).result()
