@@ -314,7 +314,25 @@ def throughput(base: str, learner_count: int, per_learner: int) -> tuple[float, 
         result.get(timeout=60, interval=0.02)
     bare = time.time() - started
     assert app.AsyncResult(sent[-1].id).state == "SUCCESS"
+    print_worker_span("lab", list(runs.values_list("task_id", flat=True)))
+    print_worker_span("bare", [result.id for result in sent])
     return lab, bare
+
+
+def print_worker_span(name: str, task_ids: list[str]) -> None:
+    """From the first task started to the last one succeeded: how fast the worker got through
+    the tasks once it had them, apart from how fast they were sent."""
+    from django.db.models import Max, Min
+
+    from live_lab.models import LabEvent
+
+    events = LabEvent.objects.filter(task_id__in=task_ids)
+    first = events.filter(kind=LabEvent.Kind.STARTED).aggregate(at=Min("at"))["at"]
+    last = events.filter(kind=LabEvent.Kind.SUCCEEDED).aggregate(at=Max("at"))["at"]
+    print(
+        f"  {name}: first start to last success in {(last - first).total_seconds():.2f} s",
+        file=sys.stderr,
+    )
 
 
 def print_stages(runs) -> None:

@@ -108,13 +108,14 @@ def finish_run(run: LabRun, *, status: str) -> None:
 class RunObserver:
     """One run's lane 1: its last reading, and whether the worker has said its last word.
 
-    The observatory's thread calls observe() when the backend stored something for one of
-    the run's tasks, and at least every second. The experiment's client calls (steps) run in
-    a thread of their own, since a call like get(timeout=...) blocks. A run is over once every
-    step was made and the worker reported its last word (succeeded, failed, revoked) with lane
-    1 ready, or GRACE seconds after that word when lane 1 never becomes ready (ignore_result,
-    forget). Waiting for the worker, not only for ready(), is what shows a task that stored
-    SUCCESS early and went on working.
+    The observatory's thread calls read() when the backend stored something for one of the
+    run's tasks, after a client call, and (Redis) at least every second; it asks verdict() on
+    every tick. The experiment's client calls (steps) run in a thread of their own, since a
+    call like get(timeout=...) blocks. A run is over once every step was made and the worker
+    reported its last word (succeeded, failed, revoked) with lane 1 ready, or GRACE seconds
+    after that word when lane 1 never becomes ready (ignore_result, forget). Waiting for the
+    worker, not only for ready(), is what shows a task that stored SUCCESS early and went on
+    working.
     """
 
     def __init__(self, run: LabRun, experiment: Experiment, first: tuple):
@@ -150,34 +151,30 @@ class RunObserver:
     def was_stored(self, stored: set[str]) -> bool:
         return any(task_id in stored for task_id in self.task_ids)
 
-    def is_due(self, now: float, read_every: float) -> bool:
-        """Read now, with no new store? On every tick once the worker's last word is known,
-        `read_every` seconds after the last reading, and to time out."""
-        return (
-            self.worker_done_at is not None
-            or now - self.last_read_at >= read_every
-            or now - self.started >= OBSERVE_FOR
-        )
-
-    def observe(self, now: float) -> tuple[LabObservation | None, str | None]:
-        """Take a reading. Returns the row to store when it differs from the last one, and the
-        status to finish the run with once it is over. A new reading is handed to the run's
-        listeners at once: the page can show it before it is stored."""
-        if now - self.started >= OBSERVE_FOR:
-            return None, LabRun.Status.TIMED_OUT
-        # The last word is checked BEFORE this reading, so a reading taken after it is final.
-        worker_done = self.worker_done_at is not None
+    def read(self, now: float) -> LabObservation | None:
+        """Take a reading; the row to store when it differs from the last one. A new reading
+        is handed to the run's listeners at once: the page can show it before it is stored."""
         reading = snapshot(self.run.task_id, self.run.related_ids)
         self.last_read_at = now
-        new = None
-        if reading != self.last:
-            new = observation_of(self.run, reading, after_ms=self.elapsed_ms())
-            note_change(self.run.pk, new)
-            self.last = reading
-            self.states_seen.add(reading[0])
-        if worker_done and self.steps_done.is_set() and (reading[2] or now - self.worker_done_at >= GRACE):
-            return new, LabRun.Status.FINISHED
-        return new, None
+        if reading == self.last:
+            return None
+        new = observation_of(self.run, reading, after_ms=self.elapsed_ms())
+        note_change(self.run.pk, new)
+        self.last = reading
+        self.states_seen.add(reading[0])
+        return new
+
+    def verdict(self, now: float, steps_done: bool) -> str | None:
+        """The status to finish the run with, once it is over. Called after the tick's reads:
+        the last word was looked for before the tick's stores were, and every store before
+        that word (the worker stores, then signals) was read, so the last reading is final."""
+        if now - self.started >= OBSERVE_FOR:
+            return LabRun.Status.TIMED_OUT
+        if self.worker_done_at is None or not steps_done:
+            return None
+        if self.last[2] or now - self.worker_done_at >= GRACE:
+            return LabRun.Status.FINISHED
+        return None
 
     def start_calls(self) -> None:
         if self.experiment.steps:
@@ -286,7 +283,8 @@ class RowStores:
             return set()
         rows = TaskResult.objects.filter(task_id__in=watched).values_list("task_id", "status", "date_done")
         seen = {row[0]: row[1:] for row in rows}
-        changed = {task_id for task_id in watched if self.last_seen.get(task_id, "new") != seen.get(task_id)}
+        # A task new to the watch has no row yet (it is watched before it is sent): no change.
+        changed = {task_id for task_id in watched if self.last_seen.get(task_id) != seen.get(task_id)}
         self.last_seen = {task_id: seen.get(task_id) for task_id in watched}
         return changed
 
@@ -333,22 +331,26 @@ class Observatory:
         with self.lock:
             observers = dict(self.observers)
             poked, self.poked = self.poked, set()
-        stored = self.stores.stored([task_id for o in observers.values() for task_id in o.task_ids])
         now = time.monotonic()
-        # First the runs with something new (someone may be watching their page), then lane 2
-        # for the runs awaiting the worker's last word, then the other runs that are due; among
-        # them the runs whose last word just came, since a reading taken after it is final.
-        fresh = {run_id for run_id, o in observers.items() if run_id in poked or o.was_stored(stored)}
+        # Lane 2 before the stores: a store that came before the worker's last word is among
+        # the stores collected next, and read in this tick.
+        self.look_for_last_words([o for o in observers.values() if o.wants_last_word_check(now)], now)
+        stored = self.stores.stored([task_id for o in observers.values() for task_id in o.task_ids])
         writes = TickWrites()
-        for run_id in fresh:
-            self.observe(observers[run_id], now, writes)
-        waiting = {run_id: o for run_id, o in observers.items() if run_id not in writes.over}
-        self.look_for_last_words([o for o in waiting.values() if o.wants_last_word_check(now)], now)
-        read_every = self.stores.read_every
-        for run_id, observer in waiting.items():
-            read_already = run_id in fresh and observer.worker_done_at is None
-            if not read_already and observer.is_due(now, read_every):
-                self.observe(observer, now, writes)
+        # Runs with something new first (someone may be watching their page), then the rest.
+        fresh = [o for run_id, o in observers.items() if run_id in poked or o.was_stored(stored)]
+        due = [o for o in observers.values() if now - o.last_read_at >= self.stores.read_every]
+        for observer in fresh + [o for o in due if o not in fresh]:
+            self.read(observer, now, writes)
+        # A step's thread pokes after each client call, then marks the steps done: a run whose
+        # steps were done before this look has its last call's poke read, or pending here.
+        steps_done = {run_id: o.steps_done.is_set() for run_id, o in observers.items()}
+        with self.lock:
+            poked_since = set(self.poked)
+        for run_id, observer in observers.items():
+            status = None if run_id in poked_since else observer.verdict(now, steps_done[run_id])
+            if status is not None:
+                writes.finish(observer.run, status)
         writes.store()
         with self.lock:
             for run_id in writes.over:
@@ -369,10 +371,10 @@ class Observatory:
                 observer.worker_done_at = now
 
     @staticmethod
-    def observe(observer: RunObserver, now: float, writes: "TickWrites") -> None:
-        """observer.observe(), kept from stopping the other runs' observation when it fails."""
+    def read(observer: RunObserver, now: float, writes: "TickWrites") -> None:
+        """observer.read(), kept from stopping the other runs' observation when it fails."""
         try:
-            new, status = observer.observe(now)
+            new = observer.read(now)
         except Exception:
             observer.failed_readings += 1
             logger.exception(
@@ -383,7 +385,8 @@ class Observatory:
                 writes.over.add(observer.run.pk)  # given up: its age makes it abandoned later
             return
         observer.failed_readings = 0
-        writes.add(observer.run, new, status)
+        if new is not None:
+            writes.rows.setdefault(observer.run.pk, []).append(new)
 
 
 class TickWrites:
@@ -396,12 +399,9 @@ class TickWrites:
         self.finished: dict[int, tuple[LabRun, str]] = {}
         self.over: set[int] = set()
 
-    def add(self, run: LabRun, new: LabObservation | None, status: str | None) -> None:
-        if new is not None:
-            self.rows.setdefault(run.pk, []).append(new)
-        if status is not None:
-            self.finished[run.pk] = (run, status)
-            self.over.add(run.pk)
+    def finish(self, run: LabRun, status: str) -> None:
+        self.finished[run.pk] = (run, status)
+        self.over.add(run.pk)
 
     def store(self) -> None:
         changed = self.rows.keys() | self.finished.keys()

@@ -43,7 +43,6 @@ def check_limits(owner) -> None:
         raise LabLimitReached(f"That is {recent} runs in the last minute; wait a moment before the next.")
 
 
-@transaction.atomic
 def fire_experiment(
     owner,
     experiment: Experiment,
@@ -55,21 +54,24 @@ def fire_experiment(
     options: dict | None = None,
 ) -> LabRun:
     """Record the run, then send its task once the row is committed, and start watching it."""
-    check_limits(owner)
     options = options or {}
-    run = LabRun.objects.create(
-        owner=owner,
-        experiment=experiment.id,
-        params={"args": list(args), "kwargs": kwargs, "options": options},
-        task_id=str(uuid.uuid4()),
-        prediction=prediction,
-        predicted_calls=predicted_calls or {},
-    )
+    task_id = str(uuid.uuid4())
     # Read once before sending: the id is ours already, and AsyncResult says PENDING for it.
     # With Redis a tracked task can be STARTED before the observer's thread could take a
-    # first reading after the send. Stored with the run, in the same transaction.
-    first = celery_call(snapshot, run.task_id)
-    observation_of(run, first, after_ms=0.0).save()
+    # first reading after the send. Read before the transaction: it holds SQLite's write
+    # lock, and the sender threads need that lock to write lane 2's "published" rows.
+    first = celery_call(snapshot, task_id)
+    with transaction.atomic():
+        check_limits(owner)
+        run = LabRun.objects.create(
+            owner=owner,
+            experiment=experiment.id,
+            params={"args": list(args), "kwargs": kwargs, "options": options},
+            task_id=task_id,
+            prediction=prediction,
+            predicted_calls=predicted_calls or {},
+        )
+        observation_of(run, first, after_ms=0.0).save()
 
     def send_and_observe():
         observer = RunObserver(run, experiment, first)
@@ -81,7 +83,7 @@ def fire_experiment(
             experiment.task.apply_async(args, kwargs, task_id=run.task_id, **options)
         observer.start_calls()
 
-    transaction.on_commit(lambda: celery_call(send_and_observe))
+    transaction.on_commit(lambda: celery_call(send_and_observe))  # at once, unless in an outer transaction
     return run
 
 
