@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from live_lab.experiments import Experiment
@@ -28,19 +29,22 @@ def check_limits(owner) -> None:
     """Raise LabLimitReached with a message for the learner when a new run is not allowed."""
     # A run whose observer died with its web process stays "running" in the table; past the
     # observer's own time limit it no longer counts.
-    unfinished = LabRun.objects.filter(
-        owner=owner,
-        status=LabRun.Status.RUNNING,
-        sent_at__gte=timezone.now() - timedelta(seconds=OBSERVE_FOR),
-    ).count()
-    if unfinished >= MAX_UNFINISHED_RUNS:
+    now = timezone.now()
+    counts = LabRun.objects.filter(owner=owner).aggregate(
+        unfinished=Count(
+            "pk", filter=Q(status=LabRun.Status.RUNNING, sent_at__gte=now - timedelta(seconds=OBSERVE_FOR))
+        ),
+        recent=Count("pk", filter=Q(sent_at__gte=now - timedelta(minutes=1))),
+    )
+    if counts["unfinished"] >= MAX_UNFINISHED_RUNS:
         raise LabLimitReached(
-            f"You already have {unfinished} runs that have not finished; wait for one to end "
+            f"You already have {counts['unfinished']} runs that have not finished; wait for one to end "
             f"(at most {MAX_UNFINISHED_RUNS} at a time)."
         )
-    recent = LabRun.objects.filter(owner=owner, sent_at__gte=timezone.now() - timedelta(minutes=1)).count()
-    if recent >= MAX_RUNS_PER_MINUTE:
-        raise LabLimitReached(f"That is {recent} runs in the last minute; wait a moment before the next.")
+    if counts["recent"] >= MAX_RUNS_PER_MINUTE:
+        raise LabLimitReached(
+            f"That is {counts['recent']} runs in the last minute; wait a moment before the next."
+        )
 
 
 def fire_experiment(

@@ -7,18 +7,20 @@ files (docs/live-lab.md). Signals run inside the worker and write to the Django 
 which both run modes share.
 """
 
+import logging
 import queue
 import socket
 import threading
 
 from celery import signals
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from config.celery import app
 from live_lab.models import LabEvent
 
 LAB_PREFIX = "live_lab.tasks."
+logger = logging.getLogger(__name__)
 
 
 def record(task_id: str | None, kind: str, *, hostname: str = "", detail: str = "", later=False) -> None:
@@ -40,13 +42,15 @@ def record(task_id: str | None, kind: str, *, hostname: str = "", detail: str = 
 
 
 class BackgroundWriter:
-    """Writes the rows of handlers that run in the worker's main process, off its thread.
+    """Writes the rows of handlers that run in the worker's main process, and of the web
+    process's publishes, off their thread, in batches.
 
     task_received and task_revoked run in the consumer's own loop: a write there that waits
     for SQLite's lock (while the web process writes) holds up the next message for every
-    pool process. The row keeps the time of the event; only the write comes a moment later.
-    Pool processes write in place: one can be killed (revoke with terminate) before a
-    background thread of its own would have written.
+    pool process; a publish from the web would hold up the learner's form. The row keeps the
+    time of the event; only the write comes a moment later. Pool processes write in place:
+    one can be killed (revoke with terminate) before a background thread of its own would
+    have written.
     """
 
     def __init__(self):
@@ -63,12 +67,17 @@ class BackgroundWriter:
 
     def write(self) -> None:
         while True:
-            event = self.queue.get()
+            events = [self.queue.get()]
+            while not self.queue.empty():  # whatever else is waiting goes in the same transaction
+                events.append(self.queue.get_nowait())
             try:
-                close_old_connections()
-                event.save()
+                LabEvent.objects.bulk_create(events)
+            except DatabaseError:
+                logger.exception("Could not write %d lane-2 rows", len(events))
+                connection.close()  # the next batch starts on a fresh connection
             finally:
-                self.queue.task_done()
+                for _ in events:
+                    self.queue.task_done()
 
     def flush(self) -> None:
         self.queue.join()
@@ -99,7 +108,8 @@ def publisher() -> str:
 @signals.before_task_publish.connect
 def on_published(sender=None, headers=None, **kwargs):
     if is_lab(sender):
-        record((headers or {}).get("id"), LabEvent.Kind.PUBLISHED, hostname=publisher())
+        in_a_task = app.current_worker_task is not None  # a pool process writes in place
+        record((headers or {}).get("id"), LabEvent.Kind.PUBLISHED, hostname=publisher(), later=not in_a_task)
 
 
 @signals.task_received.connect
