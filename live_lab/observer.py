@@ -16,7 +16,7 @@ from celery import states
 from celery.result import ResultSet
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
@@ -390,9 +390,13 @@ class Observatory:
 
 
 class TickWrites:
-    """What one tick stores: new readings and finished runs, in ONE transaction. SQLite has one
-    writer at a time, and the worker writes lane 2 and its results there too: one lock a
-    tick instead of one a row."""
+    """What one tick stores: new readings, then finished runs.
+
+    Each write is one statement in autocommit, never a transaction around Python code: SQLite
+    has one writer at a time, and a thread of this busy process that holds the write lock can
+    wait for the interpreter lock for tens of milliseconds, while the worker's own writes
+    (lane 2, results) back off and starve (docs/PERFORMANCE.md).
+    """
 
     def __init__(self):
         self.rows: dict[int, list[LabObservation]] = {}
@@ -404,30 +408,17 @@ class TickWrites:
         self.over.add(run.pk)
 
     def store(self) -> None:
-        changed = self.rows.keys() | self.finished.keys()
-        if not changed:
-            return
-        try:
-            with transaction.atomic():
-                self.write(changed)
-        except (IntegrityError, ObjectDoesNotExist):
-            # A run was deleted while observed (its owner was): store the others one by one.
-            for run_id in changed:
-                try:
-                    with transaction.atomic():
-                        self.write([run_id])
-                except (IntegrityError, ObjectDoesNotExist):
-                    logger.warning("Lab run %s was deleted while observed", run_id)
-                    self.over.add(run_id)
-        for run_id in changed:
+        for run_id in self.rows.keys() | self.finished.keys():
+            try:
+                for row in self.rows.get(run_id, []):
+                    row.save()
+                if run_id in self.finished:
+                    run, status = self.finished[run_id]
+                    finish_run(run, status=status)
+            except (IntegrityError, ObjectDoesNotExist):
+                logger.warning("Lab run %s was deleted while observed", run_id)
+                self.over.add(run_id)
             note_change(run_id)  # in the database now: streams read the lanes again
-
-    def write(self, run_ids) -> None:
-        LabObservation.objects.bulk_create([row for run_id in run_ids for row in self.rows.get(run_id, [])])
-        for run_id in run_ids:
-            if run_id in self.finished:
-                run, status = self.finished[run_id]
-                finish_run(run, status=status)
 
 
 observatory = Observatory()

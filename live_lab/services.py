@@ -25,26 +25,42 @@ class LabLimitReached(Exception):
     """The learner has too many unfinished runs, or fired too many in the last minute."""
 
 
-def check_limits(owner) -> None:
-    """Raise LabLimitReached with a message for the learner when a new run is not allowed."""
+def claim_a_run(owner, **fields) -> LabRun:
+    """Insert the run, then count the owner's runs with it; over a limit, delete it and raise
+    LabLimitReached with a message for the learner.
+
+    Two statements in autocommit rather than a check and an insert in one transaction: a
+    transaction would hold SQLite's write lock while this thread waits for the interpreter
+    lock, and with twenty learners firing at once that starved the worker's own writes for
+    seconds (docs/PERFORMANCE.md). Two runs inserted at the same moment count each other:
+    both may be refused, never both allowed over the limit.
+    """
+    run = LabRun.objects.create(owner=owner, **fields)
     # A run whose observer died with its web process stays "running" in the table; past the
     # observer's own time limit it no longer counts.
     now = timezone.now()
-    counts = LabRun.objects.filter(owner=owner).aggregate(
-        unfinished=Count(
-            "pk", filter=Q(status=LabRun.Status.RUNNING, sent_at__gte=now - timedelta(seconds=OBSERVE_FOR))
-        ),
-        recent=Count("pk", filter=Q(sent_at__gte=now - timedelta(minutes=1))),
+    counts = (
+        LabRun.objects.filter(owner=owner)
+        .exclude(pk=run.pk)
+        .aggregate(
+            unfinished=Count(
+                "pk",
+                filter=Q(status=LabRun.Status.RUNNING, sent_at__gte=now - timedelta(seconds=OBSERVE_FOR)),
+            ),
+            recent=Count("pk", filter=Q(sent_at__gte=now - timedelta(minutes=1))),
+        )
     )
     if counts["unfinished"] >= MAX_UNFINISHED_RUNS:
-        raise LabLimitReached(
+        message = (
             f"You already have {counts['unfinished']} runs that have not finished; wait for one to end "
             f"(at most {MAX_UNFINISHED_RUNS} at a time)."
         )
-    if counts["recent"] >= MAX_RUNS_PER_MINUTE:
-        raise LabLimitReached(
-            f"That is {counts['recent']} runs in the last minute; wait a moment before the next."
-        )
+    elif counts["recent"] >= MAX_RUNS_PER_MINUTE:
+        message = f"That is {counts['recent']} runs in the last minute; wait a moment before the next."
+    else:
+        return run
+    LabRun.objects.filter(pk=run.pk).delete()
+    raise LabLimitReached(message)
 
 
 def fire_experiment(
@@ -62,20 +78,17 @@ def fire_experiment(
     task_id = str(uuid.uuid4())
     # Read once before sending: the id is ours already, and AsyncResult says PENDING for it.
     # With Redis a tracked task can be STARTED before the observer's thread could take a
-    # first reading after the send. Read before the transaction: it holds SQLite's write
-    # lock, and the sender threads need that lock to write lane 2's "published" rows.
+    # first reading after the send.
     first = celery_call(snapshot, task_id)
-    with transaction.atomic():
-        check_limits(owner)
-        run = LabRun.objects.create(
-            owner=owner,
-            experiment=experiment.id,
-            params={"args": list(args), "kwargs": kwargs, "options": options},
-            task_id=task_id,
-            prediction=prediction,
-            predicted_calls=predicted_calls or {},
-        )
-        observation_of(run, first, after_ms=0.0).save()
+    run = claim_a_run(
+        owner,
+        experiment=experiment.id,
+        params={"args": list(args), "kwargs": kwargs, "options": options},
+        task_id=task_id,
+        prediction=prediction,
+        predicted_calls=predicted_calls or {},
+    )
+    observation_of(run, first, after_ms=0.0).save()
 
     def send_and_observe():
         observer = RunObserver(run, experiment, first)

@@ -43,7 +43,7 @@ def record(task_id: str | None, kind: str, *, hostname: str = "", detail: str = 
 
 class BackgroundWriter:
     """Writes the rows of handlers that run in the worker's main process, and of the web
-    process's publishes, off their thread, in batches.
+    process's publishes, off their thread.
 
     task_received and task_revoked run in the consumer's own loop: a write there that waits
     for SQLite's lock (while the web process writes) holds up the next message for every
@@ -67,17 +67,15 @@ class BackgroundWriter:
 
     def write(self) -> None:
         while True:
-            events = [self.queue.get()]
-            while not self.queue.empty():  # whatever else is waiting goes in the same transaction
-                events.append(self.queue.get_nowait())
+            event = self.queue.get()
             try:
-                LabEvent.objects.bulk_create(events)
+                # One INSERT in autocommit: no transaction holds SQLite's lock around Python code.
+                event.save()
             except DatabaseError:
-                logger.exception("Could not write %d lane-2 rows", len(events))
-                connection.close()  # the next batch starts on a fresh connection
+                logger.exception("Could not write the lane-2 row %s %s", event.task_id, event.kind)
+                connection.close()  # the next row starts on a fresh connection
             finally:
-                for _ in events:
-                    self.queue.task_done()
+                self.queue.task_done()
 
     def flush(self) -> None:
         self.queue.join()
