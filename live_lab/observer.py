@@ -29,8 +29,10 @@ logger = logging.getLogger(__name__)
 
 TICK = 0.02  # seconds between two looks at the backend's stores and at lane 2
 IDLE_TICK = 0.5  # the same, while no run is watched
-REDIS_READ_AT_LEAST_EVERY = 1.0  # pub/sub drops messages while reconnecting: read this often too
-EVENT_CHECK_EVERY = 1.0  # seconds between two looks at lane 2 while lane 1 is not ready
+# Pub/sub drops the messages sent while it reconnects: a run with no store is read this often
+# too. A hundred queued runs would cost a hundred reads a second at 1 s.
+REDIS_READ_AT_LEAST_EVERY = 5.0
+EVENT_CHECK_EVERY = 1.0  # seconds between two looks at lane 2 for runs whose lane 1 is not ready
 OBSERVE_FOR = 90.0  # a run not ready by then is marked timed out (tasks' hard limit is 45 s)
 GRACE = 1.0  # seconds lane 1 keeps reading after the worker's last word, when never ready
 MAX_FAILED_READINGS = 50  # then the run is given up (logged); it counts as abandoned later
@@ -126,7 +128,6 @@ class RunObserver:
         self.started = time.monotonic()
         self.last_read_at = self.started
         self.worker_done_at: float | None = None
-        self.events_checked_at = 0.0
         self.steps_done = threading.Event()
         self.failed_readings = 0
 
@@ -137,16 +138,11 @@ class RunObserver:
     def elapsed_ms(self) -> float:
         return (timezone.now() - self.run.sent_at).total_seconds() * 1000
 
-    def wants_last_word_check(self, now: float) -> bool:
+    def wants_last_word_check(self, sweep: bool) -> bool:
         """Lane 2 is looked at on every tick once lane 1 is ready (the worker stores the
-        result, then signals), every second before that (only runs that never become ready
-        need it then)."""
-        if self.worker_done_at is not None:
-            return False
-        if self.last[2] or now - self.events_checked_at >= EVENT_CHECK_EVERY:
-            self.events_checked_at = now
-            return True
-        return False
+        result, then signals); before that only in the observatory's sweep each second (only
+        runs that never become ready need it then)."""
+        return self.worker_done_at is None and (self.last[2] or sweep)
 
     def was_stored(self, stored: set[str]) -> bool:
         return any(task_id in stored for task_id in self.task_ids)
@@ -296,6 +292,7 @@ class Observatory:
         self.lock = threading.Lock()
         self.observers: dict[int, RunObserver] = {}
         self.poked: set[int] = set()
+        self.swept_at = 0.0  # when lane 2 was last looked at for every run
         self.stores: RedisStores | RowStores | None = None
         self.thread: threading.Thread | None = None
 
@@ -334,7 +331,10 @@ class Observatory:
         now = time.monotonic()
         # Lane 2 before the stores: a store that came before the worker's last word is among
         # the stores collected next, and read in this tick.
-        self.look_for_last_words([o for o in observers.values() if o.wants_last_word_check(now)], now)
+        sweep = now - self.swept_at >= EVENT_CHECK_EVERY
+        if sweep:
+            self.swept_at = now
+        self.look_for_last_words([o for o in observers.values() if o.wants_last_word_check(sweep)], now)
         stored = self.stores.stored([task_id for o in observers.values() for task_id in o.task_ids])
         writes = TickWrites()
         # Runs with something new first (someone may be watching their page), then the rest.
