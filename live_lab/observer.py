@@ -39,15 +39,18 @@ MAX_FAILED_READINGS = 50  # then the run is given up (logged); it counts as aban
 TERMINAL_EVENTS = [LabEvent.Kind.SUCCEEDED, LabEvent.Kind.FAILED, LabEvent.Kind.REVOKED]
 
 
-def snapshot(task_id: str, header_ids: list[str] = ()) -> tuple:
-    """(state, repr(info), ready(), successful(), progress) from ONE read of the result backend.
+def snapshot(task_id: str, header_ids: list[str] = (), stored: bytes | None = None) -> tuple:
+    """(state, repr(info), ready(), successful(), progress) from ONE read of the result backend,
+    or from the value it just `stored` (Redis publishes each value it stores on the key's
+    channel, in the same transaction: the message get() itself waits for).
 
     Each AsyncResult property reads the backend again until the state is ready, so reading
     .state, then .info, then .ready() could mix two moments (PROGRESS with ready() True).
     These are the values AsyncResult derives from the meta it reads (celery/result.py).
     With `header_ids` (a chord), progress is the header's completed_count() out of its size.
     """
-    meta = app.AsyncResult(task_id).backend.get_task_meta(task_id)
+    backend = app.AsyncResult(task_id).backend
+    meta = backend.decode_result(stored) if stored is not None else backend.get_task_meta(task_id)
     state, info = meta["status"], meta["result"]
     progress = None
     if header_ids:
@@ -144,13 +147,14 @@ class RunObserver:
         runs that never become ready need it then)."""
         return self.worker_done_at is None and (self.last[2] or sweep)
 
-    def was_stored(self, stored: set[str]) -> bool:
+    def was_stored(self, stored: dict[str, bytes | None]) -> bool:
         return any(task_id in stored for task_id in self.task_ids)
 
-    def read(self, now: float) -> LabObservation | None:
-        """Take a reading; the row to store when it differs from the last one. A new reading
-        is handed to the run's listeners at once: the page can show it before it is stored."""
-        reading = snapshot(self.run.task_id, self.run.related_ids)
+    def read(self, now: float, stored: bytes | None = None) -> LabObservation | None:
+        """Take a reading (of the value just `stored` for the task, when known); the row to
+        store when it differs from the last one. A new reading is handed to the run's
+        listeners at once: the page can show it before it is stored."""
+        reading = snapshot(self.run.task_id, self.run.related_ids, stored)
         self.last_read_at = now
         if reading == self.last:
             return None
@@ -161,9 +165,10 @@ class RunObserver:
         return new
 
     def verdict(self, now: float, steps_done: bool) -> str | None:
-        """The status to finish the run with, once it is over. Called after the tick's reads:
-        the last word was looked for before the tick's stores were, and every store before
-        that word (the worker stores, then signals) was read, so the last reading is final."""
+        """The status to finish the run with, once it is over. Called after the tick's reads,
+        with the last words found in earlier ticks: every store before such a word (the
+        worker stores, then signals) was collected and read by now, so the last reading is
+        final."""
         if now - self.started >= OBSERVE_FOR:
             return LabRun.Status.TIMED_OUT
         if self.worker_done_at is None or not steps_done:
@@ -226,7 +231,7 @@ class RedisStores:
 
     def __init__(self):
         self.prefix = app.backend.task_keyprefix
-        self.pending: set[str] = set()
+        self.pending: dict[str, bytes] = {}
         self.subscription = app.backend.client.pubsub()
         self.subscription.psubscribe(self.prefix + b"*")
         # Subscribed before the first run is sent, so no store of it can be missed.
@@ -239,17 +244,18 @@ class RedisStores:
     def wait(self, timeout: float) -> None:
         message = self.subscription.get_message(ignore_subscribe_messages=True, timeout=timeout)
         if message is not None:
-            self.pending.add(self.task_id(message))
+            self.keep(message)
 
-    def stored(self, watched: list[str]) -> set[str]:
-        """The tasks stored since the last call (any task: the caller picks its own)."""
-        task_ids, self.pending = self.pending, set()
+    def stored(self, watched: list[str]) -> dict[str, bytes]:
+        """The tasks stored since the last call, with the last value stored for each (any
+        task: the caller picks its own)."""
         while (message := self.subscription.get_message(ignore_subscribe_messages=True)) is not None:
-            task_ids.add(self.task_id(message))
-        return task_ids
+            self.keep(message)
+        stored, self.pending = self.pending, {}
+        return stored
 
-    def task_id(self, message: dict) -> str:
-        return message["channel"][len(self.prefix) :].decode()
+    def keep(self, message: dict) -> None:
+        self.pending[message["channel"][len(self.prefix) :].decode()] = message["data"]
 
 
 class RowStores:
@@ -272,17 +278,18 @@ class RowStores:
         self.woken.wait(timeout)
         self.woken.clear()
 
-    def stored(self, watched: list[str]) -> set[str]:
-        """Which of the watched tasks' rows changed since the last call (or are new)."""
+    def stored(self, watched: list[str]) -> dict[str, None]:
+        """Which of the watched tasks' rows changed since the last call (the value is read
+        from the row afterwards: None)."""
         if not watched:
             self.last_seen.clear()
-            return set()
+            return {}
         rows = TaskResult.objects.filter(task_id__in=watched).values_list("task_id", "status", "date_done")
         seen = {row[0]: row[1:] for row in rows}
         # A task new to the watch has no row yet (it is watched before it is sent): no change.
         changed = {task_id for task_id in watched if self.last_seen.get(task_id) != seen.get(task_id)}
         self.last_seen = {task_id: seen.get(task_id) for task_id in watched}
-        return changed
+        return dict.fromkeys(changed)
 
 
 class Observatory:
@@ -329,19 +336,13 @@ class Observatory:
             observers = dict(self.observers)
             poked, self.poked = self.poked, set()
         now = time.monotonic()
-        # Lane 2 before the stores: a store that came before the worker's last word is among
-        # the stores collected next, and read in this tick.
-        sweep = now - self.swept_at >= EVENT_CHECK_EVERY
-        if sweep:
-            self.swept_at = now
-        self.look_for_last_words([o for o in observers.values() if o.wants_last_word_check(sweep)], now)
         stored = self.stores.stored([task_id for o in observers.values() for task_id in o.task_ids])
         writes = TickWrites()
         # Runs with something new first (someone may be watching their page), then the rest.
         fresh = [o for run_id, o in observers.items() if run_id in poked or o.was_stored(stored)]
         due = [o for o in observers.values() if now - o.last_read_at >= self.stores.read_every]
         for observer in fresh + [o for o in due if o not in fresh]:
-            self.read(observer, now, writes)
+            self.read(observer, now, writes, stored.get(observer.run.task_id))
         # A step's thread pokes after each client call, then marks the steps done: a run whose
         # steps were done before this look has its last call's poke read, or pending here.
         steps_done = {run_id: o.steps_done.is_set() for run_id, o in observers.items()}
@@ -351,6 +352,13 @@ class Observatory:
             status = None if run_id in poked_since else observer.verdict(now, steps_done[run_id])
             if status is not None:
                 writes.finish(observer.run, status)
+        # Lane 2 last: a last word found now is acted on from the next tick, once the stores
+        # that came before it have been collected and read.
+        sweep = now - self.swept_at >= EVENT_CHECK_EVERY
+        if sweep:
+            self.swept_at = now
+        waiting = [o for run_id, o in observers.items() if run_id not in writes.over]
+        self.look_for_last_words([o for o in waiting if o.wants_last_word_check(sweep)], now)
         writes.store()
         with self.lock:
             for run_id in writes.over:
@@ -371,10 +379,10 @@ class Observatory:
                 observer.worker_done_at = now
 
     @staticmethod
-    def read(observer: RunObserver, now: float, writes: "TickWrites") -> None:
+    def read(observer: RunObserver, now: float, writes: "TickWrites", stored: bytes | None) -> None:
         """observer.read(), kept from stopping the other runs' observation when it fails."""
         try:
-            new = observer.read(now)
+            new = observer.read(now, stored)
         except Exception:
             observer.failed_readings += 1
             logger.exception(
