@@ -1,6 +1,6 @@
 """The live lab's push latency and throughput, in embedded mode and in Redis mode.
 
-    .venv/bin/python bench/lab.py [--runs 200] [--learners 20] [--per-learner 10]
+    .venv/bin/python bench/lab.py [--runs 200] [--learners 20] [--per-learner 10] [--repeat 3]
 
 For each mode it starts, in a throwaway runtime folder, a real worker (8 prefork processes,
 as the Procfile does), uvicorn serving the app, and for Redis mode a redis-server on a free
@@ -12,8 +12,9 @@ port. Then, as learners would, over HTTP:
    result's `date_done`, same machine clock) to the moment the stream delivered a lane that
    reads SUCCESS, or get() returned.
 2. Throughput. `--learners` learners each fire `--per-learner` runs (0.2 s tasks) at once,
-   retrying when the lab's limits refuse one, until every run is over; against the same
-   number of tasks sent with bare Celery and collected with get().
+   keeping at most five going (the lab's limit), until every run is over; against the same
+   number of tasks sent with bare Celery and collected with get(). `--repeat` rounds, each
+   with new learners; the overhead reported is the median round's.
 
 It prints medians, p95s and ratios; docs/PERFORMANCE.md records a run.
 """
@@ -70,11 +71,17 @@ def report(results: dict) -> None:
             f"p95 {percentile(observer, 0.95):.1f} ms"
         )
     print()
-    print(f"{'mode':10} {'lab':>9} {'bare Celery':>12} {'overhead':>9}")
+    print(f"{'mode':10} {'lab':>9} {'bare Celery':>12} {'overhead':>9}   (median of the rounds)")
     for mode, figures in results.items():
-        lab, bare = figures["lab_s"], figures["bare_s"]
-        print(f"{mode:10} {lab:8.2f}s {bare:11.2f}s {100 * (lab - bare) / bare:8.1f}%")
-    print(f"\n({figures['throughput_runs']} runs: {figures['learners']} learners firing at once)")
+        rounds = list(zip(figures["lab_s"], figures["bare_s"], strict=True))
+        overheads = [100 * (lab - bare) / bare for lab, bare in rounds]
+        lab, bare = min(rounds, key=lambda r: abs(100 * (r[0] - r[1]) / r[1] - statistics.median(overheads)))
+        each = ", ".join(f"{o:.1f}%" for o in overheads)
+        print(f"{mode:10} {lab:8.2f}s {bare:11.2f}s {statistics.median(overheads):8.1f}%   (rounds: {each})")
+    print(
+        f"\n({figures['throughput_runs']} runs: {figures['learners']} learners firing at once, "
+        f"{len(figures['lab_s'])} rounds)"
+    )
 
 
 # ---- the child: one mode, everything real ----------------------------------------------------
@@ -117,11 +124,15 @@ def child(args) -> dict:
         wait_for_http(base + "/accounts/login/")
         sse_ms, get_ms, observer_ms = latency(base, args.runs)
         before = cpu_seconds(web.pid), cpu_seconds(worker.pid), os.times()
-        lab_s, bare_s = throughput(base, args.learners, args.per_learner)
+        lab_s, bare_s = [], []
+        for round_number in range(args.repeat):  # the machine is shared: one round can be unlucky
+            lab, bare = throughput(base, args.learners, args.per_learner, round_number)
+            lab_s.append(lab)
+            bare_s.append(bare)
         after = cpu_seconds(web.pid), cpu_seconds(worker.pid), os.times()
         mine = (after[2].user + after[2].system) - (before[2].user + before[2].system)
         print(
-            f"  CPU seconds in the throughput phase (lab and bare): web {after[0] - before[0]:.1f}, "
+            f"  CPU seconds in the throughput rounds (lab and bare): web {after[0] - before[0]:.1f}, "
             f"worker {after[1] - before[1]:.1f}, this bench (learners, clients) {mine:.1f}",
             file=sys.stderr,
         )
@@ -273,7 +284,7 @@ def latency(base: str, runs: int) -> tuple[list[float], list[float]]:
     return sse_ms, get_ms, observer_ms
 
 
-def throughput(base: str, learner_count: int, per_learner: int) -> tuple[float, float]:
+def throughput(base: str, learner_count: int, per_learner: int, round_number: int) -> tuple[float, float]:
     from django.db.models import Max
 
     from config.celery import app
@@ -281,7 +292,8 @@ def throughput(base: str, learner_count: int, per_learner: int) -> tuple[float, 
     from live_lab.services import MAX_UNFINISHED_RUNS
     from live_lab.tasks import add
 
-    learners = [Learner(base, f"throughput-{n}") for n in range(learner_count)]
+    prefix = f"throughput-{round_number}-"  # new learners each round: the lab's limits are per learner
+    learners = [Learner(base, f"{prefix}{n}") for n in range(learner_count)]
     started = time.time()
 
     def fire_all(learner: Learner) -> None:
@@ -302,7 +314,7 @@ def throughput(base: str, learner_count: int, per_learner: int) -> tuple[float, 
     print(
         f"  all {learner_count * per_learner} runs fired after {time.time() - started:.2f} s", file=sys.stderr
     )
-    runs = LabRun.objects.filter(owner__username__startswith="throughput-")
+    runs = LabRun.objects.filter(owner__username__startswith=prefix)
     while runs.filter(status=LabRun.Status.RUNNING).exists():
         time.sleep(0.02)
     lab = runs.aggregate(last=Max("finished_at"))["last"].timestamp() - started
@@ -358,6 +370,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--learners", type=int, default=20)
     parser.add_argument("--per-learner", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the throughput test")
     parser.add_argument("--modes", default="embedded,redis")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
