@@ -75,22 +75,23 @@ def fire_experiment(
 ) -> LabRun:
     """Record the run, then send its task once the row is committed, and start watching it."""
     options = options or {}
+    task_id = str(uuid.uuid4())
+    # Read once before sending: the id is ours already, and AsyncResult says PENDING for it.
+    # With Redis a tracked task can be STARTED before the observer's thread could take a
+    # first reading after the send.
+    first = celery_call(snapshot, task_id)
     run = claim_a_run(
         owner,
         experiment=experiment.id,
         params={"args": list(args), "kwargs": kwargs, "options": options},
-        task_id=str(uuid.uuid4()),
+        task_id=task_id,
         prediction=prediction,
         predicted_calls=predicted_calls or {},
     )
+    observation_of(run, first, after_ms=0.0).save()
 
     def send_and_observe():
-        # Read once before sending: the id is ours already, and AsyncResult says PENDING for it.
-        # With Redis a tracked task can be STARTED before the observer's thread could take a
-        # first reading after the send.
-        first = snapshot(run.task_id)
         observer = RunObserver(run, experiment, first)
-        observation_of(run, first, after_ms=observer.elapsed_ms()).save()
         observatory.watch(observer)  # before the send: no store of the task is missed
         if experiment.send:
             experiment.send(run, args, kwargs, options)  # sets the chord header's ids on the run
@@ -99,6 +100,10 @@ def fire_experiment(
             experiment.task.apply_async(args, kwargs, task_id=run.task_id, **options)
         observer.start_calls()
 
-    # At once, unless in an outer transaction; in a sender thread, whose errors are raised here.
-    transaction.on_commit(lambda: sender.submit(send_and_observe).result())
+    transaction.on_commit(lambda: celery_call(send_and_observe))  # at once, unless in an outer transaction
     return run
+
+
+def celery_call(function, *args):
+    """function(*args) in a sender thread (see `sender`); its result, or its exception."""
+    return sender.submit(function, *args).result()
