@@ -17,6 +17,7 @@ from celery.result import ResultSet
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection
+from django.db.models import Count
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
@@ -300,6 +301,7 @@ class Observatory:
         self.observers: dict[int, RunObserver] = {}
         self.poked: set[int] = set()
         self.swept_at = 0.0  # when lane 2 was last looked at for every run
+        self.lane2_counts: dict[int, int] = {}  # lane-2 rows of each run with an open page
         self.stores: RedisStores | RowStores | None = None
         self.thread: threading.Thread | None = None
 
@@ -359,6 +361,7 @@ class Observatory:
             self.swept_at = now
         waiting = [o for run_id, o in observers.items() if run_id not in writes.over]
         self.look_for_last_words([o for o in waiting if o.wants_last_word_check(sweep)], now)
+        self.announce_lane2(waiting)
         writes.store()
         with self.lock:
             for run_id in writes.over:
@@ -377,6 +380,31 @@ class Observatory:
         for observer in observers:
             if observer.run.task_id in said:
                 observer.worker_done_at = now
+
+    def announce_lane2(self, observers: list[RunObserver]) -> None:
+        """ONE query: how many lane-2 rows each run with an open page has; a page whose count
+        changed is told, so that open pages need not look at the database themselves."""
+        with listeners_lock:
+            watched = [o for o in observers if o.run.pk in listeners]
+        if not watched:
+            self.lane2_counts.clear()
+            return
+        counts = dict(
+            LabEvent.objects.filter(task_id__in=[t for o in watched for t in o.task_ids])
+            .order_by()
+            .values_list("task_id")
+            .annotate(rows=Count("pk"))
+        )
+        fresh = {o.run.pk: sum(counts.get(t, 0) for t in o.task_ids) for o in watched}
+        for run_id, rows in fresh.items():
+            if self.lane2_counts.get(run_id) != rows:
+                note_change(run_id)
+        self.lane2_counts = fresh
+
+    def is_watching(self, run_id: int) -> bool:
+        """Is this process observing the run (and announcing its changes)?"""
+        with self.lock:
+            return run_id in self.observers
 
     @staticmethod
     def read(observer: RunObserver, now: float, writes: "TickWrites", stored: bytes | None) -> None:

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from live_lab.experiments import EXPERIMENTS, get_experiment
 from live_lab.models import LabRun
-from live_lab.observer import listen_for_changes, stop_listening
+from live_lab.observer import listen_for_changes, observatory, stop_listening
 from live_lab.queries import (
     Lanes,
     describe_setup,
@@ -107,10 +107,11 @@ async def lane_stream(run: LabRun):
 
     When this process's observer stores something, it calls back, from its thread, into this
     event loop, and the lanes are read and rendered again. A new lane-1 reading goes out at
-    once, alone, as a `reading` event (one table row), before it is even stored. Lane 2 is
-    written by the worker, and another web process may be observing the run: every
-    STREAM_EVERY the stream looks at what the lanes hold (lanes_version) and renders them
-    again only when that changed, or once RENDER_AT_LEAST_EVERY passed.
+    once, alone, as a `reading` event (one table row), before it is even stored. The observer
+    also announces new lane-2 rows (written by the worker) for runs with an open page. A run
+    observed by another web process is looked at every STREAM_EVERY instead (lanes_version),
+    and rendered again when that changed. Either way the lanes are sent again at least every
+    RENDER_AT_LEAST_EVERY (a Redis key's TTL counts down).
     """
     loop = asyncio.get_running_loop()
     woken = asyncio.Event()
@@ -155,8 +156,11 @@ async def lane_stream(run: LabRun):
             try:
                 await asyncio.wait_for(woken.wait(), STREAM_EVERY)
             except TimeoutError:
-                now = await sync_to_async(lanes_version, thread_sensitive=False)(run)
-                stale = now != version or loop.time() - rendered_at >= RENDER_AT_LEAST_EVERY
+                if loop.time() - rendered_at >= RENDER_AT_LEAST_EVERY:
+                    stale = True
+                elif not observatory.is_watching(run.pk):  # else its observer announces changes
+                    now = await sync_to_async(lanes_version, thread_sensitive=False)(run)
+                    stale = now != version
     finally:
         stop_listening(run.pk, wake_up)
 

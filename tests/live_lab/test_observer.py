@@ -1,0 +1,46 @@
+"""The observer's announcements to open run pages, as plain functions (no worker needed)."""
+
+import pytest
+from django.utils import timezone
+
+from live_lab.experiments import EXPERIMENTS
+from live_lab.models import LabEvent, LabRun
+from live_lab.observer import Observatory, RunObserver, listen_for_changes, stop_listening
+from tests.factories import make_learner
+
+
+def lane2_row(task_id: str, kind: str) -> None:
+    LabEvent.objects.create(task_id=task_id, kind=kind, hostname="worker@test", at=timezone.now())
+
+
+@pytest.mark.django_db
+def test_an_open_page_is_told_when_the_worker_writes_a_lane2_row_and_only_then():
+    run = LabRun.objects.create(
+        owner=make_learner(), experiment="success", task_id="task-with-a-page", prediction=["PENDING"]
+    )
+    other = LabRun.objects.create(
+        owner=make_learner(), experiment="success", task_id="task-without-a-page", prediction=["PENDING"]
+    )
+    first = ("PENDING", "None", False, False, None)
+    observers = [RunObserver(r, EXPERIMENTS["success"], first) for r in (run, other)]
+    told = []
+    listen_for_changes(run.pk, told.append)
+    try:
+        observatory = Observatory()
+        observatory.announce_lane2(observers)  # the page has just opened: it reads the lanes
+        assert told == [None]
+
+        observatory.announce_lane2(observers)
+        assert told == [None], "nothing new: the page is left alone"
+
+        lane2_row(run.task_id, LabEvent.Kind.RECEIVED)
+        lane2_row(other.task_id, LabEvent.Kind.RECEIVED)
+        observatory.announce_lane2(observers)
+        assert told == [None, None], "one new row for the page's run, one call"
+
+        lane2_row(run.task_id, LabEvent.Kind.STARTED)
+        lane2_row(run.task_id, LabEvent.Kind.SUCCEEDED)
+        observatory.announce_lane2(observers)
+        assert told == [None, None, None]
+    finally:
+        stop_listening(run.pk, told.append)
