@@ -1,5 +1,8 @@
 """Test data for the instructor pages: instructors, cohorts, and tests answered option by option."""
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from instructor.services import create_cohort, grant_instructor, join_cohort
 from learn.models import Topic
 from quizzes.models import Attempt, Option, Question
@@ -44,3 +47,14 @@ def answer_test(topic: Topic, learner, answers: dict[Question, str | None]) -> A
     submit_attempt(attempt)
     attempt.refresh_from_db()
     return attempt
+
+
+def query_counts(client, url_of, cohorts) -> list[int]:
+    """How many queries the page `url_of(cohort)` runs, for each cohort (the page must be 200)."""
+    client.get("/instructor/")  # the first instructor page also notes the role in the session
+    counts = []
+    for cohort in cohorts:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url_of(cohort)).status_code == 200
+        counts.append(len(queries.captured_queries))
+    return counts

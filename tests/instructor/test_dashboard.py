@@ -5,8 +5,6 @@ import re
 import uuid
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from instructor.charts import score_counts, strong_pairs_by_day
@@ -17,7 +15,7 @@ from learn.services import rate_card
 from live_lab.models import LabRun
 from quizzes.models import Attempt
 from tests.factories import make_learner
-from tests.instructor.factories import answer_test, make_abc_topic, make_cohort
+from tests.instructor.factories import answer_test, make_abc_topic, make_cohort, query_counts
 from tests.learn.card_factories import make_flashcard
 
 pytestmark = pytest.mark.django_db
@@ -171,12 +169,7 @@ def test_the_dashboard_runs_the_same_queries_for_2_and_6_learners(
         return make_cohort(instructor, name=f"{size} learners", learners=learners)
 
     small, large = cohort_of(2), cohort_of(6)
-    client.get("/instructor/")  # the first instructor page also notes the role in the session
-    counts = []
-    for cohort in (small, large):
-        with CaptureQueriesContext(connection) as queries:
-            assert client.get(f"/instructor/cohorts/{cohort.pk}/").status_code == 200
-        counts.append(len(queries.captured_queries))
+    counts = query_counts(client, lambda cohort: f"/instructor/cohorts/{cohort.pk}/", (small, large))
 
     assert counts[0] == counts[1]
     # session, user, role, cohort, topics, learners, tests, cards, activity, mastery over time,

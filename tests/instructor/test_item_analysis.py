@@ -3,14 +3,12 @@
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from instructor.item_analysis import ItemStats, item_analysis
 from quizzes.models import Attempt, AttemptQuestion
 from tests.factories import make_learner, make_question
-from tests.instructor.factories import answer_test, make_abc_topic, make_cohort
+from tests.instructor.factories import answer_test, make_abc_topic, make_cohort, query_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -221,12 +219,7 @@ def test_the_item_analysis_runs_the_same_queries_for_2_and_6_learners(
         return make_cohort(instructor, name=f"{size} learners", learners=learners)
 
     small, large = cohort_of(2), cohort_of(6)
-    client.get("/instructor/")  # the first instructor page also notes the role in the session
-    counts = []
-    for cohort in (small, large):
-        with CaptureQueriesContext(connection) as queries:
-            assert client.get(f"/instructor/cohorts/{cohort.pk}/items/").status_code == 200
-        counts.append(len(queries.captured_queries))
+    counts = query_counts(client, lambda cohort: f"/instructor/cohorts/{cohort.pk}/items/", (small, large))
 
     assert counts[0] == counts[1]
     # session, user, role, cohort, responses, median times, option counts, questions, options,
