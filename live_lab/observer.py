@@ -115,7 +115,7 @@ class RunObserver:
     """One run's lane 1: its last reading, and whether the worker has said its last word.
 
     The observatory's thread calls read() when the backend stored something for one of the
-    run's tasks, after a client call, and (Redis) at least every second; it asks verdict() on
+    run's tasks, after a client call, and (Redis) at least every 5 s; it asks verdict() on
     every tick. The experiment's client calls (steps) run in a thread of their own, since a
     call like get(timeout=...) blocks. A run is over once every step was made and the worker
     reported its last word (succeeded, failed, revoked) with lane 1 ready, or GRACE seconds
@@ -418,11 +418,11 @@ class Observatory:
             )
             connection.close()
             if observer.failed_readings >= MAX_FAILED_READINGS:
-                writes.over.add(observer.run.pk)  # given up: its age makes it abandoned later
+                writes.give_up(observer.run)  # its age makes it abandoned later
             return
         observer.failed_readings = 0
         if new is not None:
-            writes.rows.setdefault(observer.run.pk, []).append(new)
+            writes.keep(new)
 
 
 class TickWrites:
@@ -439,8 +439,15 @@ class TickWrites:
         self.finished: dict[int, tuple[LabRun, str]] = {}
         self.over: set[int] = set()
 
+    def keep(self, observation: LabObservation) -> None:
+        self.rows.setdefault(observation.run.pk, []).append(observation)
+
     def finish(self, run: LabRun, status: str) -> None:
         self.finished[run.pk] = (run, status)
+        self.over.add(run.pk)
+
+    def give_up(self, run: LabRun) -> None:
+        """Stop observing the run without finishing it."""
         self.over.add(run.pk)
 
     def store(self) -> None:

@@ -5,7 +5,8 @@ from django.utils import timezone
 
 from live_lab.experiments import EXPERIMENTS
 from live_lab.models import LabEvent, LabRun
-from live_lab.observer import Observatory, RunObserver, listen_for_changes, stop_listening
+from live_lab.observer import Observatory, RunObserver, listen_for_changes, observation_of, stop_listening
+from live_lab.queries import lanes_version, run_lanes
 from tests.factories import make_learner
 
 
@@ -44,3 +45,19 @@ def test_an_open_page_is_told_when_the_worker_writes_a_lane2_row_and_only_then()
         assert told == [None, None, None]
     finally:
         stop_listening(run.pk, told.append)
+
+
+@pytest.mark.django_db
+def test_the_pages_two_query_look_counts_what_the_rendered_lanes_hold():
+    run = LabRun.objects.create(
+        owner=make_learner(), experiment="success", task_id="a-task", prediction=["PENDING"]
+    )
+    before = lanes_version(run)
+    assert before == run_lanes(run.pk).version
+
+    lane2_row(run.task_id, LabEvent.Kind.RECEIVED)
+    observation_of(run, ("PENDING", "None", False, False, None), after_ms=1.0).save()
+
+    after = lanes_version(run)
+    assert after == run_lanes(run.pk).version
+    assert after != before
