@@ -3,6 +3,7 @@
 import datetime as dt
 import decimal
 import json
+import time
 
 import pytest
 from django.utils import timezone
@@ -26,6 +27,9 @@ def test_redis_keeps_the_meta_as_json_under_celery_task_meta_id_with_a_ttl_set_a
     sent = report_progress.delay(1, 0.5)
     key = f"celery-task-meta-{sent.id}"
     wait_for_state(sent.id, "PROGRESS")
+    # Read the TTL a while after the PROGRESS write (the task sleeps 0.5 s before SUCCESS):
+    # read at once, both readings could be a millisecond after their write and equal.
+    time.sleep(0.25)
     ttl_during = app.backend.client.pttl(key)
     get(sent.id)
 
