@@ -143,12 +143,13 @@ ASGI_APPLICATION = "config.asgi.application"
 # SQLite serves a web process and a worker writing at once. WAL lets readers run beside the
 # writer; IMMEDIATE takes the write lock when a transaction begins, so a transaction that read
 # first can never fail to upgrade ("database is locked" is raised at once in that case, without
-# waiting for the busy timeout); the timeout makes writers queue instead of failing.
+# waiting for the busy timeout); the timeout makes writers queue instead of failing. The
+# backend is Django's, with INSERTs that release the write lock at once (config/sqlite_backend).
 # https://docs.djangoproject.com/en/5.2/ref/databases/#database-is-locked-errors
 SQLITE_PATH = Path(os.environ.get("APP_SQLITE_PATH") or RUNTIME_DIR / "db.sqlite3")
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "config.sqlite_backend",
         "NAME": SQLITE_PATH,
         "OPTIONS": {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",

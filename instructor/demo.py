@@ -24,7 +24,7 @@ import fsrs
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Max, Prefetch
 from django.utils import timezone
 
 from instructor.models import Cohort, Membership
@@ -151,9 +151,12 @@ def seed_demo_cohort(
     report = DemoReport(cohort=cohort, instructor=instructor)
 
     password = make_password(DEMO_PASSWORD)
-    users = User.objects.bulk_create(
-        User(username=f"demo{cohort.pk}-{number:04d}", password=password, date_joined=course_start)
-        for number in range(1, learners + 1)
+    users = create_with_ids(
+        User,
+        [
+            User(username=f"demo{cohort.pk}-{number:04d}", password=password, date_joined=course_start)
+            for number in range(1, learners + 1)
+        ],
     )
     Membership.objects.bulk_create(Membership(cohort=cohort, learner=user) for user in users)
     Membership.objects.filter(cohort=cohort).update(joined_at=course_start)
@@ -200,7 +203,7 @@ def seed_demo_cohort(
     for attempt, items in attempts:
         for item in items:
             item.attempt = attempt
-    AttemptQuestion.objects.bulk_create(attempt_items, batch_size=2000)
+    create_with_ids(AttemptQuestion, attempt_items)
     Through = AttemptQuestion.chosen.through
     Through.objects.bulk_create(
         (
@@ -225,10 +228,20 @@ def seed_demo_cohort(
     return report
 
 
+def create_with_ids(model, rows: list) -> list:
+    """bulk_create `rows` with their ids set first: the app's SQLite backend does not read new
+    ids back (config/sqlite_backend). The ids follow the table's largest; seed_demo_cohort's
+    transaction holds SQLite's write lock, so nobody else inserts meanwhile."""
+    first = (model.objects.aggregate(last=Max("pk"))["last"] or 0) + 1
+    for pk, row in enumerate(rows, first):
+        row.pk = pk
+    return model.objects.bulk_create(rows, batch_size=2000)
+
+
 def create_keeping_times(model, rows: list, field_name: str) -> None:
-    """bulk_create `rows`, then put back the `field_name` times that auto_now_add replaced."""
+    """Create `rows`, then put back the `field_name` times that auto_now_add replaced."""
     times = [getattr(row, field_name) for row in rows]
-    model.objects.bulk_create(rows, batch_size=2000)
+    create_with_ids(model, rows)
     for row, moment in zip(rows, times, strict=True):
         setattr(row, field_name, moment)
     model.objects.bulk_update(rows, [field_name], batch_size=500)
