@@ -8,6 +8,7 @@ which both run modes share.
 """
 
 import logging
+import os
 import queue
 import socket
 import threading
@@ -23,8 +24,9 @@ LAB_PREFIX = "live_lab.tasks."
 logger = logging.getLogger(__name__)
 
 
-def record(task_id: str | None, kind: str, *, hostname: str = "", detail: str = "", later=False) -> None:
-    """Write one lane-2 row, timed now. `later`: hand the write to the background writer."""
+def record(task_id: str | None, kind: str, *, hostname: str = "", detail: str = "", in_place=False) -> None:
+    """One lane-2 row, timed now, written by the background writer; `in_place`: written now,
+    after every row queued before it."""
     if not task_id:
         return
     event = LabEvent(
@@ -34,26 +36,36 @@ def record(task_id: str | None, kind: str, *, hostname: str = "", detail: str = 
         detail=detail[:500],
         at=timezone.now(),
     )
-    if later:
-        background_writer.put(event)
-    else:
+    if in_place:
+        background_writer.flush()
         close_old_connections()
         event.save()
+    else:
+        background_writer.put(event)
 
 
 class BackgroundWriter:
-    """Writes the rows of handlers that run in the worker's main process, and of the web
-    process's publishes, off their thread.
+    """Writes lane-2 rows off the thread whose event they record; each process has its own.
 
-    task_received and task_revoked run in the consumer's own loop: a write there that waits
-    for SQLite's lock (while the web process writes) holds up the next message for every
-    pool process; a publish from the web would hold up the learner's form. The row keeps the
-    time of the event; only the write comes a moment later. Pool processes write in place:
-    one can be killed (revoke with terminate) before a background thread of its own would
-    have written.
+    The row keeps the time of the event; only the write comes a moment later. A write in
+    place waits for SQLite's lock whenever the web process writes: task_received and
+    task_revoked run in the consumer's own loop, where that wait holds up the next message for
+    every pool process; in a pool process it held up the next task (the lab's tasks took 5 %
+    longer while learners fired them, docs/PERFORMANCE.md); a publish from the web would
+    hold up the learner's form.
+
+    The exception is a task's start: a pool process can be killed while the task runs (revoke
+    with terminate, the hard time limit), and what its thread had not written yet would be
+    lost. So on_started writes in place, after the rows queued before it.
     """
 
     def __init__(self):
+        self.start_afresh()
+        # A pool process forked while this process's writer ran inherits its queue but not
+        # its thread (billiard starts a new pool process after a terminate).
+        os.register_at_fork(after_in_child=self.start_afresh)
+
+    def start_afresh(self) -> None:
         self.queue: queue.Queue = queue.Queue()
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
@@ -84,7 +96,8 @@ class BackgroundWriter:
 background_writer = BackgroundWriter()
 
 
-@signals.worker_shutdown.connect
+@signals.worker_shutdown.connect  # the worker's main process
+@signals.worker_process_shutdown.connect  # each pool process
 def flush_on_shutdown(**kwargs):
     background_writer.flush()
 
@@ -106,20 +119,19 @@ def publisher() -> str:
 @signals.before_task_publish.connect
 def on_published(sender=None, headers=None, **kwargs):
     if is_lab(sender):
-        in_a_task = app.current_worker_task is not None  # a pool process writes in place
-        record((headers or {}).get("id"), LabEvent.Kind.PUBLISHED, hostname=publisher(), later=not in_a_task)
+        record((headers or {}).get("id"), LabEvent.Kind.PUBLISHED, hostname=publisher())
 
 
 @signals.task_received.connect
 def on_received(sender=None, request=None, **kwargs):
     if request is not None and is_lab(request.name):
-        record(request.id, LabEvent.Kind.RECEIVED, hostname=request.hostname or "", later=True)
+        record(request.id, LabEvent.Kind.RECEIVED, hostname=request.hostname or "")
 
 
 @signals.task_prerun.connect
 def on_started(sender=None, task_id=None, task=None, **kwargs):
     if task is not None and is_lab(task.name):
-        record(task_id, LabEvent.Kind.STARTED, hostname=task.request.hostname or "")
+        record(task_id, LabEvent.Kind.STARTED, hostname=task.request.hostname or "", in_place=True)
 
 
 @signals.task_retry.connect
@@ -150,4 +162,4 @@ def on_revoked(sender=None, request=None, terminated=None, signum=None, expired=
     # The sender is the task; `request` is its Context here, which has no name.
     if request is not None and sender is not None and is_lab(sender.name):
         detail = "terminated" if terminated else "expired" if expired else "revoked"
-        record(request.id, LabEvent.Kind.REVOKED, hostname=request.hostname or "", detail=detail, later=True)
+        record(request.id, LabEvent.Kind.REVOKED, hostname=request.hostname or "", detail=detail)
