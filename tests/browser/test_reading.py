@@ -9,6 +9,8 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_visitor_opens_the_seed_topic_from_the_catalog_and_reveals_a_card(page, curriculum):
+    failed = []
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
     page.goto("/")
     page.get_by_role("link", name="Task results and status in Django").click()
 
@@ -19,6 +21,10 @@ def test_a_visitor_opens_the_seed_topic_from_the_catalog_and_reveals_a_card(page
     first_card.get_by_text("Reveal the answer").click()
     expect(first_card.locator(".back")).to_be_visible()
     assert screenshot(page, "topic-desktop").exists()
+    assert failed == [], "every stylesheet and script was served"
+    # Headless Chromium does not ask for the tab's icon itself: the page's own link is followed.
+    icon = page.evaluate("fetch(document.querySelector('link[rel=icon]').href).then(r => r.status)")
+    assert icon == 200
 
 
 def test_the_topic_page_reads_on_a_phone_without_sideways_scrolling(phone, curriculum):
