@@ -1,15 +1,23 @@
-"""Round-trip latency and idle cost of the embedded broker, per polling interval.
+"""Round-trip latency and idle cost of the embedded broker, per polling interval; how late
+a countdown task starts, per worker timer precision.
 
     .venv/bin/python bench/embedded_latency.py [--tasks 200] [--intervals 1.0,0.2,0.05,0.01]
+        [--countdowns 40] [--precisions 1.0,0.05]
 
 For each polling interval it starts a real worker (filesystem broker, django-db results) in a
 throwaway runtime folder, sends `add` one task at a time to the idle worker and times send →
 result read (with the app's 0.05 s result polling), then measures the worker's CPU use while
 idle. It also times Celery's default get(), which polls the database every 0.5 s.
+
+Then, for each worker timer precision (worker_timer_precision: how long the timer thread of a
+worker without an event loop may sleep between looks at its schedule), it sends `add` with a
+0.5 s countdown, one at a time at uneven moments, and measures how long after its ETA each
+task started (the task's lane-2 "started" row, written by the pool process).
 """
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -82,6 +90,36 @@ def measure(interval: float, tasks: int, idle_seconds: float) -> dict:
     }
 
 
+def countdown_lateness(precision: float, count: int, idle_seconds: float) -> dict:
+    from live_lab.models import LabEvent
+
+    env = {**os.environ, "WORKER_TIMER_PRECISION": str(precision)}
+    log = Path(os.environ["APP_RUNTIME_DIR"]) / f"worker-timer-{precision}.log"
+    worker = CeleryWorker(env=env, log_path=log)
+    late_ms = []
+    try:
+        worker.wait_until_ready()
+        for n in range(count):
+            time.sleep(random.uniform(0, 1))  # sent at any moment of the timer's sleep
+            eta = time.time() + 0.5
+            task_id = add.apply_async((n, 1), countdown=0.5).id
+            assert wait_for_result(task_id, timeout=30) == n + 1
+            started = LabEvent.objects.get(task_id=task_id, kind=LabEvent.Kind.STARTED).at.timestamp()
+            late_ms.append((started - eta) * 1000)
+        before = cpu_seconds(worker.pid)
+        time.sleep(idle_seconds)
+        idle_cpu = (cpu_seconds(worker.pid) - before) / idle_seconds * 100
+    finally:
+        worker.stop()
+    return {
+        "precision": precision,
+        "median": statistics.median(late_ms),
+        "p95": percentile(late_ms, 0.95),
+        "max": max(late_ms),
+        "idle_cpu": idle_cpu,
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -89,6 +127,8 @@ def main():
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--intervals", default="1.0,0.2,0.05,0.01")
     parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--countdowns", type=int, default=40)
+    parser.add_argument("--precisions", default="1.0,0.05")
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
@@ -108,6 +148,15 @@ def main():
         f"median round trip at {chosen['interval']} s vs {slowest['interval']} s: "
         f"{slowest['median'] / chosen['median']:.1f}x faster"
     )
+
+    print(f"\ncountdown 0.5 s: {args.countdowns} tasks one by one, time from the ETA to the start")
+    print(f"{'precision s':>11} {'median ms':>10} {'p95 ms':>8} {'max ms':>8} {'idle CPU %':>11}")
+    for precision in (float(value) for value in args.precisions.split(",")):
+        row = countdown_lateness(precision, args.countdowns, args.idle_seconds)
+        print(
+            f"{row['precision']:>11} {row['median']:>10.1f} {row['p95']:>8.1f} {row['max']:>8.1f} "
+            f"{row['idle_cpu']:>11.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ def manage_check(**env) -> subprocess.CompletedProcess:
             "REDIS_URL='localhost:6379' is not of the form redis://HOST:PORT/DB",
         ),
         ({"BROKER_POLLING_INTERVAL": "fast"}, "BROKER_POLLING_INTERVAL='fast' must be a number"),
+        ({"WORKER_TIMER_PRECISION": "0"}, "WORKER_TIMER_PRECISION='0' must be a number of seconds"),
     ],
 )
 def test_a_malformed_setting_stops_the_start_with_a_message_naming_it(env, message, tmp_path):
