@@ -188,6 +188,31 @@ def test_a_result_that_read_a_ready_state_keeps_it_after_forget(celery_worker):
     assert app.AsyncResult(sent.id).state == "PENDING"
 
 
+def test_one_result_reads_the_backend_again_while_its_state_is_unready(celery_worker, tmp_path):
+    marker = started(tmp_path)
+    sent = tracked_sleep.delay("done", seconds=0.6, started_path=marker)
+    result = app.AsyncResult(sent.id)  # the one instance a polling loop would hold
+
+    wait_until(lambda: result.state == "STARTED", "the instance reading STARTED")
+    wait_until(result.ready, "the same instance reading a ready state")
+
+    assert (result.state, result.result) == ("SUCCESS", "done")
+
+
+def test_a_task_a_worker_holds_for_its_countdown_reads_pending(celery_worker):
+    sent = sleep_then_return.apply_async(("done",), countdown=3)
+    inspector = app.control.inspect([celery_worker.hostname], timeout=1.0)
+
+    def held_by_the_worker() -> bool:
+        scheduled = inspector.scheduled() or {}
+        return any(entry["request"]["id"] == sent.id for entry in scheduled.get(celery_worker.hostname, []))
+
+    wait_until(held_by_the_worker, "the worker receiving the task")
+    held = app.AsyncResult(sent.id)
+    assert (held.state, held.result, held.exists()) == ("PENDING", None, False)
+    assert get(sent.id) == "done"
+
+
 def test_exists_is_true_only_once_a_state_other_than_pending_is_stored(celery_worker, tmp_path):
     assert not app.AsyncResult("no-task-ever-had-this-id").exists()
     marker = started(tmp_path)

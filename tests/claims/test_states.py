@@ -1,10 +1,14 @@
 """Claims about celery.states and AsyncResult's API that hold without a worker (static facts)."""
 
+import importlib.util
+
 import pytest
 from celery import Celery, states
+from celery.app import backends
 from celery.result import AsyncResult
 
 from config.celery import app
+from live_lab.tasks import add
 
 
 def test_ready_states_are_success_failure_and_revoked():
@@ -70,3 +74,33 @@ def test_without_a_result_backend_reading_a_state_raises_attribute_error_and_sto
         result.state  # noqa: B018 - reading it is the point
     with pytest.raises(AttributeError, match="_get_task_meta_for"):
         result.ready()
+
+
+def test_result_backend_urls_name_real_backends_by_their_scheme():
+    def backend_class(url):
+        cls, _ = backends.by_url(url, app.loader)
+        return f"{cls.__module__}.{cls.__name__}"
+
+    assert backend_class("redis://localhost:6379/1") == "celery.backends.redis.RedisBackend"
+    assert backend_class("file:///srv/celery-results") == "celery.backends.filesystem.FilesystemBackend"
+    assert backend_class("rpc://") == "celery.backends.rpc.RPCBackend"
+    # Not one of Celery's own aliases: django-celery-results registers it by an entry point.
+    assert "django-db" not in backends.BACKEND_ALIASES
+    assert backend_class("django-db") == "django_celery_results.backends.database.DatabaseBackend"
+    # db+<SQLAlchemy URL>: the SQLAlchemy backend, which imports SQLAlchemy (not installed here).
+    assert backends.BACKEND_ALIASES["db"] == "celery.backends.database:DatabaseBackend"
+    if importlib.util.find_spec("sqlalchemy") is None:
+        with pytest.raises(ModuleNotFoundError, match="sqlalchemy"):
+            backends.by_url("db+sqlite:///results.sqlite", app.loader)
+    else:
+        assert backend_class("db+sqlite:///results.sqlite") == "celery.backends.database.DatabaseBackend"
+
+
+def test_app_asyncresult_is_bound_to_the_apps_backend_and_takes_the_id_first():
+    result = app.AsyncResult("some-id")
+    assert result.app is app
+    assert result.backend is app.backend
+    assert add.AsyncResult("some-id").backend is add.backend
+    with pytest.raises(TypeError, match="unexpected keyword argument 'task'"):
+        AsyncResult(task="some-id")
+    assert not hasattr(AsyncResult, "fetch")
