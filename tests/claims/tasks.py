@@ -6,7 +6,7 @@ Each does one small thing the content teaches about; sleeps are short and passed
 import time
 from pathlib import Path
 
-from celery import shared_task
+from celery import current_task, shared_task
 from celery.exceptions import Ignore
 
 
@@ -148,6 +148,67 @@ def retry_once(self, countdown):
     if self.request.retries == 0:
         raise self.retry(exc=ConnectionError("api down"), countdown=countdown)
     return f"run {self.request.retries + 1}"
+
+
+@shared_task(bind=True)
+def retry_without_raise(self, ran_path, countdown):
+    """Calls self.retry() without `raise` in its first run; notes every run that got past it."""
+    if self.request.retries == 0:
+        try:
+            raise ConnectionError("api down")
+        except ConnectionError as exc:
+            self.retry(exc=exc, countdown=countdown)  # no `raise`: what the check is about
+    with open(ran_path, "a") as ran:
+        ran.write(f"past the retry line in run {self.request.retries + 1}\n")
+    return "synced"
+
+
+@shared_task(bind=True)
+def retry_while_handling(self):
+    try:
+        raise ConnectionError("api down")
+    except ConnectionError as exc:
+        raise self.retry(exc=exc, countdown=60) from exc
+
+
+@shared_task(autoretry_for=(TimeoutError,), default_retry_delay=0.2)
+def keeps_timing_out(runs_path):
+    """autoretry_for and nothing else, but a short default_retry_delay (Celery's is 180 s)."""
+    with open(runs_path, "a") as runs:
+        runs.write("run\n")
+    raise TimeoutError("still timing out")
+
+
+@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, retry_jitter=False, max_retries=2)
+def api_down_with_backoff():
+    raise ConnectionError("api down")
+
+
+@shared_task(throws=(ClaimError,))
+def raise_expected():
+    raise ClaimError("bad email")
+
+
+@shared_task(acks_late=True)
+def note_pid_then_sleep(pids_path, seconds):
+    import os
+
+    with open(pids_path, "a") as pids:
+        pids.write(f"{os.getpid()}\n")
+    time.sleep(seconds)
+    return "survived"
+
+
+@shared_task
+def progress_via_the_task_object(seconds):
+    progress_via_the_task_object.update_state(state="PROGRESS", meta={"via": "the task object"})
+    time.sleep(seconds)
+
+
+@shared_task
+def progress_via_current_task(seconds):
+    current_task.update_state(state="PROGRESS", meta={"via": "current_task"})
+    time.sleep(seconds)
 
 
 @shared_task(ignore_result=True, store_errors_even_if_ignored=True)

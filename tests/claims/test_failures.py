@@ -1,9 +1,13 @@
 """Claims about failures and retries: what is stored, what get() raises (real worker, both modes)."""
 
 import json
+import os
+import signal
 import sys
+import time
 
 import pytest
+from billiard.exceptions import WorkerLostError
 from celery.exceptions import MaxRetriesExceededError
 from celery.utils.serialization import UnpickleableExceptionWrapper
 from django.conf import settings
@@ -13,14 +17,20 @@ from tests.claims.observe import get, states_until_ready, wait_for_state, wait_u
 from tests.claims.tasks import (
     ClaimError,
     always_retry,
+    api_down_with_backoff,
     ignored_storing_errors,
+    keeps_timing_out,
+    note_pid_then_sleep,
     progress_then_ignore,
+    raise_expected,
     raise_from_a_module_only_the_worker_loads,
     raise_key_error,
     raise_needs_action,
     raise_with_unencodable_argument,
     retry_once,
+    retry_while_handling,
     retry_without_exc,
+    retry_without_raise,
 )
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -150,3 +160,73 @@ def test_store_errors_even_if_ignored_stores_failures_but_not_successes(celery_w
     result = wait_for_state(failed.id, "FAILURE")
     assert isinstance(result.info, ClaimError)
     assert app.AsyncResult(succeeded.id).state == "PENDING"
+
+
+def test_retry_without_raise_still_ends_the_run_at_that_line(celery_worker, tmp_path):
+    ran = tmp_path / "ran"
+    sent = retry_without_raise.delay(str(ran), countdown=0.2)
+
+    assert get(sent.id) == "synced"
+    assert ran.read_text().splitlines() == ["past the retry line in run 2"]
+
+
+def test_retry_in_a_direct_call_reraises_the_exception_being_handled():
+    # No worker: the task function called like a plain function, as a unit test would.
+    with pytest.raises(ConnectionError, match="api down"):
+        retry_while_handling()
+
+
+def test_retry_defaults_are_three_retries_three_minutes_apart():
+    assert app.Task.max_retries == 3
+    assert app.Task.default_retry_delay == 180
+
+
+def test_autoretry_for_alone_retries_max_retries_times_then_stores_the_exception(celery_worker, tmp_path):
+    runs = tmp_path / "runs"
+    sent = keeps_timing_out.delay(str(runs))
+
+    assert states_until_ready(sent.id) == ["PENDING", "RETRY", "FAILURE"]
+    assert len(runs.read_text().splitlines()) == 4, "the first run and 3 retries"
+    retries = [line for line in celery_worker.log().splitlines() if f"[{sent.id}] retry:" in line]
+    assert len(retries) == 3
+    assert all("Retry in 0.2s" in line for line in retries), "default_retry_delay is the countdown"
+    result = app.AsyncResult(sent.id)
+    assert isinstance(result.info, TimeoutError)
+    assert not isinstance(result.info, MaxRetriesExceededError)
+
+
+def test_retry_backoff_waits_one_then_two_seconds_and_fails_with_the_tasks_exception(celery_worker):
+    sent = api_down_with_backoff.delay()
+
+    states_until_ready(sent.id)
+    result = app.AsyncResult(sent.id)
+    assert result.state == "FAILURE"
+    assert isinstance(result.info, ConnectionError)
+    retries = [line for line in celery_worker.log().splitlines() if f"[{sent.id}] retry:" in line]
+    assert [line.split("retry: ")[1].split(":")[0] for line in retries] == ["Retry in 1s", "Retry in 2s"]
+
+
+def test_an_exception_listed_in_throws_is_stored_as_failure_and_logged_at_info(celery_worker):
+    sent = raise_expected.delay()
+
+    with pytest.raises(ClaimError, match="bad email"):
+        get(sent.id)
+    assert app.AsyncResult(sent.id).state == "FAILURE"
+    logged = [line for line in celery_worker.log().splitlines() if sent.id in line]
+    assert any("INFO" in line and "raised expected: ClaimError('bad email')" in line for line in logged)
+    assert not any("ERROR" in line for line in logged)
+
+
+def test_a_killed_pool_process_stores_worker_lost_error_and_the_task_does_not_run_again(
+    celery_worker, tmp_path
+):
+    pids = tmp_path / "pids"
+    sent = note_pid_then_sleep.delay(str(pids), seconds=5)
+    wait_until(pids.exists, "the task starting")
+    os.kill(int(pids.read_text()), signal.SIGKILL)  # as the OOM killer would
+
+    result = wait_for_state(sent.id, "FAILURE")
+    assert isinstance(result.info, WorkerLostError)
+    assert "Worker exited prematurely" in str(result.info)
+    time.sleep(1.0)  # a redelivered message would have started again by now
+    assert len(pids.read_text().splitlines()) == 1

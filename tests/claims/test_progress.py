@@ -1,6 +1,7 @@
 """Claims about custom states and progress with update_state (real worker, both modes)."""
 
 import pytest
+from celery.result import AsyncResult
 from django.conf import settings
 from kombu.exceptions import EncodeError
 
@@ -11,6 +12,8 @@ from tests.claims.tasks import (
     early_success,
     fail,
     ignored_with_progress,
+    progress_via_current_task,
+    progress_via_the_task_object,
     progress_with_a_set,
     progress_with_json_meta,
     report_for,
@@ -134,3 +137,16 @@ def test_a_later_write_replaces_a_stored_failure(celery_worker):
 
     result = app.AsyncResult(failed.id)
     assert (result.state, result.info) == ("PROGRESS", {"stage": "child"})
+
+
+def test_update_state_through_the_task_object_or_current_task_stores_progress_for_the_running_task(
+    celery_worker,
+):
+    ways = [(progress_via_the_task_object, "the task object"), (progress_via_current_task, "current_task")]
+    for task, via in ways:
+        sent = task.delay(0.5)
+        during = wait_for_state(sent.id, "PROGRESS")
+        assert during.info == {"via": via}
+        get(sent.id)
+    # The reading side has nothing to write with.
+    assert not hasattr(AsyncResult, "update_state")
