@@ -4,14 +4,19 @@ import datetime as dt
 import decimal
 import json
 import time
+import uuid
 
 import pytest
+from celery import Celery, states
+from celery.app.task import Context
+from celery.exceptions import ImproperlyConfigured
+from django.conf import settings
 from django.utils import timezone
-from kombu.exceptions import EncodeError
+from kombu.exceptions import ContentDisallowed, EncodeError
 
 from config.celery import app
 from tests.claims.observe import get, states_until_ready, wait_for_state
-from tests.claims.tasks import report_progress, return_a_set, return_rich_values, sleep_then_return
+from tests.claims.tasks import fail, report_progress, return_a_set, return_rich_values, sleep_then_return
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -103,3 +108,140 @@ def test_json_results_keep_datetimes_and_decimals_but_turn_tuples_into_lists_and
     assert value["ids"] == [3, 4]
     assert value["7"] == "seven"
     assert 7 not in value
+
+
+# ---- backend settings: the backend the worker uses, configured otherwise, on the real services ----
+
+
+def other_app(name: str, backend: str | None = None, **conf) -> Celery:
+    """A Celery app on this mode's real result store (or `backend`), with its own settings."""
+    other = Celery(name, set_as_current=False, backend=backend or settings.CELERY_RESULT_BACKEND)
+    other.conf.update(**conf)
+    return other
+
+
+def a_task_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4()}"
+
+
+def a_request(task_id: str) -> Context:
+    """What the worker passes to the backend about the task it ran."""
+    return Context(
+        id=task_id,
+        task="shop.tasks.import_rows",
+        args=["rows.csv"],
+        kwargs={},
+        hostname="worker@shop",
+        retries=0,
+        delivery_info={"routing_key": "celery"},
+    )
+
+
+@pytest.mark.redis_only
+def test_with_result_extended_off_redis_meta_has_no_name_or_args():
+    for extended, expected in ((False, (None, None)), (True, ("shop.tasks.import_rows", ["rows.csv"]))):
+        other = other_app("extended", result_extended=extended)
+        task_id = a_task_id("extended")
+        other.backend.store_result(task_id, 500, states.SUCCESS, request=a_request(task_id))
+        result = other.AsyncResult(task_id)
+        assert (result.name, result.args) == expected
+
+
+@pytest.mark.redis_only
+def test_with_result_expires_none_redis_keeps_the_key_without_a_ttl():
+    other = other_app("no-expiry", result_expires=None)
+    task_id = a_task_id("no-expiry")
+    other.backend.store_result(task_id, 1, states.SUCCESS)
+
+    assert other.backend.expires is None, "not replaced by the one-day default"
+    key = other.backend.get_key_for_task(task_id)
+    assert other.backend.client.ttl(key) == -1  # -1: no TTL
+    other.AsyncResult(task_id).forget()
+    assert not other.backend.client.exists(key)
+
+
+@pytest.mark.redis_only
+def test_result_failure_expires_sets_the_ttl_of_failure_writes_only_on_redis():
+    other = other_app("failure-expiry", result_failure_expires=dt.timedelta(days=7))
+    retried, failed = a_task_id("retried"), a_task_id("failed")
+    other.backend.mark_as_retry(retried, ConnectionError("api down"))
+    other.backend.mark_as_failure(failed, ConnectionError("api down"))
+
+    def ttl(task_id):
+        return other.backend.client.ttl(other.backend.get_key_for_task(task_id))
+
+    assert 86_400 - 10 < ttl(retried) <= 86_400
+    assert 7 * 86_400 - 10 < ttl(failed) <= 7 * 86_400
+
+
+def test_django_db_warns_that_it_does_not_support_result_failure_expires():
+    other = other_app("failure-expiry-db", backend="django-db", result_failure_expires=dt.timedelta(days=7))
+    with pytest.warns(UserWarning, match="does not support result_failure_expires"):
+        other.backend  # noqa: B018 - creating it is the point
+
+
+def test_django_db_keeps_a_failures_traceback_only_with_result_extended():
+    for extended in (False, True):
+        other = other_app("traceback-db", backend="django-db", result_extended=extended)
+        task_id = a_task_id("traceback")
+        other.backend.mark_as_failure(
+            task_id,
+            KeyError("sku"),
+            traceback="Traceback (most recent call last): ...",
+            request=a_request(task_id),
+        )
+        result = other.AsyncResult(task_id)
+        assert isinstance(result.info, KeyError)
+        assert (result.traceback is not None) == extended
+
+
+def test_a_pickled_result_is_refused_unless_result_accept_content_allows_pickle():
+    writer = other_app("pickle-writer", result_serializer="pickle", accept_content=["json"])
+    task_id = a_task_id("pickled")
+    writer.backend.store_result(task_id, 500, states.SUCCESS)  # encoding checks nothing
+
+    with pytest.raises(ContentDisallowed, match="pickle"):
+        writer.AsyncResult(task_id).state  # noqa: B018 - reading it is the point
+    allowed = other_app(
+        "pickle-reader",
+        result_serializer="pickle",
+        accept_content=["json"],
+        result_accept_content=["pickle", "json"],
+    )
+    assert allowed.AsyncResult(task_id).get(timeout=1) == 500
+
+
+def test_the_file_backend_reads_only_its_own_directory(tmp_path):
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "web").mkdir()
+    worker_side = other_app("file-worker", backend=f"file://{tmp_path / 'worker'}")
+    web_side = other_app("file-web", backend=f"file://{tmp_path / 'web'}")
+    task_id = a_task_id("file")
+    worker_side.backend.store_result(task_id, 1, states.SUCCESS)
+
+    assert (tmp_path / "worker" / f"celery-task-meta-{task_id}").exists()
+    assert worker_side.AsyncResult(task_id).state == "SUCCESS"
+    assert web_side.AsyncResult(task_id).state == "PENDING"
+    with pytest.raises(ImproperlyConfigured):
+        other_app("file-missing", backend=f"file://{tmp_path / 'missing'}").backend  # noqa: B018
+
+
+@pytest.mark.embedded_only
+def test_the_admin_shows_task_results_read_only(client, celery_worker):
+    from django.contrib.auth.models import User
+    from django_celery_results.models import TaskResult
+
+    sent = fail.delay("boom")
+    states_until_ready(sent.id)
+    row = TaskResult.objects.get(task_id=sent.id)
+    client.force_login(User.objects.create_superuser("support", "support@example.com", "pw"))
+
+    page = client.get(f"/admin/django_celery_results/taskresult/{row.pk}/change/").content.decode()
+    assert sent.id in page
+    assert "FAILURE" in page
+    for field in ("status", "result", "task_id", "traceback"):
+        assert f'name="{field}"' not in page, f"{field} is shown, not offered for editing"
+    # Saving the page changes nothing: the fields are read-only, whatever the request says.
+    client.post(f"/admin/django_celery_results/taskresult/{row.pk}/change/", {"status": "SUCCESS"})
+    row.refresh_from_db()
+    assert row.status == "FAILURE"

@@ -150,3 +150,13 @@ def test_update_state_through_the_task_object_or_current_task_stores_progress_fo
         get(sent.id)
     # The reading side has nothing to write with.
     assert not hasattr(AsyncResult, "update_state")
+
+
+def test_apply_returns_success_in_memory_while_the_backend_keeps_the_progress_it_stored():
+    # apply() runs the task here, in the test process; update_state still writes to the backend.
+    assert not app.conf.task_store_eager_result
+    eager = report_progress.apply(args=(2, 0.0))
+
+    assert (eager.state, eager.result) == ("SUCCESS", {"done": 2, "total": 2})
+    stored = app.AsyncResult(eager.id)
+    assert (stored.state, stored.info) == ("PROGRESS", {"done": 2, "total": 2})
