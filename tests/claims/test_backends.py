@@ -7,7 +7,7 @@ import time
 import uuid
 
 import pytest
-from celery import Celery, states
+from celery import Celery, beat, states
 from celery.app.task import Context
 from celery.exceptions import ImproperlyConfigured
 from django.conf import settings
@@ -245,3 +245,22 @@ def test_the_admin_shows_task_results_read_only(client, celery_worker):
     client.post(f"/admin/django_celery_results/taskresult/{row.pk}/change/", {"status": "SUCCESS"})
     row.refresh_from_db()
     assert row.status == "FAILURE"
+
+
+def test_the_rpc_backend_has_no_chords_or_saved_groups_sends_transient_results_and_gets_no_cleanup():
+    rpc = Celery("rpc", set_as_current=False, backend="rpc://")  # built, never connected
+    with pytest.raises(NotImplementedError, match="does not support chords"):
+        rpc.backend.ensure_chords_allowed()
+    with pytest.raises(NotImplementedError, match="save_group is not supported"):
+        rpc.backend.save_group("group-id", None)
+    assert (rpc.backend.persistent, rpc.backend.delivery_mode) == (False, 1)  # 1: transient
+    persistent = other_app("rpc-persistent", backend="rpc://", result_persistent=True)
+    assert (persistent.backend.persistent, persistent.backend.delivery_mode) == (True, 2)
+
+    def default_beat_entries(backend):
+        scheduler = beat.Scheduler(Celery("beat", set_as_current=False, backend=backend), lazy=True)
+        scheduler.install_default_entries({})
+        return sorted(scheduler.schedule)
+
+    assert default_beat_entries("rpc://") == []
+    assert default_beat_entries("django-db") == ["celery.backend_cleanup"]
