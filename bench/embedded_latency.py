@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,21 +67,33 @@ def round_trips(count: int, read) -> list[float]:
     return timings
 
 
-def measure(interval: float, tasks: int, idle_seconds: float) -> dict:
-    env = {**os.environ, "BROKER_POLLING_INTERVAL": str(interval)}
-    log = Path(os.environ["APP_RUNTIME_DIR"]) / f"worker-{interval}.log"
+@contextmanager
+def worker_with(variable: str, value: float):
+    """A real worker started with one setting of the environment changed, ready; stopped after."""
+    env = {**os.environ, variable: str(value)}
+    log = Path(os.environ["APP_RUNTIME_DIR"]) / f"worker-{variable.lower()}-{value}.log"
     worker = CeleryWorker(env=env, log_path=log)
     try:
         worker.wait_until_ready()
+        yield worker
+    finally:
+        worker.stop()
+
+
+def idle_cpu_percent(worker, seconds: float) -> float:
+    """The worker's CPU use (main process and pool) over `seconds` with nothing to do."""
+    before = cpu_seconds(worker.pid)
+    time.sleep(seconds)
+    return (cpu_seconds(worker.pid) - before) / seconds * 100
+
+
+def measure(interval: float, tasks: int, idle_seconds: float) -> dict:
+    with worker_with("BROKER_POLLING_INTERVAL", interval) as worker:
         round_trips(5, lambda task_id: wait_for_result(task_id, timeout=30))  # warm up
         fast = round_trips(tasks, lambda task_id: wait_for_result(task_id, timeout=30))
         default = round_trips(max(tasks // 4, 10), lambda task_id: app.AsyncResult(task_id).get(timeout=30))
         time.sleep(1)
-        before = cpu_seconds(worker.pid)
-        time.sleep(idle_seconds)
-        idle_cpu = (cpu_seconds(worker.pid) - before) / idle_seconds * 100
-    finally:
-        worker.stop()
+        idle_cpu = idle_cpu_percent(worker, idle_seconds)
     return {
         "interval": interval,
         "median": statistics.median(fast),
@@ -93,12 +106,8 @@ def measure(interval: float, tasks: int, idle_seconds: float) -> dict:
 def countdown_lateness(precision: float, count: int, idle_seconds: float) -> dict:
     from live_lab.models import LabEvent
 
-    env = {**os.environ, "WORKER_TIMER_PRECISION": str(precision)}
-    log = Path(os.environ["APP_RUNTIME_DIR"]) / f"worker-timer-{precision}.log"
-    worker = CeleryWorker(env=env, log_path=log)
     late_ms = []
-    try:
-        worker.wait_until_ready()
+    with worker_with("WORKER_TIMER_PRECISION", precision) as worker:
         for n in range(count):
             time.sleep(random.uniform(0, 1))  # sent at any moment of the timer's sleep
             eta = time.time() + 0.5
@@ -106,11 +115,7 @@ def countdown_lateness(precision: float, count: int, idle_seconds: float) -> dic
             assert wait_for_result(task_id, timeout=30) == n + 1
             started = LabEvent.objects.get(task_id=task_id, kind=LabEvent.Kind.STARTED).at.timestamp()
             late_ms.append((started - eta) * 1000)
-        before = cpu_seconds(worker.pid)
-        time.sleep(idle_seconds)
-        idle_cpu = (cpu_seconds(worker.pid) - before) / idle_seconds * 100
-    finally:
-        worker.stop()
+        idle_cpu = idle_cpu_percent(worker, idle_seconds)
     return {
         "precision": precision,
         "median": statistics.median(late_ms),
