@@ -3,6 +3,9 @@
 import datetime as dt
 import decimal
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 
@@ -264,3 +267,23 @@ def test_the_rpc_backend_has_no_chords_or_saved_groups_sends_transient_results_a
 
     assert default_beat_entries("rpc://") == []
     assert default_beat_entries("django-db") == ["celery.backend_cleanup"]
+
+
+def test_django_cache_on_the_default_locmem_cache_keeps_a_result_inside_the_process_that_stored_it():
+    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+    task_id = a_task_id("locmem")
+    # Another process stores the result, as a worker would, and reads it back itself.
+    store_and_read = (
+        "import django; django.setup()\n"
+        "from celery import Celery, states\n"
+        "worker = Celery('locmem-worker', set_as_current=False, backend='django-cache')\n"
+        f"worker.backend.store_result({task_id!r}, 500, states.SUCCESS)\n"
+        f"print(worker.AsyncResult({task_id!r}).state)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", store_and_read], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "SUCCESS", done.stderr
+
+    assert other_app("locmem-web", backend="django-cache").AsyncResult(task_id).state == "PENDING"
