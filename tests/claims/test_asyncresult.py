@@ -305,3 +305,16 @@ def test_a_task_that_expired_before_a_worker_could_run_it_is_stored_as_revoked_e
     result = wait_for_state(sent.id, "REVOKED")
     assert isinstance(result.info, TaskRevokedError)
     assert result.info.args == ("expired",)
+
+
+@pytest.mark.embedded_only
+def test_then_on_a_polling_backend_runs_the_callback_only_when_that_result_reads_ready(celery_worker):
+    called = []
+    sent = sleep_then_return.delay("done", seconds=0.2)
+    sent.then(lambda result: called.append(result.id))
+
+    assert get(sent.id) == "done"  # another AsyncResult saw the worker's SUCCESS
+    time.sleep(0.5)
+    assert called == [], "nothing watches the backend for the callback"
+    assert sent.ready()  # the result the callback hangs on reads a ready state...
+    assert called == [sent.id]  # ...and only then its callback runs, in this process
