@@ -318,3 +318,19 @@ def test_then_on_a_polling_backend_runs_the_callback_only_when_that_result_reads
     assert called == [], "nothing watches the backend for the callback"
     assert sent.ready()  # the result the callback hangs on reads a ready state...
     assert called == [sent.id]  # ...and only then its callback runs, in this process
+
+
+@pytest.mark.embedded_only
+def test_get_on_django_db_sleeps_interval_between_reads_and_never_past_the_timeout(celery_worker):
+    sent = sleep_then_return.delay("done", seconds=0.2)
+    asked = time.monotonic()
+    assert app.AsyncResult(sent.id).get(timeout=10, interval=1.5) == "done"
+    # The first read comes before the task ends; the next one only after a 1.5 s sleep.
+    assert time.monotonic() - asked >= 1.4
+
+    slow = sleep_then_return.delay("late", seconds=3)
+    asked = time.monotonic()
+    with pytest.raises(TimeoutError):
+        app.AsyncResult(slow.id).get(timeout=0.5, interval=5)
+    assert time.monotonic() - asked < 4, "the timeout, not the 5 s interval, ended the wait"
+    assert get(slow.id) == "late"
