@@ -25,7 +25,18 @@ def child_pids(pid: int) -> list[int]:
 class CeleryWorker:
     """A real `celery worker` subprocess with its own hostname and log file."""
 
-    def __init__(self, *, env: dict, log_path: Path, concurrency: int = 2, extra_args: tuple = ()):
+    def __init__(
+        self,
+        *,
+        env: dict,
+        log_path: Path,
+        concurrency: int = 2,
+        extra_args: tuple = (),
+        queues: str = "celery,lab",
+        result_backend: str | None = None,
+    ):
+        """`queues` and `result_backend` let a check run a worker unlike the app's own (an rpc
+        backend, say) on a queue no other worker consumes."""
         self.hostname = f"probe-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,11 +48,12 @@ class CeleryWorker:
                 "celery",
                 "-A",
                 "config",
+                *(["--result-backend", result_backend] if result_backend else []),
                 "worker",
                 "--loglevel=INFO",
                 f"--concurrency={concurrency}",
                 f"--hostname={self.hostname}",
-                "--queues=celery,lab",
+                f"--queues={queues}",
                 "--include=tests.worker_tasks,tests.claims.tasks,tests.claims.canvas_tasks",
                 *extra_args,
             ],

@@ -18,8 +18,10 @@ from django.utils import timezone
 from kombu.exceptions import ContentDisallowed, EncodeError
 
 from config.celery import app
-from tests.claims.observe import get, states_until_ready, wait_for_state
+from tests.claims.observe import get, states_until_ready, wait_for_state, wait_until
 from tests.claims.tasks import fail, report_progress, return_a_set, return_rich_values, sleep_then_return
+from tests.conftest import OUTPUT_DIR
+from tests.worker_process import CeleryWorker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -287,3 +289,26 @@ def test_django_cache_on_the_default_locmem_cache_keeps_a_result_inside_the_proc
     assert done.stdout.strip() == "SUCCESS", done.stderr
 
     assert other_app("locmem-web", backend="django-cache").AsyncResult(task_id).state == "PENDING"
+
+
+@pytest.mark.redis_only
+def test_with_rpc_a_result_reaches_only_the_app_that_sent_the_task():
+    env = {**os.environ, "APP_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"])}
+    worker = CeleryWorker(
+        env=env,
+        log_path=OUTPUT_DIR / "workers" / "rpc-backend-redis.log",
+        queues="rpc-claims",  # only this worker, whose results go back as messages
+        result_backend="rpc://",
+    )
+    try:
+        worker.wait_until_ready()
+        sender = other_app("rpc-sender", backend="rpc://", broker_url=settings.CELERY_BROKER_URL)
+        sent = sender.send_task("tests.claims.tasks.sleep_then_return", args=("done",), queue="rpc-claims")
+        # The app that sent the task reads the result by its id...
+        wait_until(lambda: sender.AsyncResult(sent.id).state == "SUCCESS", "the sender reading SUCCESS")
+        # ...another app, as in another web process, has its own reply queue, empty for this id.
+        elsewhere = other_app("rpc-elsewhere", backend="rpc://", broker_url=settings.CELERY_BROKER_URL)
+        assert elsewhere.AsyncResult(sent.id).state == "PENDING"
+        assert sent.get(timeout=15) == "done"
+    finally:
+        worker.stop()
