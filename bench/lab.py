@@ -294,8 +294,7 @@ def throughput(base: str, learner_count: int, per_learner: int, round_number: in
 
     prefix = f"throughput-{round_number}-"  # new learners each round: the lab's limits are per learner
     learners = [Learner(base, f"{prefix}{n}") for n in range(learner_count)]
-    started = time.time()
-
+    lab_started = time.time()
     running = RunningRuns(prefix)
 
     def fire_all(learner: Learner) -> None:
@@ -310,22 +309,23 @@ def throughput(base: str, learner_count: int, per_learner: int, round_number: in
     with running, ThreadPoolExecutor(learner_count) as pool:
         list(pool.map(fire_all, learners))
     print(
-        f"  all {learner_count * per_learner} runs fired after {time.time() - started:.2f} s", file=sys.stderr
+        f"  all {learner_count * per_learner} runs fired after {time.time() - lab_started:.2f} s",
+        file=sys.stderr,
     )
     runs = LabRun.objects.filter(owner__username__startswith=prefix)
     while runs.filter(status=LabRun.Status.RUNNING).exists():
         time.sleep(0.02)
-    lab = runs.aggregate(last=Max("finished_at"))["last"].timestamp() - started
+    lab = runs.aggregate(last=Max("finished_at"))["last"].timestamp() - lab_started
     print_stages(runs)
 
-    lab_started, started = started, time.time()
+    bare_started = time.time()
     sent = [add.apply_async((n, 1), {"seconds": 0.2}) for n in range(learner_count * per_learner)]
     for result in sent:
         result.get(timeout=60, interval=0.02)
-    bare = time.time() - started
+    bare = time.time() - bare_started
     assert app.AsyncResult(sent[-1].id).state == "SUCCESS"
     print_worker_span("lab", list(runs.values_list("task_id", flat=True)), lab_started, lab)
-    print_worker_span("bare", [result.id for result in sent], started, bare)
+    print_worker_span("bare", [result.id for result in sent], bare_started, bare)
     return lab, bare
 
 

@@ -46,13 +46,19 @@ def clear_broker() -> None:
             message.unlink(missing_ok=True)
 
 
+def worker_env() -> dict:
+    """The environment of a process the tests start (worker, web server): the test database."""
+    return {**os.environ, "APP_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"])}
+
+
 @pytest.fixture(scope="module")
 def celery_worker(request, django_db_setup, django_db_blocker):
     """A worker for this test module, on the test database and the mode's real broker."""
-    env = {**os.environ, "APP_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"])}
     clear_broker()
     name = request.module.__name__.rsplit(".", 1)[-1]
-    worker = CeleryWorker(env=env, log_path=OUTPUT_DIR / "workers" / f"{name}-{settings.RUN_MODE}.log")
+    worker = CeleryWorker(
+        env=worker_env(), log_path=OUTPUT_DIR / "workers" / f"{name}-{settings.RUN_MODE}.log"
+    )
     worker.wait_until_ready()
     yield worker
     worker.stop()

@@ -5,7 +5,6 @@ ORM calls from a thread with a running loop. The browser is therefore opened per
 only while it is open are those calls allowed: the test thread's ORM use here is plain setup.
 """
 
-import os
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import OUTPUT_DIR, free_port
+from tests.conftest import OUTPUT_DIR, free_port, worker_env
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -81,7 +80,7 @@ def asgi_server(django_db_setup, django_db_blocker):
     pytest-django's live_server is WSGI, which would buffer an event stream to its end.
     """
     port = free_port()
-    env = {**os.environ, "APP_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"])}
+    env = worker_env()
     log_path = OUTPUT_DIR / f"uvicorn-{settings.RUN_MODE}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:

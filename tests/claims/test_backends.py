@@ -20,7 +20,7 @@ from kombu.exceptions import ContentDisallowed, EncodeError
 from config.celery import app
 from tests.claims.observe import get, states_until_ready, wait_for_state, wait_until
 from tests.claims.tasks import fail, report_progress, return_a_set, return_rich_values, sleep_then_return
-from tests.conftest import OUTPUT_DIR
+from tests.conftest import OUTPUT_DIR, worker_env
 from tests.worker_process import CeleryWorker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -253,7 +253,7 @@ def test_the_admin_shows_task_results_read_only(client, celery_worker):
 
 
 def test_the_rpc_backend_has_no_chords_or_saved_groups_sends_transient_results_and_gets_no_cleanup():
-    rpc = Celery("rpc", set_as_current=False, backend="rpc://")  # built, never connected
+    rpc = other_app("rpc", backend="rpc://")  # built, never connected
     with pytest.raises(NotImplementedError, match="does not support chords"):
         rpc.backend.ensure_chords_allowed()
     with pytest.raises(NotImplementedError, match="save_group is not supported"):
@@ -263,7 +263,7 @@ def test_the_rpc_backend_has_no_chords_or_saved_groups_sends_transient_results_a
     assert (persistent.backend.persistent, persistent.backend.delivery_mode) == (True, 2)
 
     def default_beat_entries(backend):
-        scheduler = beat.Scheduler(Celery("beat", set_as_current=False, backend=backend), lazy=True)
+        scheduler = beat.Scheduler(other_app("beat", backend=backend), lazy=True)
         scheduler.install_default_entries({})
         return sorted(scheduler.schedule)
 
@@ -293,9 +293,8 @@ def test_django_cache_on_the_default_locmem_cache_keeps_a_result_inside_the_proc
 
 @pytest.mark.redis_only
 def test_with_rpc_a_result_reaches_only_the_app_that_sent_the_task():
-    env = {**os.environ, "APP_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"])}
     worker = CeleryWorker(
-        env=env,
+        env=worker_env(),
         log_path=OUTPUT_DIR / "workers" / "rpc-backend-redis.log",
         queues="rpc-claims",  # only this worker, whose results go back as messages
         result_backend="rpc://",
