@@ -5,12 +5,17 @@ import csv
 from instructor.item_analysis import ItemStats
 from instructor.queries import Grid
 
+# A cell starting with one of these is read as a formula by spreadsheets (OWASP "CSV
+# injection", https://owasp.org/www-community/attacks/CSV_Injection): = + - @, and a tab or
+# carriage return, which some spreadsheets skip before looking for the = that follows.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 
 def cell_text(value) -> str:
-    """A value as text a spreadsheet will not run: a leading =, +, - or @ starts a formula
-    (OWASP "CSV injection"), and user names may start with + - or @."""
+    """A value as text a spreadsheet will not run: a leading quote makes a cell that starts a
+    formula plain text. User names may start with + - or @."""
     text = "" if value is None else str(value)
-    if text[:1] in {"=", "+", "-", "@"}:
+    if text.startswith(FORMULA_STARTS):
         return "'" + text
     return text
 

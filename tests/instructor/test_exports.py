@@ -42,6 +42,27 @@ def test_a_user_name_that_looks_like_a_formula_is_exported_as_text(client, instr
     assert rows[0]["learner"] == "'+cmd"
 
 
+def test_a_user_name_starting_with_a_tab_or_carriage_return_is_exported_as_text(client, instructor):
+    # Sign-up refuses such names, but an admin or an import may create them; some spreadsheets
+    # skip the leading tab or carriage return and then run the formula that follows.
+    cohort = make_cohort(instructor, learners=[make_learner("\t=1+2"), make_learner("\r=HYPERLINK(0)")])
+
+    rows = read_csv(client.get(f"/instructor/cohorts/{cohort.pk}/grades.csv"))
+
+    assert sorted(row["learner"] for row in rows) == ["'\t=1+2", "'\r=HYPERLINK(0)"]
+
+
+def test_a_question_from_content_that_looks_like_a_formula_is_exported_as_text(client, instructor):
+    topic, (question,) = make_abc_topic(1, slug="-results")
+    learner = make_learner()
+    answer_test(topic, learner, {question: "A"})
+    cohort = make_cohort(instructor, learners=[learner])
+
+    (row,) = read_csv(client.get(f"/instructor/cohorts/{cohort.pk}/items.csv"))
+
+    assert (row["topic"], row["question"]) == ("'-results", "'-results-q1")
+
+
 def test_items_csv_has_the_item_analysis_figures(client, instructor):
     topic, (question,) = make_abc_topic(1, slug="results")
     learners = [make_learner() for _ in range(4)]
