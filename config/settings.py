@@ -48,6 +48,19 @@ def env_float(name: str, default: float, *, low: float, high: float) -> float:
     return value
 
 
+def env_int(name: str, default: int, *, low: int, high: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a whole number from {low} to {high}.")
+    return value
+
+
 def runtime_dir() -> Path:
     """The one ignored folder for everything the app writes at run time.
 
@@ -224,6 +237,18 @@ else:
     # 0.5 s" started up to a second late. docs/embedded-broker.md has the measurements.
     CELERY_WORKER_TIMER_PRECISION = env_float("WORKER_TIMER_PRECISION", 0.05, low=0.001, high=5.0)
 
+# Every wait on the broker is bounded. Without an acquire timeout, a thread waits for a pooled
+# broker connection for ever: a worker ping takes two, and twelve pings at once hung the lab
+# for good (issue 13). Publishing retries for about a second, then the send fails and the
+# learner is told; connecting to Redis gives up after 2 s instead of hanging a thread.
+CELERY_BROKER_POOL_ACQUIRE_TIMEOUT = 5.0
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.2}
+if RUN_MODE == "redis":
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2.0, "socket_timeout": 10.0}
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2.0
+    CELERY_REDIS_SOCKET_TIMEOUT = 10.0
+
 # Lab tasks have a queue of their own, so that experiments never delay the app's own tasks.
 CELERY_TASK_ROUTES = {"live_lab.tasks.*": {"queue": "lab"}}
 CELERY_RESULT_EXTENDED = True  # store task name, args and worker, shown in the admin
@@ -234,6 +259,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+
+# How the lab shares the worker among a class (docs/live-lab.md, "A class at once"). Runs are
+# held by the web app and sent to the broker only while the worker has a free slot; at most
+# LAB_SLOTS_PER_LEARNER of one learner's runs are on the worker at once, and the next run sent
+# is the one whose learner has the fewest there.
+WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 8, low=1, high=512)
+LAB_WORKER_SLOTS = env_int("LAB_WORKER_SLOTS", WORKER_CONCURRENCY, low=1, high=10_000)
+LAB_SLOTS_PER_LEARNER = env_int("LAB_SLOTS_PER_LEARNER", 2, low=1, high=10_000)
+LAB_MAX_WAITING_RUNS = env_int("LAB_MAX_WAITING_RUNS", 200, low=1, high=1_000_000)
+# Open run pages (event streams) per learner in one web process.
+LAB_MAX_STREAMS_PER_LEARNER = env_int("LAB_MAX_STREAMS_PER_LEARNER", 6, low=1, high=1_000)
 
 LOGGING = {
     "version": 1,

@@ -1,15 +1,18 @@
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 
 class LabRun(models.Model):
     """One firing of an experiment by a learner, with the prediction made before it."""
 
     class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting for a worker slot"  # held by the web app, not sent yet
         RUNNING = "running", "Running"
         FINISHED = "finished", "Finished"
         TIMED_OUT = "timed_out", "Timed out"
+        NOT_SENT = "not_sent", "Not sent"  # the broker could not be reached when it was due
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_runs")
     experiment = models.SlugField(max_length=40)
@@ -23,13 +26,23 @@ class LabRun(models.Model):
         default=list, blank=True, help_text="Ids of the other tasks the run sent (a chord's header)."
     )
     is_prediction_right = models.BooleanField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    sent_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
+    fired_at = models.DateTimeField(default=timezone.now, help_text="When the learner fired it.")
+    sent_at = models.DateTimeField(
+        default=timezone.now, help_text="When its task was sent to the broker (while waiting: when fired)."
+    )
+    watched_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the web process observing it."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
+    ending = models.TextField(blank=True, help_text="Why it ended as it did, when that needs saying.")
 
     class Meta:
         ordering = ["-sent_at", "-pk"]
-        indexes = [models.Index(fields=["owner", "status"], name="lab_run_owner_status")]
+        indexes = [
+            models.Index(fields=["owner", "status"], name="lab_run_owner_status"),
+            models.Index(fields=["status", "fired_at"], name="lab_run_status_fired"),
+        ]
 
     def __str__(self):
         return f"{self.experiment} {self.task_id}"
@@ -40,6 +53,19 @@ class LabRun(models.Model):
     @property
     def is_running(self) -> bool:
         return self.status == self.Status.RUNNING
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status == self.Status.WAITING
+
+    @property
+    def is_unfinished(self) -> bool:
+        return self.status in (self.Status.WAITING, self.Status.RUNNING)
+
+    @property
+    def waited_seconds(self) -> float:
+        """How long it waited for a worker slot before its task was sent."""
+        return max((self.sent_at - self.fired_at).total_seconds(), 0.0)
 
 
 class LabObservation(models.Model):
@@ -58,6 +84,10 @@ class LabObservation(models.Model):
 
     def __str__(self):
         return f"{self.run_id} {self.state} at {self.after_ms:.0f} ms"
+
+    def as_reading(self) -> tuple:
+        """The reading this row stores, as snapshot() returns it."""
+        return (self.state, self.info, self.is_ready, self.is_successful, self.progress)
 
     @property
     def percent(self) -> int | None:

@@ -34,10 +34,15 @@ IDLE_TICK = 0.5  # the same, while no run is watched
 # too. A hundred queued runs would cost a hundred reads a second at 1 s.
 REDIS_READ_AT_LEAST_EVERY = 5.0
 EVENT_CHECK_EVERY = 1.0  # seconds between two looks at lane 2 for runs whose lane 1 is not ready
-OBSERVE_FOR = 90.0  # a run not ready by then is marked timed out (tasks' hard limit is 45 s)
+OBSERVE_FOR = 90.0  # seconds after the worker received the task; then the run is timed out (tasks'
+# hard limit is 45 s, so only a worker that died or a lost message gets there)
+WAIT_FOR_WORKER = 900.0  # a task no worker has received by then is timed out (no worker runs)
+HEARTBEAT_EVERY = 2.0  # seconds between two stamps of watched_at on the runs this process observes
+ORPHANED_AFTER = 10.0  # a running run not stamped for this long lost its observer: it is adopted
 GRACE = 1.0  # seconds lane 1 keeps reading after the worker's last word, when never ready
 MAX_FAILED_READINGS = 50  # then the run is given up (logged); it counts as abandoned later
 TERMINAL_EVENTS = [LabEvent.Kind.SUCCEEDED, LabEvent.Kind.FAILED, LabEvent.Kind.REVOKED]
+ARRIVAL_EVENTS = [LabEvent.Kind.RECEIVED, LabEvent.Kind.STARTED]
 
 
 def snapshot(task_id: str, header_ids: list[str] = (), stored: bytes | None = None) -> tuple:
@@ -105,10 +110,36 @@ def observation_of(run: LabRun, reading: tuple, *, after_ms: float) -> LabObserv
 
 
 def finish_run(run: LabRun, *, status: str) -> None:
+    """End the run. Only a run the worker finished is graded: a timed-out run ran into
+    something that is not the learner's doing (no worker, a worker that died)."""
     run.status = status
     run.finished_at = timezone.now()
-    run.is_prediction_right = is_prediction_right(run)
-    run.save(update_fields=["status", "finished_at", "is_prediction_right"])
+    if status == LabRun.Status.FINISHED:
+        run.is_prediction_right = is_prediction_right(run)
+    else:
+        run.is_prediction_right = None
+        run.ending = timed_out_ending(run)
+    run.save(update_fields=["status", "finished_at", "is_prediction_right", "ending"])
+
+
+def timed_out_ending(run: LabRun) -> str:
+    """What lane 2 says about a run that never ended, in words for the learner."""
+    kinds = set(LabEvent.objects.filter(task_id=run.task_id).values_list("kind", flat=True))
+    if LabEvent.Kind.RECEIVED not in kinds:
+        return (
+            f"No worker received the task in {WAIT_FOR_WORKER / 60:.0f} minutes: no worker consumes the "
+            "lab queue. The task is still in the queue and reads PENDING. Not graded."
+        )
+    if LabEvent.Kind.STARTED in kinds:
+        return (
+            f"The worker started the task, then reported nothing for {OBSERVE_FOR:.0f} s. A worker killed "
+            "with SIGKILL stores nothing and signals nothing: the result stays at its last state. "
+            "Not graded."
+        )
+    return (
+        f"A worker received the task, then reported nothing for {OBSERVE_FOR:.0f} s: it was most likely "
+        "stopped or killed while holding the message. Not graded."
+    )
 
 
 class RunObserver:
@@ -124,14 +155,20 @@ class RunObserver:
     working.
     """
 
-    def __init__(self, run: LabRun, experiment: Experiment, first: tuple):
+    def __init__(self, run: LabRun, experiment: Experiment, first: tuple, *, adopted: bool = False):
+        """`adopted`: the run was observed by a web process that stopped; go on from its last
+        stored reading and make only the client calls not made yet."""
         self.run = run
         self.experiment = experiment
         self.last = first
-        self.states_seen = {first[0]}
-        self.started = time.monotonic()
-        self.last_read_at = self.started
+        self.states_seen = set(run.observations.values_list("state", flat=True)) if adopted else set()
+        self.states_seen.add(first[0])
+        # Monotonic time of the send, also for a run sent by another process before.
+        self.started = time.monotonic() - max((timezone.now() - run.sent_at).total_seconds(), 0.0)
+        self.last_read_at = time.monotonic()
+        self.received_at: float | None = None  # when lane 2 was found to say the worker has it
         self.worker_done_at: float | None = None
+        self.calls_made = set(run.calls.values_list("key", flat=True)) if adopted else set()
         self.steps_done = threading.Event()
         self.failed_readings = 0
 
@@ -145,7 +182,7 @@ class RunObserver:
     def wants_last_word_check(self, sweep: bool) -> bool:
         """Lane 2 is looked at on every tick once lane 1 is ready (the worker stores the
         result, then signals); before that only in the observatory's sweep each second (only
-        runs that never become ready need it then)."""
+        runs that never become ready need it then, and the time limits need the arrival)."""
         return self.worker_done_at is None and (self.last[2] or sweep)
 
     def was_stored(self, stored: dict[str, bytes | None]) -> bool:
@@ -170,7 +207,9 @@ class RunObserver:
         with the last words found in earlier ticks: every store before such a word (the
         worker stores, then signals) was collected and read by now, so the last reading is
         final."""
-        if now - self.started >= OBSERVE_FOR:
+        if self.received_at is None and now - self.started >= WAIT_FOR_WORKER:
+            return LabRun.Status.TIMED_OUT
+        if self.received_at is not None and now - self.received_at >= OBSERVE_FOR:
             return LabRun.Status.TIMED_OUT
         if self.worker_done_at is None or not steps_done:
             return None
@@ -203,9 +242,11 @@ class RunObserver:
     def make_calls(self) -> None:
         try:
             for step in self.experiment.steps:
+                if step.key in self.calls_made:
+                    continue
                 while not self.triggered(step.trigger):
-                    if time.monotonic() - self.started > OBSERVE_FOR:
-                        return
+                    if self.run.pk not in observatory.observers:
+                        return  # the run is over (or was given up) without this call
                     time.sleep(TICK)
                 outcome, detail = step.call(self.result())
                 LabCall.objects.create(
@@ -304,6 +345,8 @@ class Observatory:
         self.lane2_counts: dict[int, int] = {}  # lane-2 rows of each run with an open page
         self.stores: RedisStores | RowStores | None = None
         self.thread: threading.Thread | None = None
+        self.stamped_at = 0.0  # when watched_at was last stamped on the observed runs
+        self.when_runs_end = None  # called from this thread after runs end (live_lab/services.py)
 
     def watch(self, observer: RunObserver) -> None:
         """Call before sending the run's task: from here on, no store for it is missed."""
@@ -315,6 +358,11 @@ class Observatory:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self.run_forever, name="lab-observatory", daemon=True)
                 self.thread.start()
+
+    def forget(self, run_id: int) -> None:
+        """Stop observing a run that was never sent."""
+        with self.lock:
+            self.observers.pop(run_id, None)
 
     def poke(self, run_id: int) -> None:
         """Read this run at the next tick."""
@@ -366,19 +414,35 @@ class Observatory:
         with self.lock:
             for run_id in writes.over:
                 self.observers.pop(run_id, None)
+        if writes.finished and self.when_runs_end is not None:
+            self.when_runs_end()
+        if now - self.stamped_at >= HEARTBEAT_EVERY:
+            self.stamped_at = now
+            self.stamp([run_id for run_id in observers if run_id not in writes.over])
+
+    @staticmethod
+    def stamp(run_ids: list[int]) -> None:
+        """ONE statement: these runs are observed, by a process alive now (see ORPHANED_AFTER)."""
+        if run_ids:
+            running = LabRun.objects.filter(pk__in=run_ids, status=LabRun.Status.RUNNING)
+            running.update(watched_at=timezone.now())
 
     @staticmethod
     def look_for_last_words(observers: list[RunObserver], now: float) -> None:
-        """ONE query: which of these runs' tasks the worker reported succeeded, failed or revoked."""
+        """ONE query: which of these runs' tasks a worker received, and which it reported
+        succeeded, failed or revoked."""
         if not observers:
             return
         said = set(
             LabEvent.objects.filter(
-                task_id__in=[o.run.task_id for o in observers], kind__in=TERMINAL_EVENTS
-            ).values_list("task_id", flat=True)
+                task_id__in=[o.run.task_id for o in observers], kind__in=TERMINAL_EVENTS + ARRIVAL_EVENTS
+            ).values_list("task_id", "kind")
         )
         for observer in observers:
-            if observer.run.task_id in said:
+            kinds = {kind for task_id, kind in said if task_id == observer.run.task_id}
+            if observer.received_at is None and kinds:
+                observer.received_at = now
+            if kinds & set(TERMINAL_EVENTS):
                 observer.worker_done_at = now
 
     def announce_lane2(self, observers: list[RunObserver]) -> None:

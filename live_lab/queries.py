@@ -1,33 +1,22 @@
 """Reads about Celery itself: is a worker there, which broker and backend are in use."""
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from config.celery import app
+from live_lab.fair_share import Waiting, runs_ahead
 from live_lab.grading import GradedPrediction, graded_predictions, observed_states
 from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
-from live_lab.observer import OBSERVE_FOR
+from live_lab.worker_ping import worker_ping
 from quizzes.models import Question
-
-
-def worker_answers_ping(timeout: float = 1.0) -> bool:
-    """True when at least one worker answers a broadcast ping within `timeout` seconds."""
-    try:
-        # limit=1: return at the first reply; without it ping() waits out the whole timeout,
-        # and every catalog and experiment page would take that long.
-        replies = app.control.ping(timeout=timeout, limit=1)
-    except OSError:
-        # The broker is unreachable (Redis down): no worker can be reached either.
-        return False
-    return bool(replies)
 
 
 def without_password(url: str) -> str:
@@ -38,19 +27,46 @@ def without_password(url: str) -> str:
     return url
 
 
-def describe_setup() -> dict:
-    """The run mode and where tasks and results go, safe to show (no passwords)."""
+def database_answers() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return False
+    return True
+
+
+def describe_health(*, for_staff: bool) -> dict:
+    """What /healthz says: whether this web process can serve (its database answers); for
+    staff also the mode, where tasks and results go (no passwords, no paths), the lab's queue
+    and the process's last worker ping, which is never taken for this request."""
+    health = {"status": "ok" if database_answers() else "database unreachable"}
+    if not for_staff:
+        return health
     if settings.RUN_MODE == "redis":
         broker = f"redis ({without_password(settings.CELERY_BROKER_URL)})"
         backend = f"redis ({without_password(settings.CELERY_RESULT_BACKEND)})"
     else:
-        broker = f"filesystem ({settings.BROKER_DIR})"
+        broker = "filesystem (kombu, folders under the runtime folder)"
         backend = "django-db (django-celery-results, in the Django database)"
+    answer = worker_ping.current()
+    counts = dict(
+        LabRun.objects.filter(status__in=[LabRun.Status.WAITING, LabRun.Status.RUNNING])
+        .order_by()
+        .values_list("status")
+        .annotate(runs=Count("pk"))
+    )
     return {
+        **health,
         "mode": settings.RUN_MODE,
-        "database": f"{connection.vendor} ({connection.settings_dict['NAME']})",
+        "database": connection.vendor,
         "broker": broker,
         "result_backend": backend,
+        "worker": answer.answers,
+        "worker_answer_age_s": None if answer.age is None else round(answer.age, 1),
+        "lab_runs_waiting": counts.get(LabRun.Status.WAITING, 0),
+        "lab_runs_on_worker": counts.get(LabRun.Status.RUNNING, 0),
+        "lab_worker_slots": settings.LAB_WORKER_SLOTS,
     }
 
 
@@ -70,6 +86,47 @@ def get_run_for(user, run_id: int) -> LabRun:
     return get_object_or_404(LabRun.objects.filter(owner=user), pk=run_id)
 
 
+def unfinished_on_worker() -> Counter:
+    """Runs sent and not over, by learner: the slots of the worker they hold."""
+    rows = (
+        LabRun.objects.filter(status=LabRun.Status.RUNNING)
+        .order_by()
+        .values_list("owner_id")
+        .annotate(runs=Count("pk"))
+    )
+    return Counter(dict(rows))
+
+
+def waiting_runs() -> list[Waiting]:
+    """The runs that wait for a slot, oldest first."""
+    rows = LabRun.objects.filter(status=LabRun.Status.WAITING).order_by("fired_at", "pk")
+    return [Waiting(pk, owner_id) for pk, owner_id in rows.values_list("pk", "owner_id")]
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a waiting run stands: what the learner is told while it waits."""
+
+    runs_ahead: int
+    on_worker: int
+    own_on_worker: int
+    per_learner: int
+
+    @property
+    def held_for_own_runs(self) -> bool:
+        """Only the learner's own runs hold it back: she has her share of the worker."""
+        return self.runs_ahead == 0 and self.own_on_worker >= self.per_learner
+
+
+def queue_place(run: LabRun) -> QueuePlace | None:
+    """Two queries; None once the run is no longer waiting."""
+    on_worker = unfinished_on_worker()
+    ahead = runs_ahead(run.pk, waiting_runs(), on_worker)
+    if ahead is None:
+        return None
+    return QueuePlace(ahead, sum(on_worker.values()), on_worker[run.owner_id], settings.LAB_SLOTS_PER_LEARNER)
+
+
 @dataclass
 class Lanes:
     run: LabRun
@@ -80,12 +137,11 @@ class Lanes:
     missed: list[str]
     record: dict
     graded: list[GradedPrediction]
+    queue: "QueuePlace | None" = None
 
     @property
     def is_over(self) -> bool:
-        """Finished, or abandoned: its observer's time limit passed (the web process stopped)."""
-        age = (timezone.now() - self.run.sent_at).total_seconds()
-        return not self.run.is_running or age > OBSERVE_FOR
+        return not self.run.is_unfinished
 
     @property
     def version(self) -> tuple:
@@ -126,8 +182,9 @@ def run_lanes(run_id: int) -> Lanes:
             missed.append(
                 f"The worker reported “{kind}” {when} {times[0]:.0f} ms, but AsyncResult never read {state}."
             )
-    graded = graded_predictions(run) if not run.is_running else []
-    return Lanes(run, observations, calls, events, states, missed, backend_record(run.task_id), graded)
+    graded = graded_predictions(run) if run.status == LabRun.Status.FINISHED else []
+    queue = queue_place(run) if run.is_waiting else None
+    return Lanes(run, observations, calls, events, states, missed, backend_record(run.task_id), graded, queue)
 
 
 def lanes_version(run: LabRun) -> tuple:

@@ -1,54 +1,60 @@
-"""Firing experiments: the lab's limits, the run's row, then its task, watched from before the send."""
+"""Firing experiments: the lab's limits, the run's row, then its task once the worker has a
+slot for it, watched from before the send.
 
+A class shares one worker. A fired run waits in the web app (status WAITING) until the worker
+has a free slot and its learner has fewer than LAB_SLOTS_PER_LEARNER runs there; the runs
+that wait go out in fair order (live_lab/fair_share.py). Each web process has one dispatcher
+thread that sends them, and that adopts the runs of a web process that stopped
+(docs/live-lab.md, "A class at once").
+"""
+
+import logging
+import threading
+import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from live_lab.experiments import Experiment
+from live_lab.experiments import Experiment, get_experiment
+from live_lab.fair_share import runs_to_send
 from live_lab.models import LabRun
-from live_lab.observer import OBSERVE_FOR, RunObserver, observation_of, observatory, snapshot
+from live_lab.observer import ORPHANED_AFTER, RunObserver, observation_of, observatory, snapshot
+from live_lab.queries import unfinished_on_worker, waiting_runs
+
+logger = logging.getLogger(__name__)
 
 MAX_UNFINISHED_RUNS = 5
 MAX_RUNS_PER_MINUTE = 10
-
-# Celery keeps one result backend per thread (app.backend), and Django serves each ASGI request
-# in a thread of its own: sending from the request thread built a backend for every run, with
-# its own Redis connection pool and pub/sub connection. Runs are sent from these few threads.
-sender = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lab-sender")
+DISPATCH_EVERY = 1.0  # seconds between two looks for waiting and orphaned runs, when not woken
+WAIT_FOR_SEND = 5.0  # at most this long a learner's form waits for her run to be sent
 
 
 class LabLimitReached(Exception):
-    """The learner has too many unfinished runs, or fired too many in the last minute."""
+    """The learner has too many unfinished runs, fired too many in the last minute, or the
+    whole lab has too many runs waiting."""
 
 
 def claim_a_run(owner, **fields) -> LabRun:
-    """Insert the run, then count the owner's runs with it; over a limit, delete it and raise
-    LabLimitReached with a message for the learner.
+    """Insert the run (waiting), then count the owner's runs with it; over a limit, delete it
+    and raise LabLimitReached with a message for the learner.
 
     Two statements in autocommit rather than a check and an insert in one transaction: a
     transaction would hold SQLite's write lock while this thread waits for the interpreter
     lock, and with twenty learners firing at once that starved the worker's own writes for
     seconds (docs/PERFORMANCE.md). Two runs inserted at the same moment count each other:
-    both may be refused, never both allowed over the limit.
+    both may be refused, never both allowed over the limit. A run counts until it ends, however
+    long it waits: a run of a stopped web process is adopted and ended by another.
     """
     run = LabRun.objects.create(owner=owner, **fields)
-    # A run whose observer died with its web process stays "running" in the table; past the
-    # observer's own time limit it no longer counts.
-    now = timezone.now()
-    counts = (
-        LabRun.objects.filter(owner=owner)
-        .exclude(pk=run.pk)
-        .aggregate(
-            unfinished=Count(
-                "pk",
-                filter=Q(status=LabRun.Status.RUNNING, sent_at__gte=now - timedelta(seconds=OBSERVE_FOR)),
-            ),
-            recent=Count("pk", filter=Q(sent_at__gte=now - timedelta(minutes=1))),
-        )
+    minute_ago = timezone.now() - timezone.timedelta(minutes=1)
+    unfinished = Q(status__in=[LabRun.Status.WAITING, LabRun.Status.RUNNING])
+    counts = LabRun.objects.exclude(pk=run.pk).aggregate(
+        unfinished=Count("pk", filter=Q(owner=owner) & unfinished),
+        recent=Count("pk", filter=Q(owner=owner, fired_at__gte=minute_ago)),
+        waiting=Count("pk", filter=Q(status=LabRun.Status.WAITING)),
     )
     if counts["unfinished"] >= MAX_UNFINISHED_RUNS:
         message = (
@@ -57,6 +63,11 @@ def claim_a_run(owner, **fields) -> LabRun:
         )
     elif counts["recent"] >= MAX_RUNS_PER_MINUTE:
         message = f"That is {counts['recent']} runs in the last minute; wait a moment before the next."
+    elif counts["waiting"] >= settings.LAB_MAX_WAITING_RUNS:
+        message = (
+            f"The lab is full: {counts['waiting']} runs of the class are waiting for the worker. "
+            "Nothing was sent; try again in a minute."
+        )
     else:
         return run
     LabRun.objects.filter(pk=run.pk).delete()
@@ -73,37 +84,163 @@ def fire_experiment(
     predicted_calls: dict | None = None,
     options: dict | None = None,
 ) -> LabRun:
-    """Record the run, then send its task once the row is committed, and start watching it."""
-    options = options or {}
-    task_id = str(uuid.uuid4())
-    # Read once before sending: the id is ours already, and AsyncResult says PENDING for it.
-    # With Redis a tracked task can be STARTED before the observer's thread could take a
-    # first reading after the send.
-    first = celery_call(snapshot, task_id)
+    """Record the run; once its row is committed, the dispatcher sends it when the worker has
+    a slot for it. Waits (at most WAIT_FOR_SEND) for the dispatcher's next pass, so that a run
+    the worker has room for is sent before the learner sees its page."""
     run = claim_a_run(
         owner,
         experiment=experiment.id,
-        params={"args": list(args), "kwargs": kwargs, "options": options},
-        task_id=task_id,
+        params={"args": list(args), "kwargs": kwargs, "options": options or {}},
+        task_id=str(uuid.uuid4()),
         prediction=prediction,
         predicted_calls=predicted_calls or {},
     )
-    observation_of(run, first, after_ms=0.0).save()
+    transaction.on_commit(lambda: dispatcher.pass_now(wait=WAIT_FOR_SEND))
+    return run
 
-    def send_and_observe():
+
+def send_waiting_runs() -> list[LabRun]:
+    """Send as many waiting runs as the worker has free slots for, in fair order.
+
+    The choice and the claim (WAITING → RUNNING) are one short transaction: on SQLite it takes
+    the write lock, so two web processes never fill the same free slot; a run is only claimed
+    if still waiting, so it is never sent twice.
+    """
+    if not LabRun.objects.filter(status=LabRun.Status.WAITING).exists():
+        return []  # the common case, answered without the write lock
+    with transaction.atomic():
+        on_worker = unfinished_on_worker()
+        free = settings.LAB_WORKER_SLOTS - sum(on_worker.values())
+        if free <= 0:
+            return []
+        chosen = runs_to_send(
+            waiting_runs(), on_worker, free_slots=free, per_learner=settings.LAB_SLOTS_PER_LEARNER
+        )
+        now = timezone.now()
+        LabRun.objects.filter(pk__in=[c.run_id for c in chosen], status=LabRun.Status.WAITING).update(
+            status=LabRun.Status.RUNNING, sent_at=now, watched_at=now
+        )
+    runs = list(LabRun.objects.filter(pk__in=[c.run_id for c in chosen], sent_at=now))
+    for run in sorted(runs, key=lambda r: r.fired_at):
+        send_run(run)
+    return runs
+
+
+def send_run(run: LabRun) -> None:
+    """Take the first reading, hand the run to the observer, send its task. A run whose task
+    cannot be sent (the broker or the result backend is unreachable) ends NOT_SENT, with a
+    message for the learner."""
+    experiment = get_experiment(run.experiment)
+    args, kwargs, options = tuple(run.params["args"]), run.params["kwargs"], run.params["options"]
+    try:
+        # Read once before sending: the id is ours already, and AsyncResult says PENDING for
+        # it. With Redis a tracked task can be STARTED before the observer could take a first
+        # reading after the send.
+        first = snapshot(run.task_id)
+        observation_of(run, first, after_ms=0.0).save()
         observer = RunObserver(run, experiment, first)
         observatory.watch(observer)  # before the send: no store of the task is missed
         if experiment.send:
             experiment.send(run, args, kwargs, options)  # sets the chord header's ids on the run
-            run.save(update_fields=["related_ids", "params"])
         else:
             experiment.task.apply_async(args, kwargs, task_id=run.task_id, **options)
+    except Exception as error:  # whatever stopped the send, the run must not look sent
+        logger.warning("Lab run %s could not be sent", run.pk, exc_info=True)
+        observatory.forget(run.pk)
+        mark_not_sent(run, error)
+        return
+    if experiment.send:
+        run.save(update_fields=["related_ids", "params"])
+    observer.start_calls()
+
+
+def mark_not_sent(run: LabRun, error: Exception) -> None:
+    run.status = LabRun.Status.NOT_SENT
+    run.finished_at = timezone.now()
+    run.ending = (
+        f"The task could not be sent: the broker did not answer ({type(error).__name__}). Nothing was "
+        "queued and nothing ran, so this run is not graded. Fire it again in a moment."
+    )
+    run.save(update_fields=["status", "finished_at", "ending"])
+
+
+def adopt_orphaned_runs() -> list[LabRun]:
+    """Observe the running runs whose web process stopped watching them (it stopped or died).
+
+    A run is claimed by moving its watched_at from the stale value read to now, so only one
+    process adopts it. The new observer goes on from the run's last stored reading.
+    """
+    stale = timezone.now() - timezone.timedelta(seconds=ORPHANED_AFTER)
+    orphans = LabRun.objects.filter(status=LabRun.Status.RUNNING).filter(
+        Q(watched_at__lt=stale) | Q(watched_at__isnull=True, sent_at__lt=stale)
+    )
+    adopted = []
+    for run in orphans:
+        if observatory.is_watching(run.pk):
+            continue
+        still_orphaned = LabRun.objects.filter(pk=run.pk, watched_at=run.watched_at)
+        if not still_orphaned.update(watched_at=timezone.now()):
+            continue
+        last = run.observations.last()
+        first = snapshot(run.task_id) if last is None else last.as_reading()
+        observer = RunObserver(run, get_experiment(run.experiment), first, adopted=True)
+        observatory.watch(observer)
         observer.start_calls()
+        adopted.append(run)
+    return adopted
 
-    transaction.on_commit(lambda: celery_call(send_and_observe))  # at once, unless in an outer transaction
-    return run
+
+class Dispatcher:
+    """The web process's one thread that sends waiting runs and adopts orphaned ones.
+
+    Celery keeps one result backend per thread (app.backend), and Django serves each ASGI
+    request in a thread of its own: sending from the request thread built a backend, with its
+    own Redis connections, for every run. Sending from this one thread also keeps a broker
+    that does not answer from holding up any request for longer than WAIT_FOR_SEND.
+    """
+
+    def __init__(self):
+        self.woken = threading.Event()
+        self.passed = threading.Condition()
+        self.started = 0  # passes begun since the process started
+        self.passes = 0  # passes completed
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Look for runs to send and to adopt now, not at the next DISPATCH_EVERY."""
+        self.woken.set()
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self.run_forever, name="lab-dispatcher", daemon=True)
+                self.thread.start()
+
+    def pass_now(self, *, wait: float) -> None:
+        """Wake the thread and wait (at most `wait` s) until a whole pass began after this call."""
+        with self.passed:
+            target = self.started + 1  # a pass under way may have looked before the run existed
+        self.wake()
+        with self.passed:
+            self.passed.wait_for(lambda: self.passes >= target, timeout=wait)
+
+    def run_forever(self) -> None:
+        while True:
+            self.woken.wait(DISPATCH_EVERY)
+            self.woken.clear()
+            with self.passed:
+                self.started += 1
+            try:
+                adopt_orphaned_runs()
+                send_waiting_runs()
+            except Exception:
+                # The database is locked or unreachable for a moment: say so, try again.
+                logger.exception("The lab's dispatcher could not send or adopt runs")
+                connection.close()
+                time.sleep(DISPATCH_EVERY)
+            with self.passed:
+                self.passes += 1
+                self.passed.notify_all()
 
 
-def celery_call(function, *args):
-    """function(*args) in a sender thread (see `sender`); its result, or its exception."""
-    return sender.submit(function, *args).result()
+dispatcher = Dispatcher()
+observatory.when_runs_end = dispatcher.wake  # a slot is free: send the next waiting run

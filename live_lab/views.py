@@ -2,6 +2,7 @@ import asyncio
 import contextlib
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -13,14 +14,15 @@ from live_lab.models import LabRun
 from live_lab.observer import listen_for_changes, observatory, stop_listening
 from live_lab.queries import (
     Lanes,
-    describe_setup,
+    describe_health,
     get_run_for,
     lanes_version,
     questions_by_experiment,
     run_lanes,
-    worker_answers_ping,
 )
-from live_lab.services import LabLimitReached, fire_experiment
+from live_lab.services import LabLimitReached, dispatcher, fire_experiment
+from live_lab.stream_slots import release_stream_slot, take_stream_slot
+from live_lab.worker_ping import worker_answers
 
 STREAM_EVERY = 0.05  # seconds between two looks at the database for changes, by the SSE stream
 RENDER_AT_LEAST_EVERY = 1.0  # the lanes are sent again this often (a Redis key's TTL counts down)
@@ -29,14 +31,17 @@ STREAM_FOR = 120.0
 
 @require_GET
 def healthz(request):
-    return JsonResponse({**describe_setup(), "worker": worker_answers_ping()})
+    """For a load balancer: 200 while this process can serve (503 when its database does not
+    answer). Staff see the setup and the lab's state too. Never waits on the worker."""
+    health = describe_health(for_staff=request.user.is_staff)
+    return JsonResponse(health, status=200 if health["status"] == "ok" else 503)
 
 
 def catalog(request):
     context = {
         "experiments": EXPERIMENTS.values(),
         "questions": questions_by_experiment(),
-        "has_worker": worker_answers_ping(timeout=0.5),
+        "worker_answers": worker_answers(),
     }
     return render(request, "live_lab/catalog.html", context)
 
@@ -70,7 +75,7 @@ def experiment_detail(request, experiment_id):
         "experiment": experiment,
         "form": form,
         "questions": questions_by_experiment().get(experiment.id, []),
-        "has_worker": worker_answers_ping(timeout=0.5),
+        "worker_answers": worker_answers(),
     }
     return render(request, "live_lab/experiment.html", context)
 
@@ -78,6 +83,8 @@ def experiment_detail(request, experiment_id):
 @login_required
 def run_detail(request, run_id):
     run = get_run_for(request.user, run_id)
+    if run.is_unfinished:
+        dispatcher.wake()  # after a restart, this process sends waiting runs and adopts orphans
     lanes = run_lanes(run.pk)
     return render(
         request, "live_lab/run.html", {"lanes": lanes, "experiment": get_experiment(run.experiment)}
@@ -91,7 +98,7 @@ async def run_events(request, run_id):
         raise Http404("No such run.")
     run = await sync_to_async(get_run_for)(user, run_id)
     return StreamingHttpResponse(
-        lane_stream(run),
+        one_of_the_learners_streams(user.pk, run),
         content_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -131,6 +138,8 @@ async def lane_stream(run: LabRun):
             loop.call_soon_threadsafe(on_change, observation)
 
     listen_for_changes(run.pk, wake_up)
+    if run.is_unfinished:
+        dispatcher.wake()  # this process too sends waiting runs and adopts orphaned ones
     try:
         last, newest_shown, version, rendered_at = None, -1.0, None, 0.0
         deadline = loop.time() + STREAM_FOR
@@ -168,3 +177,21 @@ async def lane_stream(run: LabRun):
 def server_sent_event(name: str, data: str) -> str:
     lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
     return f"event: {name}\n{lines}\n"
+
+
+async def one_of_the_learners_streams(user_id: int, run: LabRun):
+    """The run's lane stream, holding one of its learner's stream slots while it is open
+    (taken when the stream starts, so that a response never sent holds none). Beyond the limit,
+    a message in place of live updates, and the stream ends."""
+    if not take_stream_slot(user_id):
+        message = render_to_string(
+            "live_lab/run.html#too-many-streams", {"limit": settings.LAB_MAX_STREAMS_PER_LEARNER}
+        )
+        yield server_sent_event("refused", message)
+        yield server_sent_event("done", "refused")
+        return
+    try:
+        async for event in lane_stream(run):
+            yield event
+    finally:
+        release_stream_slot(user_id)

@@ -1,5 +1,6 @@
 """The README's run command: `make run` brings up web and worker, and Ctrl-C stops both."""
 
+import http.cookiejar
 import json
 import os
 import re
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -30,18 +32,58 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=5) as response:
+def get(url: str, opener=None) -> tuple[int, str]:
+    with (opener or urllib.request.build_opener()).open(url, timeout=5) as response:
         return response.status, response.read().decode()
 
 
-def wait_for_live_worker(base: str, run: subprocess.Popen, timeout: float = 90) -> dict:
+def staff_session(base: str, env: dict, run: subprocess.Popen, timeout: float = 90):
+    """An opener logged in as a staff account made in the app's database (only staff see the
+    worker in /healthz). Waits for `make run` to have migrated and to serve the login page."""
+    password = "a long staff password 31"
+    deadline = time.monotonic() + timeout
+    while True:
+        assert run.poll() is None, "make run exited early"
+        made = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "createsuperuser",
+                "--noinput",
+                "--username=staff",
+                "--email=a@b.io",
+            ],
+            cwd=settings.BASE_DIR,
+            env={**env, "DJANGO_SUPERUSER_PASSWORD": password},
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode == 0:
+            break
+        assert time.monotonic() < deadline, f"no staff account after {timeout} s: {made.stderr}"
+        time.sleep(0.5)
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    while True:
+        try:
+            page = get(f"{base}/accounts/login/", opener)[1]
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "the web server never answered"
+            time.sleep(0.5)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"username": "staff", "password": password, "csrfmiddlewaretoken": token})
+    opener.open(urllib.request.Request(f"{base}/accounts/login/", data=form.encode()), timeout=5).close()
+    return opener
+
+
+def wait_for_live_worker(base: str, opener, run: subprocess.Popen, timeout: float = 90) -> dict:
     deadline = time.monotonic() + timeout
     health = {}
     while time.monotonic() < deadline:
         assert run.poll() is None, "make run exited early"
         try:
-            health = json.loads(get(f"{base}/healthz")[1])
+            health = json.loads(get(f"{base}/healthz", opener)[1])
         except OSError:
             health = {}
         if health.get("worker"):
@@ -75,17 +117,18 @@ def test_make_run_serves_the_seed_topic_with_a_live_worker_and_ctrl_c_stops_ever
     base = f"http://127.0.0.1:{port}"
     log_path = OUTPUT_DIR / f"make-run-{settings.RUN_MODE}.log"
     log_path.parent.mkdir(exist_ok=True)
+    env = isolated_environment(tmp_path)
     with open(log_path, "w") as log:
         run = subprocess.Popen(
             ["make", "run", f"PORT={port}", f"VENV={sys.prefix}"],
             cwd=settings.BASE_DIR,
-            env=isolated_environment(tmp_path),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, like a terminal's foreground job
         )
         try:
-            health = wait_for_live_worker(base, run)
+            health = wait_for_live_worker(base, staff_session(base, env, run), run)
             status, page = get(f"{base}/topics/task-results-in-django/")
             processes = descendants(run.pid)
         finally:

@@ -69,7 +69,7 @@ def wait_until_over(run: LabRun, timeout: float = 30) -> LabRun:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run.refresh_from_db()
-        if not run.is_running:
+        if not run.is_unfinished:
             return run
         time.sleep(0.05)
     raise AssertionError(f"run {run.pk} still running after {timeout} s")
@@ -214,19 +214,19 @@ def test_the_sixth_unfinished_run_is_refused_with_a_message(client):
 
 
 @pytest.mark.django_db
-def test_a_run_abandoned_by_a_stopped_web_process_no_longer_counts(client):
+def test_a_run_that_waited_long_for_the_worker_still_counts_until_it_ends(client):
     learner = make_learner()
     for n in range(MAX_UNFINISHED_RUNS):
         LabRun.objects.create(
             owner=learner, experiment="slow-untracked", task_id=f"task-{n}", prediction=["PENDING"]
         )
-    LabRun.objects.update(sent_at=timezone.now() - timedelta(minutes=5))
+    LabRun.objects.update(fired_at=timezone.now() - timedelta(minutes=5))
     client.force_login(learner)
 
     response = fire(client, "slow-untracked", "PENDING, SUCCESS")
 
-    assert response.status_code == 302
-    assert LabRun.objects.count() == MAX_UNFINISHED_RUNS + 1
+    assert "You already have 5 runs that have not finished" in response.content.decode()
+    assert LabRun.objects.count() == MAX_UNFINISHED_RUNS
 
 
 @pytest.mark.django_db
