@@ -36,7 +36,7 @@ def test_an_unknown_address_shows_the_friendly_404_page_with_the_sites_navigatio
     assert 'class="site-header"' in page  # base.html's look
 
 
-def test_another_learners_run_shows_the_404_page_with_a_link_to_their_dashboard(production_client):
+def test_a_signed_in_learner_gets_the_404_page_with_a_link_to_their_dashboard(production_client):
     production_client.force_login(make_learner())
 
     response = production_client.get("/lab/runs/9223372036854775808/")
