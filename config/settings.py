@@ -6,6 +6,7 @@ Setting REDIS_URL switches the broker and the result backend to Redis. Every var
 in .env.example.
 """
 
+import datetime as dt
 import os
 import re
 import secrets
@@ -104,6 +105,81 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 
+# --- HTTPS (README, "Production") ---------------------------------------------------------
+# With DJANGO_DEBUG=false the site is assumed to be served over HTTPS, and every setting below
+# defaults to the secure choice; in debug (plain http://127.0.0.1:8000) they default to off.
+# Each can be set on its own; `manage.py check --deploy` lists what is still missing.
+HTTPS = env_bool("DJANGO_HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", HTTPS)
+# A load balancer's health probe often comes over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", HTTPS)
+HSTS_MIN_SECONDS = 31_536_000  # one year, what the HSTS preload list asks for (hstspreload.org)
+SECURE_HSTS_SECONDS = env_int(
+    "DJANGO_SECURE_HSTS_SECONDS", HSTS_MIN_SECONDS if HTTPS else 0, low=0, high=10 * HSTS_MIN_SECONDS
+)
+if 0 < SECURE_HSTS_SECONDS < HSTS_MIN_SECONDS:
+    raise ImproperlyConfigured(
+        f"DJANGO_SECURE_HSTS_SECONDS={SECURE_HSTS_SECONDS} is less than a year: use 0 (no HSTS) "
+        f"or at least {HSTS_MIN_SECONDS}."
+    )
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """`X-Forwarded-Proto: https` → ("HTTP_X_FORWARDED_PROTO", "https"), Django's form."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    match = re.fullmatch(r"([A-Za-z0-9-]+)\s*:\s*(\S+)", raw)
+    if not match:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not of the form 'Header-Name: value', for example "
+            "'X-Forwarded-Proto: https'. Unset it when no TLS proxy is in front."
+        )
+    return "HTTP_" + match.group(1).upper().replace("-", "_"), match.group(2)
+
+
+# Only behind a proxy that sets this header on every request and drops any copy a client sent.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("DJANGO_SECURE_PROXY_SSL_HEADER")
+
+# How many proxies in front of the app append to X-Forwarded-For; the client's address (login
+# throttling, signup limit) is the entry the outermost of them added (config/client_address.py).
+if SECURE_PROXY_SSL_HEADER and not os.environ.get("TRUSTED_PROXY_COUNT", "").strip():
+    raise ImproperlyConfigured(
+        "DJANGO_SECURE_PROXY_SSL_HEADER is set, so a proxy is in front: set TRUSTED_PROXY_COUNT to "
+        "the number of proxies that append to X-Forwarded-For (usually 1), or to 0 if none does. "
+        "Otherwise every learner would share the proxy's address for login and signup limits."
+    )
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, low=0, high=10)
+
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+for origin in CSRF_TRUSTED_ORIGINS:
+    if not re.fullmatch(r"https?://[^/\s]+", origin):
+        raise ImproperlyConfigured(
+            f"DJANGO_CSRF_TRUSTED_ORIGINS has {origin!r}, which is not an origin like "
+            "https://lab.example.org (scheme and host, no path)."
+        )
+
+# --- Content-Security-Policy (django-csp 4) -----------------------------------------------
+# Everything from our own origin: scripts and styles are files (no inline code, no eval: htmx
+# is configured by a <meta> in base.html), the lab's event streams are same-origin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -114,6 +190,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_celery_results",
+    "csp",
+    "axes",
     "learn",
     "quizzes",
     "live_lab",
@@ -130,6 +208,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the login page with its message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -202,6 +283,28 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "learn:topic_list"
 LOGOUT_REDIRECT_URL = "learn:topic_list"
 
+# --- Login and signup throttling (README, "Production") -----------------------------------
+# django-axes counts failed logins in the database, which every web process shares. A lockout
+# is for one username from one address: a classroom behind one NAT address is not locked out
+# together by one learner's typos, and an attacker guessing one account's password from many
+# addresses is held back by the cool-off on each of them (and by the password validators).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, low=1, high=1000)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, low=1, high=7 * 24 * 60))
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "config.client_address.client_address"
+# The login page with its message (status 429), not axes' bare text page.
+AXES_LOCKOUT_CALLABLE = "learn.views.login_locked_out"
+# Keep only the failures a lockout needs, not a row for every successful login.
+AXES_DISABLE_ACCESS_LOG = True
+# New accounts per client address per hour. A class of 30 behind one NAT address signs up in
+# one lesson; a script making hundreds of accounts to crowd the lab's worker does not get far.
+SIGNUPS_PER_ADDRESS_PER_HOUR = env_int("SIGNUPS_PER_ADDRESS_PER_HOUR", 40, low=1, high=100_000)
+
 # --- Celery -------------------------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -251,6 +354,7 @@ if RUN_MODE == "redis":
 
 # Lab tasks have a queue of their own, so that experiments never delay the app's own tasks.
 CELERY_TASK_ROUTES = {"live_lab.tasks.*": {"queue": "lab"}}
+
 CELERY_RESULT_EXTENDED = True  # store task name, args and worker, shown in the admin
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # One message at a time: the filesystem broker removes a message when it is fetched, so a

@@ -1,12 +1,36 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 
 from learn.models import Flashcard, Rating
-from learn.services import SESSION_RATINGS_LIMIT
+from learn.services import SESSION_RATINGS_LIMIT, recent_signups
+
+SIGNUP_LIMIT_MESSAGE = (
+    "Too many new accounts were created from your address in the last hour (the limit is %(limit)s). "
+    "Try again in an hour, or log in if you already have an account."
+)
 
 
 class SignupForm(UserCreationForm):
-    """Username and password, nothing else: the app needs no e-mail address."""
+    """Username and password, nothing else: the app needs no e-mail address.
+
+    `address` is the client's (config/client_address.py): a bounded number of accounts per
+    address and hour (settings.SIGNUPS_PER_ADDRESS_PER_HOUR).
+    """
+
+    def __init__(self, *args, address, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.address = address
+
+    def clean(self):
+        if recent_signups(self.address) >= settings.SIGNUPS_PER_ADDRESS_PER_HOUR:
+            raise signup_limit_error()
+        return super().clean()
+
+
+def signup_limit_error() -> forms.ValidationError:
+    limit = settings.SIGNUPS_PER_ADDRESS_PER_HOUR
+    return forms.ValidationError(SIGNUP_LIMIT_MESSAGE, params={"limit": limit})
 
 
 class RateForm(forms.Form):

@@ -194,3 +194,20 @@ class Claim(CurriculumItem):
 
     def __str__(self):
         return self.slug
+
+
+class Signup(models.Model):
+    """One account created, by the client address it came from (config/client_address.py).
+
+    Counted for the signup limit (services.create_account) and deleted after an hour: the only
+    record of an address the app keeps for signups.
+    """
+
+    address = models.CharField(max_length=45)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["address", "created_at"])]
+
+    def __str__(self):
+        return f"{self.address} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,4 +1,5 @@
-"""Functions that change a learner's flashcard progress: the only code that writes it.
+"""Functions that change a learner's flashcard progress (the only code that writes it), and
+the account creation that the signup limit counts.
 
 Scheduling is FSRS through the `fsrs` package with its default parameters (desired retention
 0.9, learning steps 1 min and 10 min, relearning step 10 min) and fuzzing off, so that the
@@ -13,10 +14,12 @@ database only when they sign up (`adopt_session_progress`).
 import datetime as dt
 
 import fsrs
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from learn.models import CardReviewLog, CardReviewState, Flashcard
+from learn.models import CardReviewLog, CardReviewState, Flashcard, Signup
 
 SCHEDULER = fsrs.Scheduler(enable_fuzzing=False)
 
@@ -179,3 +182,36 @@ def adopt_session_progress(session, user) -> int:
         last_reviewed[flashcard.pk] = reviewed_at
         adopted += 1
     return adopted
+
+
+# --- Accounts -------------------------------------------------------------------------------
+
+SIGNUP_WINDOW = dt.timedelta(hours=1)
+
+
+class SignupLimitReached(Exception):
+    """Too many accounts were created from this address in the last hour."""
+
+
+def recent_signups(address: str) -> int:
+    """Accounts created from `address` in the last hour."""
+    return Signup.objects.filter(address=address, created_at__gt=timezone.now() - SIGNUP_WINDOW).count()
+
+
+@transaction.atomic
+def create_account(*, username: str, password: str, address: str):
+    """Create a learner's account, counted against the client address it came from.
+
+    Raises SignupLimitReached past settings.SIGNUPS_PER_ADDRESS_PER_HOUR. The count is a table
+    rather than Django's cache: the default cache lives inside one process, and the app may run
+    as several web processes on several hosts, which all share the database. On SQLite the
+    transaction takes the write lock when it begins (IMMEDIATE), so two signups from one address
+    cannot both pass the last free place. Rows older than the window are deleted here.
+    """
+    now = timezone.now()
+    Signup.objects.filter(created_at__lte=now - SIGNUP_WINDOW).delete()
+    if recent_signups(address) >= settings.SIGNUPS_PER_ADDRESS_PER_HOUR:
+        raise SignupLimitReached(address)
+    user = get_user_model().objects.create_user(username, password=password)
+    Signup.objects.create(address=address, created_at=now)
+    return user

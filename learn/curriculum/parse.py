@@ -7,6 +7,7 @@ line, so that an author fixes a whole file in one pass.
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from django.conf import settings
@@ -19,6 +20,12 @@ ITEM_HEADING_RE = re.compile(r"^(card|question|explain): (\S+)$")
 FIELD_RE = re.compile(r"^([a-z_]+):\s*(.*?)\s*$")
 OPTION_RE = re.compile(r"^- \[([ xX])\] ([A-Z])\. (.*)$")
 CONCEPT_RE = re.compile(r"^- ([^:]+):(.*)$")
+# Images: ![alt](src "title"), ![alt][ref] or ![ref] with a definition "[ref]: src", <img src=...>.
+IMAGE_RE = re.compile(r"!\[[^\]]*\]\(\s*<?([^\s)>]+)")
+IMAGE_REFERENCE_RE = re.compile(r"!\[([^\]]*)\](?!\()(?:\[([^\]]*)\])?")
+IMG_TAG_RE = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.IGNORECASE)
+DEFINITION_RE = re.compile(r"^ {0,3}\[([^\]]+)\]:\s*<?([^\s>]+)")
+CODE_SPAN_RE = re.compile(r"(`+).*?\1")
 
 SECTIONS = {"Flashcards": "card", "Questions": "question", "Explain prompts": "explain"}
 FRONT_MATTER_KEYS = {"id", "title", "summary", "minutes", "tags", "order"}
@@ -160,7 +167,45 @@ class FileParser:
         if body_start is None:
             return topic
         self.parse_body(lines, body_start, topic)
+        self.check_images(lines, body_start)
         return topic
+
+    def check_images(self, lines: list[str], start: int) -> None:
+        """Every image must be a file of this site: the Content-Security-Policy (img-src 'self')
+        would block any other, and a learner's browser should not call other sites."""
+        definitions: dict[str, tuple[int, str]] = {}
+        referenced: set[str] = set()
+        fence = None
+        for index in range(start, len(lines)):
+            match = FENCE_RE.match(lines[index])
+            if match and fence is None:
+                fence = match.group(1)
+                continue
+            if match and match.group(1) == fence:
+                fence = None
+                continue
+            if fence is not None:
+                continue
+            line = CODE_SPAN_RE.sub("", lines[index])
+            for src in IMAGE_RE.findall(line) + IMG_TAG_RE.findall(line):
+                self.check_image_src(index, src)
+            for alt, label in IMAGE_REFERENCE_RE.findall(line):
+                referenced.add((label or alt).strip().lower())
+            definition = DEFINITION_RE.match(line)
+            if definition:
+                definitions[definition.group(1).strip().lower()] = (index, definition.group(2))
+        for label, (index, src) in definitions.items():
+            if label in referenced:
+                self.check_image_src(index, src)
+
+    def check_image_src(self, index: int, src: str) -> None:
+        parts = urlsplit(src)
+        if parts.scheme or parts.netloc or src.startswith(("\\", "/\\")):
+            self.problem(
+                index,
+                f"image {src!r} is not on this site: put the file under static/ and link it as "
+                "/static/<path> (images from other origins are blocked by the Content-Security-Policy)",
+            )
 
     def parse_front_matter(self, lines: list[str], topic: TopicSource) -> int | None:
         if not lines or lines[0].strip() != "---":

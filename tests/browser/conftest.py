@@ -37,8 +37,60 @@ def browser():
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
+        yield CspWatchedBrowser(browser)
         browser.close()
+
+
+# --- No Content-Security-Policy violation on any page a browser test opens ------------------
+# Each violation is reported twice by chromium: as a `securitypolicyviolation` event in the page
+# (https://developer.mozilla.org/en-US/docs/Web/API/SecurityPolicyViolationEvent), relayed here
+# by an init script, and as a console error ("Refused to ... Content Security Policy ...").
+
+CSP_VIOLATIONS: list[str] = []
+
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(
+    `${event.violatedDirective} blocked ${event.blockedURI} ` +
+    `at ${event.sourceFile}:${event.lineNumber} on ${document.location.pathname}`
+  );
+});
+"""
+
+
+class CspWatchedBrowser:
+    """The browser, with every context it opens watched for CSP violations."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        context.expose_function("reportCspViolation", record_violation)
+        context.add_init_script(REPORT_VIOLATIONS)
+        context.on("page", lambda page: page.on("console", lambda message: record_console(page, message)))
+        return context
+
+
+def record_violation(text: str) -> None:
+    CSP_VIOLATIONS.append(text)
+
+
+def record_console(page, message) -> None:
+    if message.type == "error" and "Content Security Policy" in message.text:
+        CSP_VIOLATIONS.append(f"console on {page.url}: {message.text}")
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation():
+    """Fails the test (at teardown, after its pages closed) if any page reported a violation."""
+    CSP_VIOLATIONS.clear()
+    yield
+    if CSP_VIOLATIONS:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(CSP_VIOLATIONS))
 
 
 @pytest.fixture
@@ -69,7 +121,9 @@ def phone(browser, live_server):
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
+    # caret="initial": hiding the caret leaves an empty style="" on every input, which htmx then
+    # copies onto swapped-in inputs, and that copy is a CSP violation (style-src-attr).
+    page.screenshot(path=path, full_page=True, caret="initial")
     return path
 
 

@@ -577,3 +577,29 @@ def test_a_lab_link_to_an_experiment_the_lab_does_not_have_is_reported(tmp_path)
         "which the lab does not have"
     )
     assert "known: early-success, expires, failure" in problem
+
+
+def test_an_image_from_another_site_is_reported_at_its_line_and_one_of_our_own_passes(tmp_path):
+    cheat_sheet = "`ready()` is true for SUCCESS, FAILURE and REVOKED."
+    images = (
+        "![our diagram](/static/diagrams/task-lifecycle.svg)\n\n"
+        "![a tracker](https://tracker.example/pixel.png)\n\n"
+        '<img alt="x" src="//tracker.example/p.gif">\n\n'
+        "![by reference][logo]\n\n"
+        "[logo]: http://cdn.example/logo.png\n\n"
+        "![inline data](data:image/png;base64,AAAA)\n\n"
+        "Quoted, not shown: `![x](https://example.org/x.png)`\n\n"
+        "```\n![in a code block](https://example.org/x.png)\n```\n"
+    )
+    path = write_topic(tmp_path, GOOD_TOPIC.replace(cheat_sheet, cheat_sheet + "\n\n" + images))
+
+    advice = (
+        "is not on this site: put the file under static/ and link it as /static/<path> "
+        "(images from other origins are blocked by the Content-Security-Policy)"
+    )
+    assert problems_for(path) == [
+        f"{path}:{line_of(path, 'pixel.png')}: image 'https://tracker.example/pixel.png' {advice}",
+        f"{path}:{line_of(path, '<img')}: image '//tracker.example/p.gif' {advice}",
+        f"{path}:{line_of(path, '[logo]:')}: image 'http://cdn.example/logo.png' {advice}",
+        f"{path}:{line_of(path, 'inline data')}: image 'data:image/png;base64,AAAA' {advice}",
+    ]
