@@ -45,6 +45,7 @@ def browser():
 # Each violation is reported twice by chromium: as a `securitypolicyviolation` event in the page
 # (https://developer.mozilla.org/en-US/docs/Web/API/SecurityPolicyViolationEvent), relayed here
 # by an init script, and as a console error ("Refused to ... Content Security Policy ...").
+# htmx code that needs eval, which the policy forbids, is reported too.
 
 CSP_VIOLATIONS: list[str] = []
 
@@ -53,6 +54,13 @@ document.addEventListener("securitypolicyviolation", (event) => {
   window.reportCspViolation(
     `${event.violatedDirective} blocked ${event.blockedURI} ` +
     `at ${event.sourceFile}:${event.lineNumber} on ${document.location.pathname}`
+  );
+});
+// htmx with allowEval off (base.html) refuses hx-on, js: values and trigger filters this way.
+document.addEventListener("htmx:evalDisallowedError", (event) => {
+  window.reportCspViolation(
+    `htmx refused to evaluate code of ${event.target.outerHTML.slice(0, 120)} ` +
+    `on ${document.location.pathname}`
   );
 });
 """

@@ -1,5 +1,5 @@
-"""The Content-Security-Policy in a real browser: inline code is refused, and the watcher that
-fails every browser test on a violation (conftest.py) does see one."""
+"""The Content-Security-Policy in a real browser: inline code is refused, htmx evaluates no
+attribute code, and the watcher that fails every browser test on either (conftest.py) sees them."""
 
 import pytest
 
@@ -26,3 +26,22 @@ def test_inline_code_is_refused_and_the_violation_is_reported(page, curriculum):
     assert "script-src-elem blocked inline" in reported
     assert "style-src-attr blocked inline" in reported
     conftest.CSP_VIOLATIONS.clear()  # expected here, so that this test itself passes
+
+
+def test_htmx_refuses_attribute_code_and_the_refusal_is_reported(page, curriculum):
+    page.goto("/")
+    page.evaluate(
+        """() => {
+          const button = document.createElement("button");
+          button.id = "eval-probe";
+          button.setAttribute("hx-on:click", "window.hxOnRan = true");
+          document.body.append(button);
+          htmx.process(button);
+        }"""
+    )
+    page.click("#eval-probe")
+    page.wait_for_function("() => true")
+
+    assert page.evaluate("window.hxOnRan") is None, "htmx evaluated the hx-on code"
+    assert "htmx refused to evaluate code" in " ".join(conftest.CSP_VIOLATIONS)
+    conftest.CSP_VIOLATIONS.clear()

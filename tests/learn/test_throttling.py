@@ -4,9 +4,11 @@ bounded per client address and hour. Both are counted in the database every web 
 import datetime as dt
 
 import pytest
+from asgiref.sync import async_to_sync
 from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.db.models import F
+from django.test import AsyncClient
 
 from learn.models import Signup
 from tests.factories import make_learner
@@ -174,3 +176,20 @@ def test_an_address_can_sign_up_again_an_hour_later(client, db, three_per_hour):
 
     assert response.status_code == 302
     assert Signup.objects.count() == 1, "rows older than the hour are deleted"
+
+
+def test_the_lockout_page_is_the_same_when_served_over_asgi(db):
+    """uvicorn runs the middleware chain asynchronously, where django-axes calls the lockout
+    handler with other arguments than on the sync path."""
+    make_learner("grace")
+    client = AsyncClient()
+
+    async def log_in_over_asgi(password):
+        return await client.post("/accounts/login/", {"username": "grace", "password": password})
+
+    for _ in range(5):
+        async_to_sync(log_in_over_asgi)("wrong-password")
+    response = async_to_sync(log_in_over_asgi)("pw")
+
+    assert response.status_code == 429
+    assert LOCKED_OUT in response.content.decode()
