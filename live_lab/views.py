@@ -141,7 +141,7 @@ async def lane_stream(run: LabRun):
     if run.is_unfinished:
         dispatcher.wake()  # this process too sends waiting runs and adopts orphaned ones
     try:
-        last, newest_shown, version, rendered_at = None, -1.0, None, 0.0
+        last, newest_shown, version, rendered_at, is_waiting = None, -1.0, None, 0.0, False
         deadline = loop.time() + STREAM_FOR
         while loop.time() < deadline:
             woken.clear()
@@ -154,7 +154,7 @@ async def lane_stream(run: LabRun):
             if stale:
                 stale = False  # before reading: a store during the read makes them stale again
                 html, lanes = await sync_to_async(render_lanes, thread_sensitive=False)(run.pk)
-                version, rendered_at = lanes.version, loop.time()
+                version, rendered_at, is_waiting = lanes.version, loop.time(), lanes.run.is_waiting
                 if html != last:
                     yield server_sent_event("lanes", html)
                     last = html
@@ -167,7 +167,9 @@ async def lane_stream(run: LabRun):
             except TimeoutError:
                 if loop.time() - rendered_at >= RENDER_AT_LEAST_EVERY:
                     stale = True
-                elif not observatory.is_watching(run.pk):  # else its observer announces changes
+                elif not (is_waiting or observatory.is_watching(run.pk)):
+                    # Else its observer announces changes; a waiting run changes only when sent,
+                    # which the render each RENDER_AT_LEAST_EVERY shows (with its place in line).
                     now = await sync_to_async(lanes_version, thread_sensitive=False)(run)
                     stale = now != version
     finally:
