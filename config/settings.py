@@ -296,6 +296,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, low=1, high=1000)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, low=1, high=7 * 24 * 60))
 AXES_RESET_ON_SUCCESS = True
+# A refused attempt during the lockout starts the cool-off again, so the login page's "try again
+# in N minutes" is exact, and guessing on does not shorten the wait.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 AXES_CLIENT_IP_CALLABLE = "config.client_address.client_address"
 # The login page with its message (status 429), not axes' bare text page.
 AXES_LOCKOUT_CALLABLE = "learn.views.login_locked_out"

@@ -60,6 +60,20 @@ def test_after_the_cool_off_the_right_password_logs_in(client, db):
     assert is_logged_in_as(client, "grace")
 
 
+def test_an_attempt_during_the_lockout_starts_the_cool_off_again(client, db):
+    make_learner("grace")
+    fail_logins(client, "grace")
+
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - dt.timedelta(minutes=10))
+    assert log_in(client, "grace", "pw").status_code == 429
+    # Twenty minutes after the fifth failure, ten after the refused attempt.
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - dt.timedelta(minutes=10))
+    response = log_in(client, "grace", "pw")
+
+    assert response.status_code == 429
+    assert LOCKED_OUT in response.content.decode()
+
+
 def test_the_cool_off_and_failure_limit_come_from_the_settings(client, db, settings):
     settings.AXES_FAILURE_LIMIT = 2
     settings.AXES_COOLOFF_TIME = dt.timedelta(minutes=1)
