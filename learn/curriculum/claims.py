@@ -18,6 +18,7 @@ from learn.curriculum.parse import (
     Problem,
     display_path,
     is_slug,
+    off_site_images,
     structure_lines,
 )
 
@@ -153,6 +154,8 @@ def parse_claims_file(path: Path, checks: "CheckIndex") -> tuple[list[ClaimSourc
             if message:
                 problem(field_lines["check"], message)
         claims.append(claim)
+    for index, message in off_site_images(lines, 0):
+        problem(index, message)
     return claims, problems
 
 

@@ -171,41 +171,8 @@ class FileParser:
         return topic
 
     def check_images(self, lines: list[str], start: int) -> None:
-        """Every image must be a file of this site: the Content-Security-Policy (img-src 'self')
-        would block any other, and a learner's browser should not call other sites."""
-        definitions: dict[str, tuple[int, str]] = {}
-        referenced: set[str] = set()
-        fence = None
-        for index in range(start, len(lines)):
-            match = FENCE_RE.match(lines[index])
-            if match and fence is None:
-                fence = match.group(1)
-                continue
-            if match and match.group(1) == fence:
-                fence = None
-                continue
-            if fence is not None:
-                continue
-            line = CODE_SPAN_RE.sub("", lines[index])
-            for src in IMAGE_RE.findall(line) + IMG_TAG_RE.findall(line):
-                self.check_image_src(index, src)
-            for alt, label in IMAGE_REFERENCE_RE.findall(line):
-                referenced.add((label or alt).strip().lower())
-            definition = DEFINITION_RE.match(line)
-            if definition:
-                definitions[definition.group(1).strip().lower()] = (index, definition.group(2))
-        for label, (index, src) in definitions.items():
-            if label in referenced:
-                self.check_image_src(index, src)
-
-    def check_image_src(self, index: int, src: str) -> None:
-        parts = urlsplit(src)
-        if parts.scheme or parts.netloc or src.startswith(("\\", "/\\")):
-            self.problem(
-                index,
-                f"image {src!r} is not on this site: put the file under static/ and link it as "
-                "/static/<path> (images from other origins are blocked by the Content-Security-Policy)",
-            )
+        for index, message in off_site_images(lines, start):
+            self.problem(index, message)
 
     def parse_front_matter(self, lines: list[str], topic: TopicSource) -> int | None:
         if not lines or lines[0].strip() != "---":
@@ -471,6 +438,50 @@ class FileParser:
                     f"concept {concept.name!r} repeats the concept at line {seen[concept.key]}",
                 )
             seen.setdefault(concept.key, concept.line)
+
+
+def off_site_images(lines: list[str], start: int) -> list[tuple[int, str]]:
+    """(0-based line, message) of every image that is not a file of this site.
+
+    The Content-Security-Policy (img-src 'self') would block any other in the browser, and a
+    learner's browser should not call other sites. Code blocks and code spans are skipped.
+    """
+    found: list[tuple[int, str]] = []
+    definitions: dict[str, tuple[int, str]] = {}
+    referenced: set[str] = set()
+    fence = None
+    for index in range(start, len(lines)):
+        match = FENCE_RE.match(lines[index])
+        if match and fence is None:
+            fence = match.group(1)
+            continue
+        if match and match.group(1) == fence:
+            fence = None
+            continue
+        if fence is not None:
+            continue
+        line = CODE_SPAN_RE.sub("", lines[index])
+        found.extend((index, src) for src in IMAGE_RE.findall(line) + IMG_TAG_RE.findall(line))
+        for alt, label in IMAGE_REFERENCE_RE.findall(line):
+            referenced.add((label or alt).strip().lower())
+        definition = DEFINITION_RE.match(line)
+        if definition:
+            definitions[definition.group(1).strip().lower()] = (index, definition.group(2))
+    found.extend(place for label, place in definitions.items() if label in referenced)
+    return [
+        (
+            index,
+            f"image {src!r} is not on this site: put the file under static/ and link it as "
+            "/static/<path> (images from other origins are blocked by the Content-Security-Policy)",
+        )
+        for index, src in found
+        if is_off_site(src)
+    ]
+
+
+def is_off_site(src: str) -> bool:
+    parts = urlsplit(src)
+    return bool(parts.scheme or parts.netloc) or src.startswith(("\\", "/\\"))
 
 
 def is_slug(value) -> bool:

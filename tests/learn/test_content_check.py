@@ -603,3 +603,16 @@ def test_an_image_from_another_site_is_reported_at_its_line_and_one_of_our_own_p
         f"{path}:{line_of(path, '[logo]:')}: image 'http://cdn.example/logo.png' {advice}",
         f"{path}:{line_of(path, 'inline data')}: image 'data:image/png;base64,AAAA' {advice}",
     ]
+
+
+def test_an_image_from_another_site_in_a_claim_is_reported_at_its_line(tmp_path):
+    statement = "`ready()` is true after FAILURE."
+    registry = REGISTRY.replace(statement, statement + " ![x](https://tracker.example/p.png)")
+    registry_path = write_registry(tmp_path, registry)
+    write_topic(tmp_path, GOOD_TOPIC)
+
+    problems = problems_for(tmp_path / "01-demo.md")
+
+    line = line_of(registry_path, "tracker.example")
+    expected = f"{registry_path}:{line}: image 'https://tracker.example/p.png' is not on this site"
+    assert any(problem.startswith(expected) for problem in problems)
