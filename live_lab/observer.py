@@ -8,7 +8,9 @@ A thread per run cost a Celery backend, a Redis connection and a wake-up every 2
 and a hundred threads fighting for the interpreter lock (docs/PERFORMANCE.md).
 """
 
+import contextlib
 import logging
+import math
 import threading
 import time
 
@@ -20,10 +22,11 @@ from django.db import IntegrityError, connection
 from django.db.models import Count
 from django.utils import timezone
 from django_celery_results.models import TaskResult
+from redis.exceptions import RedisError
 
 from config.celery import app
 from live_lab.experiments import Experiment
-from live_lab.grading import is_prediction_right
+from live_lab.grading import is_prediction_right, observed_states
 from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,14 @@ OBSERVE_FOR = 90.0  # seconds after the worker received the task; then the run i
 WAIT_FOR_WORKER = 900.0  # a task no worker has received by then is timed out (no worker runs)
 HEARTBEAT_EVERY = 2.0  # seconds between two stamps of watched_at on the runs this process observes
 ORPHANED_AFTER = 10.0  # a running run not stamped for this long lost its observer: it is adopted
+# A worker killed with SIGKILL reports nothing more (docs/lab-faults.md). The workers that received
+# the watched runs' tasks are asked every WORKER_CHECK_EVERY whether they still hold them; a task
+# not shown by its worker for WORKER_GONE_AFTER s, in WORKER_GONE_CHECKS answers in a row, was lost.
+WORKER_CHECK_EVERY = 2.0
+WORKER_QUERY_TIMEOUT = 1.0  # how long one question waits for the workers' replies
+WORKER_GONE_AFTER = 6.0
+WORKER_GONE_CHECKS = 3
+RESUBSCRIBE_EVERY = 0.5  # seconds between two attempts to subscribe again while Redis is down
 GRACE = 1.0  # seconds lane 1 keeps reading after the worker's last word, when never ready
 MAX_FAILED_READINGS = 50  # then the run is given up (logged); it counts as abandoned later
 TERMINAL_EVENTS = [LabEvent.Kind.SUCCEEDED, LabEvent.Kind.FAILED, LabEvent.Kind.REVOKED]
@@ -109,17 +120,75 @@ def observation_of(run: LabRun, reading: tuple, *, after_ms: float) -> LabObserv
     )
 
 
-def finish_run(run: LabRun, *, status: str) -> None:
+def finish_run(run: LabRun, *, status: str, ending: str = "", results_lost: bool = False) -> None:
     """End the run. Only a run the worker finished is graded: a timed-out run ran into
-    something that is not the learner's doing (no worker, a worker that died)."""
+    something that is not the learner's doing (no worker, a worker that died), and so did a
+    run whose pool process was killed under it, or whose result store went away meanwhile.
+    `ending` says why a run timed out, when the observer knows better than timed_out_ending();
+    `results_lost`: the run was observed while the lab had lost touch with Redis."""
     run.status = status
     run.finished_at = timezone.now()
-    if status == LabRun.Status.FINISHED:
+    lost = pool_process_lost(run) if status == LabRun.Status.FINISHED else None
+    run.is_prediction_right = None
+    if lost is not None:
+        run.ending = pool_process_lost_ending(lost)
+    elif status == LabRun.Status.FINISHED and results_lost:
+        run.ending = results_lost_ending(run)
+    elif status == LabRun.Status.FINISHED:
         run.is_prediction_right = is_prediction_right(run)
     else:
-        run.is_prediction_right = None
-        run.ending = timed_out_ending(run)
+        run.ending = ending or timed_out_ending(run)
     run.save(update_fields=["status", "finished_at", "is_prediction_right", "ending"])
+
+
+def pool_process_lost(run: LabRun) -> LabEvent | None:
+    """Lane 2's "failed" row of a task whose pool process was killed under it. The worker's
+    main process notices the child's death, stores FAILURE with WorkerLostError and sends
+    task_failure (celery/worker/request.py, Request.on_failure)."""
+    failed = LabEvent.objects.filter(task_id__in=[run.task_id, *run.related_ids], kind=LabEvent.Kind.FAILED)
+    return failed.filter(detail__startswith="WorkerLostError").first()
+
+
+def pool_process_lost_ending(failed: LabEvent) -> str:
+    return (
+        f"The pool process running the task was killed ({failed.detail}). The worker's main process "
+        "noticed, stored FAILURE with WorkerLostError and reported the task failed; the task is not run "
+        "again (docs/lab-faults.md). That is what a learner sees when the operating system kills a task "
+        "(the out-of-memory killer does it with SIGKILL). Not graded: the kill was not part of the "
+        "experiment."
+    )
+
+
+def results_lost_ending(run: LabRun) -> str:
+    """For a run observed while the lab had lost touch with Redis (a restart, docs/lab-faults.md)."""
+    went_back = "PENDING" in observed_states(run)[1:]
+    what = "The lab lost its connection to Redis, the result store, during this run."
+    if went_back:
+        what += (
+            " When Redis answered again it no longer had the state stored before: it was restarted, "
+            "and keeps nothing across a restart here (no persistence). So AsyncResult read PENDING "
+            "again, as for any id Redis does not know, until the worker stored the next state; "
+            "lane 1 still shows the earlier readings, kept in the lab's own database."
+        )
+    return what + " Not graded: the outage was not part of the experiment."
+
+
+def worker_lost_ending(hostname: str, *, answers: bool) -> str:
+    """What happened to a run whose worker no longer holds its task, in words for the learner."""
+    if answers:
+        what = (
+            f"The worker {hostname} received the task, but no longer holds it and never reported it "
+            "done: it was restarted (killed, then started again under the same name) while it had it."
+        )
+    else:
+        what = (
+            f"The worker {hostname} received the task, then stopped answering: it was stopped or "
+            "killed (SIGKILL) while it had the task."
+        )
+    return (
+        f"{what} A killed worker stores nothing and reports nothing more, so AsyncResult stays at its "
+        "last state for ever, and the task is not run again (docs/lab-faults.md). Not graded."
+    )
 
 
 def timed_out_ending(run: LabRun) -> str:
@@ -165,7 +234,11 @@ class RunObserver:
         self.states_seen.add(first[0])
         # Monotonic time of the send, also for a run sent by another process before.
         self.started = time.monotonic() - max((timezone.now() - run.sent_at).total_seconds(), 0.0)
-        self.last_read_at = time.monotonic()
+        # An adopted run is read at once: its last stored reading may be old.
+        self.last_read_at = -math.inf if adopted else time.monotonic()
+        # Its tasks a worker received and has not reported done: task id → that worker's name.
+        self.held_by: dict[str, str] = {}
+        self.lost_the_results = False  # observed while the lab had lost touch with Redis
         self.received_at: float | None = None  # when lane 2 was found to say the worker has it
         self.worker_done_at: float | None = None
         self.calls_made = set(run.calls.values_list("key", flat=True)) if adopted else set()
@@ -267,37 +340,155 @@ class RunObserver:
 class RedisStores:
     """Redis mode: which tasks had a result stored, from ONE pattern subscription to the
     channels the Redis backend publishes every store on (celery/backends/redis.py `_set`);
-    get() waits on the same messages."""
+    get() waits on the same messages.
+
+    When Redis goes away (a restart), the subscription fails; it is made again, every
+    RESUBSCRIBE_EVERY while Redis is down. Pub/sub drops what is published while nobody is
+    subscribed, so once subscribed again every watched task is read from the backend once:
+    a store made in between is not missed (docs/lab-faults.md).
+    """
 
     read_every = REDIS_READ_AT_LEAST_EVERY
 
-    def __init__(self):
+    def __init__(self, client=None):
+        """`client`: the Redis to subscribe to; the result backend's by default."""
+        self.client = client if client is not None else app.backend.client
         self.prefix = app.backend.task_keyprefix
-        self.pending: dict[str, bytes] = {}
-        self.subscription = app.backend.client.pubsub()
-        self.subscription.psubscribe(self.prefix + b"*")
-        # Subscribed before the first run is sent, so no store of it can be missed.
-        if self.subscription.get_message(timeout=5.0) is None:
-            raise ConnectionError("Redis did not confirm the lab's subscription to result stores")
+        self.pending: dict[str, bytes | None] = {}
+        # Subscribed before the first run is sent, so no store of it can be missed. Raises when
+        # Redis does not answer: the run that asked cannot be observed, and is not sent.
+        self.subscription = self.subscribe()
+        self.heard_everything = True  # False from a lost subscription until the next stored()
+
+    def subscribe(self):
+        subscription = self.client.pubsub()
+        try:
+            subscription.psubscribe(self.prefix + b"*")
+            if subscription.get_message(timeout=5.0) is None:
+                raise ConnectionError("Redis did not confirm the lab's subscription to result stores")
+        except Exception:
+            subscription.close()
+            raise
+        return subscription
 
     def wake(self) -> None:
         """Nothing to do: the first store for a new run is a message, and wakes the thread."""
 
     def wait(self, timeout: float) -> None:
-        message = self.subscription.get_message(ignore_subscribe_messages=True, timeout=timeout)
+        if self.subscription is None:
+            self.subscribe_again()
+            return
+        try:
+            message = self.subscription.get_message(ignore_subscribe_messages=True, timeout=timeout)
+        except (RedisError, OSError):
+            self.lost()
+            return
         if message is not None:
             self.keep(message)
 
-    def stored(self, watched: list[str]) -> dict[str, bytes]:
+    def lost(self) -> None:
+        logger.warning("The lab lost its subscription to result stores (Redis unreachable)", exc_info=True)
+        with contextlib.suppress(Exception):
+            self.subscription.close()
+        self.subscription = None
+        self.heard_everything = False
+
+    def subscribe_again(self) -> None:
+        try:
+            self.subscription = self.subscribe()
+        except (RedisError, OSError):  # OSError covers the unconfirmed subscription
+            time.sleep(RESUBSCRIBE_EVERY)
+            return
+        logger.warning("The lab subscribed to result stores again; every watched run is read once")
+
+    def stored(self, watched: list[str]) -> dict[str, bytes | None]:
         """The tasks stored since the last call, with the last value stored for each (any
-        task: the caller picks its own)."""
-        while (message := self.subscription.get_message(ignore_subscribe_messages=True)) is not None:
-            self.keep(message)
+        task: the caller picks its own). None for a value: read it from the backend."""
+        if self.subscription is None:
+            return {}  # Redis is down: reading the backend would fail as well
+        try:
+            while (message := self.subscription.get_message(ignore_subscribe_messages=True)) is not None:
+                self.keep(message)
+        except (RedisError, OSError):
+            self.lost()
+            return {}
         stored, self.pending = self.pending, {}
+        if not self.heard_everything:
+            # Subscribed again: what was published in between is lost, so read every run now.
+            self.heard_everything = True
+            stored = {**dict.fromkeys(watched), **stored}
         return stored
 
     def keep(self, message: dict) -> None:
         self.pending[message["channel"][len(self.prefix) :].decode()] = message["data"]
+
+
+class WorkerWatch:
+    """Do the workers that received the watched runs' tasks still hold them?
+
+    A worker killed with SIGKILL stores nothing and reports nothing: lane 1 stays at its last
+    state and lane 2 stops, so without this a run would wait for OBSERVE_FOR. A worker's main
+    process answers remote-control commands while its pool processes work, and query_task
+    shows the tasks it holds (running, reserved, or waiting for a countdown). A task that the
+    worker which received it no longer shows, while lane 2 has no last word for it, was lost:
+    the worker was killed, or restarted under the same name. The question is asked from a
+    thread of its own, since it waits up to WORKER_QUERY_TIMEOUT for replies, which the
+    observatory's 20 ms ticks cannot. A question that fails (the broker is unreachable) is no
+    evidence: what was missing is forgotten.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.wanted: dict[str, str] = {}  # task id → name of the worker that received it
+        self.missing: dict[str, tuple[float, int, bool]] = {}  # task id → (since, answers, host answered)
+        self.thread: threading.Thread | None = None
+
+    def ask_about(self, wanted: dict[str, str]) -> None:
+        """From now on, ask about these tasks (and only these)."""
+        with self.lock:
+            self.wanted = dict(wanted)
+            self.missing = {t: m for t, m in self.missing.items() if t in wanted}
+            if wanted and (self.thread is None or not self.thread.is_alive()):
+                self.thread = threading.Thread(target=self.run_forever, name="lab-worker-watch", daemon=True)
+                self.thread.start()
+
+    def gone(self, held_by: dict[str, str], now: float) -> tuple[str, bool] | None:
+        """(worker name, whether it still answers) for the first of these tasks that is lost."""
+        with self.lock:
+            for task_id, hostname in held_by.items():
+                since, answers, host_answered = self.missing.get(task_id, (now, 0, True))
+                if answers >= WORKER_GONE_CHECKS and now - since >= WORKER_GONE_AFTER:
+                    return hostname, host_answered
+        return None
+
+    def run_forever(self) -> None:
+        while True:
+            time.sleep(WORKER_CHECK_EVERY)
+            with self.lock:
+                wanted = dict(self.wanted)
+            if not wanted:
+                continue
+            try:
+                self.check(wanted)
+            except Exception:
+                logger.warning("Could not ask the workers about the lab's tasks", exc_info=True)
+                with self.lock:
+                    self.missing.clear()
+
+    def check(self, wanted: dict[str, str]) -> None:
+        hosts = sorted(set(wanted.values()))
+        inspect = app.control.inspect(destination=hosts, timeout=WORKER_QUERY_TIMEOUT)
+        replies = inspect.query_task(*wanted) or {}  # returns as soon as every host replied
+        now = time.monotonic()
+        with self.lock:
+            for task_id, hostname in wanted.items():
+                if task_id not in self.wanted:
+                    continue  # reported done meanwhile
+                if task_id in (replies.get(hostname) or {}):
+                    self.missing.pop(task_id, None)
+                else:
+                    since, answers, _ = self.missing.get(task_id, (now, 0, True))
+                    self.missing[task_id] = (since, answers + 1, hostname in replies)
 
 
 class RowStores:
@@ -307,6 +498,7 @@ class RowStores:
     Every tick looks at every row, so no store is missed and no other reading is needed."""
 
     read_every = float("inf")
+    heard_everything = True  # every tick looks at every row
 
     def __init__(self):
         self.last_seen: dict[str, tuple | None] = {}
@@ -346,6 +538,7 @@ class Observatory:
         self.stores: RedisStores | RowStores | None = None
         self.thread: threading.Thread | None = None
         self.stamped_at = 0.0  # when watched_at was last stamped on the observed runs
+        self.workers = WorkerWatch()
         self.when_runs_end = None  # called from this thread after runs end (live_lab/services.py)
 
     def watch(self, observer: RunObserver) -> None:
@@ -386,6 +579,9 @@ class Observatory:
             observers = dict(self.observers)
             poked, self.poked = self.poked, set()
         now = time.monotonic()
+        if not self.stores.heard_everything:
+            for observer in observers.values():
+                observer.lost_the_results = True
         stored = self.stores.stored([task_id for o in observers.values() for task_id in o.task_ids])
         writes = TickWrites()
         # Runs with something new first (someone may be watching their page), then the rest.
@@ -401,7 +597,11 @@ class Observatory:
         for run_id, observer in observers.items():
             status = None if run_id in poked_since else observer.verdict(now, steps_done[run_id])
             if status is not None:
-                writes.finish(observer.run, status)
+                writes.finish(observer.run, status, results_lost=observer.lost_the_results)
+            elif (gone := self.workers.gone(observer.held_by, now)) is not None:
+                hostname, answers = gone
+                ending = worker_lost_ending(hostname, answers=answers)
+                writes.finish(observer.run, LabRun.Status.TIMED_OUT, ending=ending)
         # Lane 2 last: a last word found now is acted on from the next tick, once the stores
         # that came before it have been collected and read.
         sweep = now - self.swept_at >= EVENT_CHECK_EVERY
@@ -409,6 +609,8 @@ class Observatory:
             self.swept_at = now
         waiting = [o for run_id, o in observers.items() if run_id not in writes.over]
         self.look_for_last_words([o for o in waiting if o.wants_last_word_check(sweep)], now)
+        if sweep:
+            self.watch_workers([o for o in waiting if o.worker_done_at is None])
         self.announce_lane2(waiting)
         writes.store()
         with self.lock:
@@ -444,6 +646,24 @@ class Observatory:
                 observer.received_at = now
             if kinds & set(TERMINAL_EVENTS):
                 observer.worker_done_at = now
+
+    def watch_workers(self, observers: list[RunObserver]) -> None:
+        """ONE query: which of these runs' tasks (a chord's header too) a worker received and
+        has not reported done, and which worker; the worker watch asks about those."""
+        kinds = [*TERMINAL_EVENTS, LabEvent.Kind.RECEIVED]
+        task_ids = [t for o in observers for t in o.task_ids]
+        rows = LabEvent.objects.filter(task_id__in=task_ids, kind__in=kinds)
+        rows = rows.values_list("task_id", "kind", "hostname")
+        held: dict[str, str] = {}
+        done: set[str] = set()
+        for task_id, kind, hostname in rows:  # in the order written: a retry is received again
+            if kind != LabEvent.Kind.RECEIVED:
+                done.add(task_id)
+            elif "@" in hostname:  # a worker's node name, the one remote control answers to
+                held[task_id] = hostname
+        for observer in observers:
+            observer.held_by = {t: held[t] for t in observer.task_ids if t in held and t not in done}
+        self.workers.ask_about({t: h for o in observers for t, h in o.held_by.items()})
 
     def announce_lane2(self, observers: list[RunObserver]) -> None:
         """ONE query: how many lane-2 rows each run with an open page has; a page whose count
@@ -500,14 +720,15 @@ class TickWrites:
 
     def __init__(self):
         self.rows: dict[int, list[LabObservation]] = {}
-        self.finished: dict[int, tuple[LabRun, str]] = {}
+        self.finished: dict[int, tuple[LabRun, str, dict]] = {}
         self.over: set[int] = set()
 
     def keep(self, observation: LabObservation) -> None:
         self.rows.setdefault(observation.run.pk, []).append(observation)
 
-    def finish(self, run: LabRun, status: str) -> None:
-        self.finished[run.pk] = (run, status)
+    def finish(self, run: LabRun, status: str, **why) -> None:
+        """`why`: finish_run's ending or results_lost."""
+        self.finished[run.pk] = (run, status, why)
         self.over.add(run.pk)
 
     def give_up(self, run: LabRun) -> None:
@@ -520,8 +741,8 @@ class TickWrites:
                 for row in self.rows.get(run_id, []):
                     row.save()
                 if run_id in self.finished:
-                    run, status = self.finished[run_id]
-                    finish_run(run, status=status)
+                    run, status, why = self.finished[run_id]
+                    finish_run(run, status=status, **why)
             except (IntegrityError, ObjectDoesNotExist):
                 logger.warning("Lab run %s was deleted while observed", run_id)
                 self.over.add(run_id)

@@ -10,6 +10,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django_celery_results.models import TaskResult
+from redis.exceptions import RedisError
 
 from config.celery import app
 from live_lab.fair_share import Waiting, runs_ahead
@@ -204,8 +205,13 @@ def backend_record(task_id: str) -> dict:
     """What the result backend itself holds for this id, as shown on the run page."""
     if settings.RUN_MODE == "redis":
         key = app.backend.get_key_for_task(task_id)
-        raw = app.backend.client.get(key)
-        ttl = app.backend.client.ttl(key)
+        try:
+            raw = app.backend.client.get(key)
+            ttl = app.backend.client.ttl(key)
+        except RedisError:
+            # Redis is restarting or down: the page (and its event stream) still shows both
+            # lanes, which are in the database (docs/lab-faults.md).
+            return {"where": f"Redis key {key.decode()}", "value": "(Redis unreachable)", "ttl": "unknown"}
         return {
             "where": f"Redis key {key.decode()}",
             "value": json.dumps(json.loads(raw), indent=2) if raw else "(no key: nothing stored)",

@@ -20,9 +20,10 @@ from django.utils import timezone
 
 from live_lab.experiments import Experiment, get_experiment
 from live_lab.fair_share import runs_to_send
-from live_lab.models import LabRun
+from live_lab.models import LabEvent, LabRun
 from live_lab.observer import ORPHANED_AFTER, RunObserver, observation_of, observatory, snapshot
 from live_lab.queries import unfinished_on_worker, waiting_runs
+from live_lab.worker_signals import background_writer
 
 logger = logging.getLogger(__name__)
 
@@ -155,13 +156,27 @@ def send_run(run: LabRun) -> None:
 
 
 def mark_not_sent(run: LabRun, error: Exception) -> None:
+    """End the run as not sent, with what the learner is told (the experiment page shows it
+    as the form's error, docs/lab-faults.md).
+
+    Lane 2's "published" row is written by before_task_publish, before the message goes out
+    (live_lab/worker_signals.py); a send that failed leaves no such row behind. The first
+    reading, when it was taken, stays: AsyncResult did read PENDING.
+    """
+    what, next_step = "the broker", "Fire it again in a minute."
+    if settings.RUN_MODE == "redis":
+        what = "Redis, the lab's broker and result store,"
+        next_step = "Fire it again in a minute; if it keeps happening, tell your instructor."
     run.status = LabRun.Status.NOT_SENT
     run.finished_at = timezone.now()
     run.ending = (
-        f"The task could not be sent: the broker did not answer ({type(error).__name__}). Nothing was "
-        "queued and nothing ran, so this run is not graded. Fire it again in a moment."
+        f"Your run could not be sent: {what} did not answer ({type(error).__name__}). Nothing was queued "
+        f"and nothing ran, so it is not graded. {next_step}"
     )
     run.save(update_fields=["status", "finished_at", "ending"])
+    background_writer.flush()  # a "published" row for it may still be on its way
+    task_ids = [run.task_id, *run.related_ids]
+    LabEvent.objects.filter(task_id__in=task_ids, kind=LabEvent.Kind.PUBLISHED).delete()
 
 
 def adopt_orphaned_runs() -> list[LabRun]:

@@ -70,7 +70,12 @@ def experiment_detail(request, experiment_id):
             except LabLimitReached as limit:
                 form.add_error(None, str(limit))
             else:
-                return redirect(run)
+                # The dispatcher sent it, or found the broker down (docs/lab-faults.md): then the
+                # learner is told here, and stays on the form to fire again.
+                run.refresh_from_db(fields=["status", "ending"])
+                if run.status != LabRun.Status.NOT_SENT:
+                    return redirect(run)
+                form.add_error(None, run.ending)
     context = {
         "experiment": experiment,
         "form": form,
