@@ -9,6 +9,7 @@ thread that sends them, and that adopts the runs of a web process that stopped
 """
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -239,19 +240,28 @@ class Dispatcher:
             self.passed.wait_for(lambda: self.passes >= target, timeout=wait)
 
     def run_forever(self) -> None:
+        anything_unfinished, logged_at = True, -math.inf
         while True:
-            self.woken.wait(DISPATCH_EVERY)
+            # While no run waits or runs anywhere, nothing can need sending or adopting until
+            # a run is fired, a page of one is opened or a run ends: each of those wakes it.
+            self.woken.wait(DISPATCH_EVERY if anything_unfinished else None)
             self.woken.clear()
             with self.passed:
                 self.started += 1
             try:
                 adopt_orphaned_runs()
                 send_waiting_runs()
+                anything_unfinished = LabRun.objects.filter(
+                    status__in=[LabRun.Status.WAITING, LabRun.Status.RUNNING]
+                ).exists()
             except Exception:
-                # The database is locked or unreachable for a moment: say so, try again.
-                logger.exception("The lab's dispatcher could not send or adopt runs")
+                # The database is locked or unreachable for a moment: say so (once a minute at
+                # most, as this repeats every second), and try again.
+                if time.monotonic() - logged_at >= 60:
+                    logger.exception("The lab's dispatcher could not send or adopt runs")
+                    logged_at = time.monotonic()
                 connection.close()
-                time.sleep(DISPATCH_EVERY)
+                anything_unfinished = True
             with self.passed:
                 self.passes += 1
                 self.passed.notify_all()
