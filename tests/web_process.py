@@ -1,98 +1,149 @@
-"""A real uvicorn web process serving the app, started and stopped by pid (tests use it)."""
+"""Real uvicorn web processes serving the app, and learners talking to them over HTTP.
 
-import http.cookiejar
+Started and stopped by pid, as the Procfile runs the web server (tests and bench/ use them).
+"""
+
+import http.client
 import re
-import signal
 import subprocess
 import sys
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from pathlib import Path
 
 from django.conf import settings
+from django.test import Client
+
+from tests.conftest import OUTPUT_DIR, free_port, worker_env
+
+LOGS = OUTPUT_DIR / "web"
+
+
+def wait_until(condition, what: str, timeout: float, every: float = 0.05):
+    """condition()'s first true value, or AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 class WebProcess:
-    """uvicorn serving config.asgi, as the Procfile runs it, on a port of its own."""
+    """uvicorn serving the app, as the Procfile starts it, on the test database."""
 
-    def __init__(self, *, env: dict, port: int, log_path: Path):
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_file = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    def __init__(self, name: str, *, env: dict | None = None):
+        """`env`: the process's environment; by default tests/conftest.worker_env()'s."""
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.log_path = LOGS / f"uvicorn-{name}-{settings.RUN_MODE}.log"
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "config.asgi:application"]
+                + ["--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=settings.BASE_DIR,
+                env=env or worker_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(self.answers, f"uvicorn answering (see {self.log_path})", 30)
 
-    def wait_until_serving(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"uvicorn did not answer in {timeout} s; see {self.log_path}")
+    def answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"uvicorn exited; see {self.log_path}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            connection.request("GET", "/healthz")
+            return connection.getresponse().status == 200
+        except OSError:
+            return False
 
-    def stop(self, *, kill: bool = False) -> None:
-        """SIGTERM (uvicorn's graceful stop), or SIGKILL: the process dies mid-work."""
+    def kill(self) -> None:
+        """SIGKILL: the process ends at once, without a word to anyone (as a crash would)."""
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            self.process.terminate()
             try:
-                self.process.wait(15)
+                self.process.wait(10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log_file.close()
+                self.kill()
 
 
-class Browser:
-    """A person's HTTP session against a web process: cookies, the CSRF token, forms."""
+class Learner:
+    """A person's requests to a web process: session and CSRF cookies, no redirects followed.
+    A signed-in learner's session is made by the test client in the shared database; with
+    `user` None, an anonymous visitor."""
 
-    def __init__(self, base_url: str):
-        self.base_url = base_url
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
+    def __init__(self, user, web: WebProcess):
+        self.user = user
+        self.cookies = {}
+        if user is not None:
+            client = Client()
+            client.force_login(user)
+            self.cookies["sessionid"] = client.cookies["sessionid"].value
+        self.web = web
 
-    def get(self, path: str, timeout: float = 20.0) -> tuple[int, str]:
-        try:
-            with self.opener.open(self.base_url + path, timeout=timeout) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
+    def request(self, method: str, path: str, body: str | None = None, timeout: float = 20.0):
+        """(status, headers, text) of one request."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.web.port, timeout=timeout)
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, value = header.split(";", 1)[0].split("=", 1)
+            self.cookies[name] = value
+        return response.status, response.headers, text
 
-    def submit(self, path: str, fields: dict, timeout: float = 20.0) -> tuple[int, str, str]:
-        """GET the form's page for its CSRF token, POST the fields; (status, final URL, body)."""
-        _, page = self.get(path)
+    def fire(self, experiment_id: str, **fields) -> tuple[int, dict, str]:
+        """GET the experiment's page (for its CSRF token), then POST its form."""
+        status, _, page = self.request("GET", f"/lab/{experiment_id}/")
+        assert status == 200, page
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": token}).encode()
-        request = urllib.request.Request(self.base_url + path, data=data, headers={"Referer": self.base_url})
-        try:
-            with self.opener.open(request, timeout=timeout) as response:
-                return response.status, response.url, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.url, error.read().decode()
+        body = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **fields})
+        return self.request("POST", f"/lab/{experiment_id}/", body)
 
-    def log_in(self, username: str, password: str) -> None:
-        status, url, _ = self.submit("/accounts/login/", {"username": username, "password": password})
-        if status != 200 or "/accounts/login/" in url:
-            raise AssertionError(f"{username} could not log in (status {status}, at {url})")
+
+class EventStream:
+    """A run page's server-sent events, read over HTTP in a thread: each event with the
+    monotonic time it arrived."""
+
+    def __init__(self, learner: Learner, run_id: int):
+        self.events: list[tuple[float, str, str]] = []  # (arrived at, name, data)
+        self.error: Exception | None = None
+        self.learner = learner
+        self.path = f"/lab/runs/{run_id}/events"
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self) -> None:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", self.learner.web.port, timeout=30)
+            cookie = "; ".join(f"{k}={v}" for k, v in self.learner.cookies.items())
+            connection.request("GET", self.path, headers={"Cookie": cookie})
+            response = connection.getresponse()
+            name, data = "", []
+            for raw in response:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    name = line[len("event: ") :]
+                elif line.startswith("data: "):
+                    data.append(line[len("data: ") :])
+                elif not line and name:
+                    self.events.append((time.monotonic(), name, "\n".join(data)))
+                    if name == "done":
+                        return
+                    name, data = "", []
+        except Exception as error:  # the test says what went wrong
+            self.error = error
+
+    def wait_until_done(self, timeout: float) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"the stream did not end within {timeout} s"
+        assert self.error is None, f"the stream broke: {self.error!r}"

@@ -5,19 +5,15 @@ ORM calls from a thread with a running loop. The browser is therefore opened per
 only while it is open are those calls allowed: the test thread's ORM use here is plain setup.
 """
 
-import subprocess
-import sys
-import time
-import urllib.request
 from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import OUTPUT_DIR, free_port, worker_env
+from tests.conftest import OUTPUT_DIR
+from tests.web_process import WebProcess
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -126,6 +122,14 @@ def phone(browser, live_server):
     page.context.close()
 
 
+def log_in(page, username: str, password: str = "pw") -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username:").fill(username)
+    page.get_by_label("Password:").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("navigation", name="Main")).to_contain_text(username)
+
+
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
@@ -141,44 +145,6 @@ def asgi_server(django_db_setup, django_db_blocker):
 
     pytest-django's live_server is WSGI, which would buffer an event stream to its end.
     """
-    port = free_port()
-    env = worker_env()
-    log_path = OUTPUT_DIR / f"uvicorn-{settings.RUN_MODE}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_http(url + "/accounts/login/", server, log_path)
-            yield url
-        finally:
-            server.terminate()
-            server.wait(10)
-
-
-def wait_for_http(url: str, server, log_path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"uvicorn exited; see {log_path}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"uvicorn did not answer in {timeout} s; see {log_path}")
+    server = WebProcess("browser")
+    yield server.url
+    server.stop()

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from live_lab.models import LabRun
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import log_in, screenshot
 from tests.factories import make_learner
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -19,11 +19,7 @@ def lab_page(browser, asgi_server, celery_worker):
     context = browser.new_context(viewport={"width": 1100, "height": 900}, base_url=asgi_server)
     context.set_default_timeout(15_000)
     page = context.new_page()
-    page.goto("/accounts/login/")
-    page.get_by_label("Username:").fill("labuser")
-    page.get_by_label("Password:").fill("pw")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_contain_text("labuser")
+    log_in(page, "labuser")
     yield page
     context.close()
 

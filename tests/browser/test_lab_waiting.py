@@ -7,8 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
-from tests.conftest import OUTPUT_DIR, free_port, worker_env
+from tests.browser.conftest import log_in, screenshot
+from tests.browser.test_lab import fire
+from tests.conftest import worker_env
 from tests.factories import make_learner
 from tests.web_process import WebProcess
 
@@ -17,20 +18,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(tra
 
 @pytest.fixture
 def one_slot_server(celery_worker):
-    env = {**worker_env(), "LAB_WORKER_SLOTS": "1", "LAB_SLOTS_PER_LEARNER": "1"}
-    process = WebProcess(env=env, port=free_port(), log_path=OUTPUT_DIR / "web" / "one-slot.log")
-    process.wait_until_serving()
+    process = WebProcess(
+        "one-slot", env={**worker_env(), "LAB_WORKER_SLOTS": "1", "LAB_SLOTS_PER_LEARNER": "1"}
+    )
     yield process.url
     process.stop()
-
-
-def fire(page, experiment_id: str, prediction: str, **params) -> None:
-    page.goto(f"/lab/{experiment_id}/")
-    for label, value in params.items():
-        page.get_by_label(label).fill(str(value))
-    page.get_by_label("Your prediction").fill(prediction)
-    page.get_by_role("button", name="Fire the task").click()
-    expect(page).to_have_url(re.compile(r"/lab/runs/\d+/$"))
 
 
 def test_a_waiting_run_says_why_then_runs_and_shows_how_long_it_waited(browser, one_slot_server):
@@ -38,10 +30,7 @@ def test_a_waiting_run_says_why_then_runs_and_shows_how_long_it_waited(browser, 
     context = browser.new_context(viewport={"width": 1100, "height": 900}, base_url=one_slot_server)
     context.set_default_timeout(20_000)
     page = context.new_page()
-    page.goto("/accounts/login/")
-    page.get_by_label("Username:").fill("waiter")
-    page.get_by_label("Password:").fill("pw")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, "waiter")
 
     fire(page, "slow-untracked", "PENDING, SUCCESS", **{"Seconds the task sleeps:": 4})
     fire(page, "success", "PENDING, SUCCESS", **{"Seconds the task sleeps:": 0})

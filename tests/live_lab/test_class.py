@@ -4,22 +4,20 @@ Each test runs a real worker; the first also a real uvicorn web process, hit by 
 requests at the same moment from threads of the test.
 """
 
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.conf import settings as django_settings
 from django.test import AsyncClient
 from django.utils import timezone
 
 from config.celery import app
 from live_lab.models import LabEvent, LabRun
 from live_lab.services import MAX_UNFINISHED_RUNS
-from tests.conftest import OUTPUT_DIR, free_port, worker_env
 from tests.factories import make_learner
-from tests.web_process import Browser, WebProcess
+from tests.live_lab.runs import wait_until_over
+from tests.web_process import Learner, WebProcess
 
 pytestmark = pytest.mark.worker
 
@@ -27,28 +25,13 @@ pytestmark = pytest.mark.worker
 @pytest.fixture
 def web(celery_worker):
     """Only for the test that asks for it: its dispatcher would send the other tests' runs."""
-    process = WebProcess(
-        env=worker_env(),
-        port=free_port(),
-        log_path=OUTPUT_DIR / "web" / f"class-{django_settings.RUN_MODE}.log",
-    )
-    process.wait_until_serving()
+    process = WebProcess("class")
     yield process
     process.stop()
 
 
 def fire(client, experiment_id: str, prediction: str, **params):
     return client.post(f"/lab/{experiment_id}/", {**params, "prediction": prediction})
-
-
-def wait_until_over(run: LabRun, timeout: float) -> LabRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if not run.is_unfinished:
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"run {run.pk} ({run.experiment}) still {run.status} after {timeout} s")
 
 
 def stop_runs_of(learner) -> None:
@@ -60,34 +43,28 @@ def stop_runs_of(learner) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_thirty_learners_opening_the_lab_at_once_leave_it_working_and_a_run_completes(web):
-    staff = make_learner("staff-member")
+    staff = make_learner()
     staff.is_staff = True
     staff.save()
-    make_learner("ada")
-    staff_browser = Browser(web.url)
-    staff_browser.log_in("staff-member", "pw")
+    visitors = [Learner(staff if n % 4 == 0 else None, web) for n in range(60)]  # a quarter staff
 
     def open_page(n: int) -> tuple[str, int]:
         path = "/lab/" if n % 2 else "/healthz"
-        browser = staff_browser if n % 4 == 0 else Browser(web.url)  # a quarter as staff
-        return path, browser.get(path, timeout=20)[0]
+        return path, visitors[n].request("GET", path, timeout=20)[0]
 
     with ThreadPoolExecutor(max_workers=60) as pool:
         answers = list(pool.map(open_page, range(60)))
 
     assert answers.count(("/lab/", 200)) == 30
     assert answers.count(("/healthz", 200)) == 30
-    ada = Browser(web.url)
-    ada.log_in("ada", "pw")
-    status, url, _ = ada.submit(
-        "/lab/success/", {"x": 2, "y": 3, "seconds": 0, "prediction": "PENDING, SUCCESS"}
-    )
-    assert status == 200
-    assert "/lab/runs/" in url
-    run = wait_until_over(LabRun.objects.get(owner__username="ada"), timeout=30)
+    ada = Learner(make_learner(), web)
+    status, headers, _ = ada.fire("success", x=2, y=3, seconds=0, prediction="PENDING, SUCCESS")
+    assert status == 302
+    assert headers["Location"].startswith("/lab/runs/")
+    run = wait_until_over(LabRun.objects.get(owner=ada.user), timeout=30)
     assert run.status == LabRun.Status.FINISHED
     assert run.is_prediction_right is True
-    assert ada.get("/lab/")[0] == 200, "the lab still answers afterwards"
+    assert ada.request("GET", "/lab/")[0] == 200, "the lab still answers afterwards"
 
 
 @pytest.mark.django_db(transaction=True)

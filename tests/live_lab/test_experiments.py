@@ -14,6 +14,7 @@ from live_lab.experiments import EXPERIMENTS
 from live_lab.models import LabEvent, LabRun
 from live_lab.services import MAX_UNFINISHED_RUNS
 from tests.factories import make_learner
+from tests.live_lab.runs import wait_until_over
 
 PARAMS = {
     "success": {"x": 2, "y": 3, "seconds": 0.5},
@@ -63,16 +64,6 @@ def fire(client, experiment_id: str, prediction: str, **params):
     return client.post(
         f"/lab/{experiment_id}/", {**PARAMS.get(experiment_id, {}), **params, "prediction": prediction}
     )
-
-
-def wait_until_over(run: LabRun, timeout: float = 30) -> LabRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if not run.is_unfinished:
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"run {run.pk} still running after {timeout} s")
 
 
 def stream(client_user, url: str) -> str:

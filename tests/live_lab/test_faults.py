@@ -21,15 +21,9 @@ from live_lab.models import LabEvent, LabRun
 from live_lab.observer import WORKER_GONE_AFTER, RedisStores
 from tests.conftest import worker_env
 from tests.factories import make_learner
-from tests.live_lab.fault_processes import (
-    EventStream,
-    Learner,
-    RedisServer,
-    WebProcess,
-    kill_whole_worker,
-    start_worker,
-    wait_until,
-)
+from tests.live_lab.fault_processes import RedisServer, kill_whole_worker, start_worker
+from tests.live_lab.runs import wait_until_over
+from tests.web_process import EventStream, Learner, WebProcess, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -44,15 +38,6 @@ def lane1(run: LabRun) -> list[str]:
 
 def lane2(run: LabRun) -> list[str]:
     return list(LabEvent.objects.filter(task_id=run.task_id).values_list("kind", flat=True))
-
-
-def wait_until_over(run: LabRun, timeout: float) -> LabRun:
-    def over():
-        run.refresh_from_db()
-        return not run.is_unfinished
-
-    wait_until(over, f"run {run.pk} ending", timeout)
-    return run
 
 
 def wait_for_reading(run: LabRun, state: str, timeout: float = 20):
