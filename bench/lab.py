@@ -49,6 +49,8 @@ def run_mode(mode: str) -> dict:
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Plain HTTP on loopback: no TLS proxy in front, so no HTTPS redirect or secure cookies.
+        "DJANGO_HTTPS": "false",
     }
     return run_child_in_mode(__file__, mode, env=production)
 
@@ -266,7 +268,7 @@ def latency(base: str, runs: int) -> tuple[list[float], list[float]]:
         waiter.join()
         stored = stored_at(task_id)
         run = LabRun.objects.get(pk=run_id)
-        while run.status == LabRun.Status.RUNNING:  # the stream can show a reading before it is stored
+        while run.is_unfinished:  # the stream can show a reading before it is stored
             time.sleep(0.02)
             run.refresh_from_db()
         seen = run.observations.get(state="SUCCESS").after_ms / 1000 + run.sent_at.timestamp()
@@ -313,7 +315,7 @@ def throughput(base: str, learner_count: int, per_learner: int, round_number: in
         file=sys.stderr,
     )
     runs = LabRun.objects.filter(owner__username__startswith=prefix)
-    while runs.filter(status=LabRun.Status.RUNNING).exists():
+    while runs.filter(status__in=[LabRun.Status.WAITING, LabRun.Status.RUNNING]).exists():
         time.sleep(0.02)
     lab = runs.aggregate(last=Max("finished_at"))["last"].timestamp() - lab_started
     print_stages(runs)
@@ -361,7 +363,10 @@ class RunningRuns:
         from live_lab.models import LabRun
 
         running = (
-            LabRun.objects.filter(owner__username__startswith=self.prefix, status=LabRun.Status.RUNNING)
+            LabRun.objects.filter(
+                owner__username__startswith=self.prefix,
+                status__in=[LabRun.Status.WAITING, LabRun.Status.RUNNING],
+            )
             .values_list("owner__username")
             .annotate(runs=Count("pk"))
         )

@@ -370,9 +370,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # How the lab shares the worker among a class (docs/live-lab.md, "A class at once"). Runs are
 # held by the web app and sent to the broker only while the worker has a free slot; at most
 # LAB_SLOTS_PER_LEARNER of one learner's runs are on the worker at once, and the next run sent
-# is the one whose learner has the fewest there.
+# is the one whose learner has the fewest there. Twice the worker's processes by default: one
+# task running and one reserved per process, as the worker itself prefetches (multiplier 1), so
+# a process never idles while the web app sends the next run (bench/lab.py: 11-14 % overhead
+# against 30-48 % with one slot per process, docs/PERFORMANCE.md).
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 8, low=1, high=512)
-LAB_WORKER_SLOTS = env_int("LAB_WORKER_SLOTS", WORKER_CONCURRENCY, low=1, high=10_000)
+LAB_WORKER_SLOTS = env_int("LAB_WORKER_SLOTS", 2 * WORKER_CONCURRENCY, low=1, high=10_000)
 LAB_SLOTS_PER_LEARNER = env_int("LAB_SLOTS_PER_LEARNER", 2, low=1, high=10_000)
 LAB_MAX_WAITING_RUNS = env_int("LAB_MAX_WAITING_RUNS", 200, low=1, high=1_000_000)
 # Open run pages (event streams) per learner in one web process.

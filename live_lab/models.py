@@ -135,6 +135,9 @@ class LabEvent(models.Model):
     detail = models.TextField(blank=True)
     at = models.DateTimeField()
 
+    # What a worker reports last about a task: after one of these it no longer runs it.
+    LAST_WORDS = (Kind.SUCCEEDED, Kind.FAILED, Kind.REVOKED)
+
     class Meta:
         ordering = ["at", "pk"]
 

@@ -52,7 +52,7 @@ WORKER_GONE_CHECKS = 3
 RESUBSCRIBE_EVERY = 0.5  # seconds between two attempts to subscribe again while Redis is down
 GRACE = 1.0  # seconds lane 1 keeps reading after the worker's last word, when never ready
 MAX_FAILED_READINGS = 50  # then the run is given up (logged); it counts as abandoned later
-TERMINAL_EVENTS = [LabEvent.Kind.SUCCEEDED, LabEvent.Kind.FAILED, LabEvent.Kind.REVOKED]
+TERMINAL_EVENTS = list(LabEvent.LAST_WORDS)
 ARRIVAL_EVENTS = [LabEvent.Kind.RECEIVED, LabEvent.Kind.STARTED]
 
 
@@ -608,7 +608,9 @@ class Observatory:
         if sweep:
             self.swept_at = now
         waiting = [o for run_id, o in observers.items() if run_id not in writes.over]
-        self.look_for_last_words([o for o in waiting if o.wants_last_word_check(sweep)], now)
+        slot_freed = self.look_for_last_words([o for o in waiting if o.wants_last_word_check(sweep)], now)
+        if slot_freed and self.when_runs_end is not None:
+            self.when_runs_end()  # the next waiting run need not wait for this one's last reading
         if sweep:
             self.watch_workers([o for o in waiting if o.worker_done_at is None])
         self.announce_lane2(waiting)
@@ -630,11 +632,12 @@ class Observatory:
             running.update(watched_at=timezone.now())
 
     @staticmethod
-    def look_for_last_words(observers: list[RunObserver], now: float) -> None:
+    def look_for_last_words(observers: list[RunObserver], now: float) -> bool:
         """ONE query: which of these runs' tasks a worker received, and which it reported
-        succeeded, failed or revoked."""
+        succeeded, failed or revoked. True when a last word is new: a worker slot is free."""
         if not observers:
-            return
+            return False
+        found = False
         said = set(
             LabEvent.objects.filter(
                 task_id__in=[o.run.task_id for o in observers], kind__in=TERMINAL_EVENTS + ARRIVAL_EVENTS
@@ -646,6 +649,8 @@ class Observatory:
                 observer.received_at = now
             if kinds & set(TERMINAL_EVENTS):
                 observer.worker_done_at = now
+                found = True
+        return found
 
     def watch_workers(self, observers: list[RunObserver]) -> None:
         """ONE query: which of these runs' tasks (a chord's header too) a worker received and

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef
 from django.shortcuts import get_object_or_404
 from django_celery_results.models import TaskResult
 from redis.exceptions import RedisError
@@ -88,9 +88,12 @@ def get_run_for(user, run_id: int) -> LabRun:
 
 
 def unfinished_on_worker() -> Counter:
-    """Runs sent and not over, by learner: the slots of the worker they hold."""
+    """Runs sent whose task the worker has not reported done, by learner: the worker slots they
+    hold. A run is over a moment after that last word (its last reading); its slot is free at once."""
+    last_word = LabEvent.objects.filter(task_id=OuterRef("task_id"), kind__in=LabEvent.LAST_WORDS)
     rows = (
         LabRun.objects.filter(status=LabRun.Status.RUNNING)
+        .exclude(Exists(last_word))
         .order_by()
         .values_list("owner_id")
         .annotate(runs=Count("pk"))

@@ -13,6 +13,7 @@ import math
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -32,6 +33,10 @@ MAX_UNFINISHED_RUNS = 5
 MAX_RUNS_PER_MINUTE = 10
 DISPATCH_EVERY = 1.0  # seconds between two looks for waiting and orphaned runs, when not woken
 WAIT_FOR_SEND = 5.0  # at most this long a learner's form waits for her run to be sent
+
+# Celery keeps one result backend per thread (app.backend), with its own connections: runs are
+# sent from these few long-lived threads, never from a request's thread.
+senders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lab-sender")
 
 
 class LabLimitReached(Exception):
@@ -122,9 +127,10 @@ def send_waiting_runs() -> list[LabRun]:
         LabRun.objects.filter(pk__in=[c.run_id for c in chosen], status=LabRun.Status.WAITING).update(
             status=LabRun.Status.RUNNING, sent_at=now, watched_at=now
         )
-    runs = list(LabRun.objects.filter(pk__in=[c.run_id for c in chosen], sent_at=now))
-    for run in sorted(runs, key=lambda r: r.fired_at):
-        send_run(run)
+    runs = sorted(
+        LabRun.objects.filter(pk__in=[c.run_id for c in chosen], sent_at=now), key=lambda r: r.fired_at
+    )
+    list(senders.map(send_run, runs))  # each send waits on the broker and the backend: a few at once
     return runs
 
 
@@ -207,13 +213,9 @@ def adopt_orphaned_runs() -> list[LabRun]:
 
 
 class Dispatcher:
-    """The web process's one thread that sends waiting runs and adopts orphaned ones.
-
-    Celery keeps one result backend per thread (app.backend), and Django serves each ASGI
-    request in a thread of its own: sending from the request thread built a backend, with its
-    own Redis connections, for every run. Sending from this one thread also keeps a broker
-    that does not answer from holding up any request for longer than WAIT_FOR_SEND.
-    """
+    """The web process's one thread that chooses waiting runs to send (the senders send them)
+    and adopts orphaned ones. No request sends: a broker that does not answer holds up a
+    learner's form for WAIT_FOR_SEND at most."""
 
     def __init__(self):
         self.woken = threading.Event()

@@ -114,7 +114,8 @@ def test_a_run_that_waited_for_a_slot_is_graded_on_what_happened_after_its_send(
     assert [run.status for run in runs] == [LabRun.Status.FINISHED] * 3
     assert [run.is_prediction_right for run in runs] == [True, True, True], "waiting is never graded"
     last = runs[-1]
-    assert last.sent_at >= runs[1].finished_at, "it waited until the learner's run before it ended"
+    done_before = LabEvent.objects.get(task_id=runs[1].task_id, kind=LabEvent.Kind.SUCCEEDED).at
+    assert last.sent_at >= done_before, "it waited until the worker was done with the run before it"
     assert last.waited_seconds > 1
     first_reading = last.observations.first()
     assert (first_reading.state, first_reading.after_ms) == ("PENDING", 0.0)
