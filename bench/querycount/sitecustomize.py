@@ -1,0 +1,84 @@
+"""Bench only: counts the SQL statements a web process runs, by the kind of request they serve.
+
+bench/classroom.py starts the web server with this folder on PYTHONPATH and
+BENCH_QUERY_COUNT_DIR set; Python imports `sitecustomize` at start, in the server and in each
+process uvicorn spawns. Nothing here runs otherwise, and the app's code is unchanged: the
+count is taken by a wrapper Django's cursors call for every statement
+(`connection.execute_wrappers`, https://docs.djangoproject.com/en/5.2/topics/db/instrumentation/),
+and each statement is charged to the request it runs for through a context variable set when
+Django's ASGI handler starts the request. asgiref's sync_to_async copies context variables into
+its threads, so a sync view's statements and an event stream's are charged to their request;
+statements of the process's own threads (the lab's observer, dispatcher, senders) are charged
+to "background". Every half second each process writes its totals to
+$BENCH_QUERY_COUNT_DIR/<pid>.json: {label: [requests, statements]}.
+"""
+
+import os
+
+if os.environ.get("BENCH_QUERY_COUNT_DIR"):
+    import contextvars
+    import json
+    import re
+    import threading
+
+    from django.core.handlers import asgi
+    from django.db.backends.signals import connection_created
+
+    FOLDER = os.environ["BENCH_QUERY_COUNT_DIR"]
+    request_label = contextvars.ContextVar("bench_request_label", default="background")
+    totals: dict[str, list[int]] = {}
+    lock = threading.Lock()
+    writer_started = False
+
+    def label_for(path: str) -> str:
+        if path.endswith("/events"):
+            return "stream"
+        path = re.sub(r"/\d+(?=/|$)", "/<id>", path)
+        path = re.sub(r"^/topics/[^/]+/", "/topics/<slug>/", path)
+        return re.sub(r"^/lab/(?!runs/)[^/]+/", "/lab/<experiment>/", path)
+
+    def count(label: str, requests: int, statements: int) -> None:
+        with lock:
+            figures = totals.setdefault(label, [0, 0])
+            figures[0] += requests
+            figures[1] += statements
+
+    def counting_wrapper(execute, sql, params, many, context):
+        count(request_label.get(), 0, 1)
+        return execute(sql, params, many, context)
+
+    def write_forever() -> None:
+        import time
+
+        path = os.path.join(FOLDER, f"{os.getpid()}.json")
+        while True:
+            time.sleep(0.5)
+            with lock:
+                text = json.dumps(totals)
+            with open(path + ".tmp", "w") as handle:
+                handle.write(text)
+            os.replace(path + ".tmp", path)
+
+    def on_connection(sender, connection, **kwargs):
+        global writer_started
+        connection.execute_wrappers.append(counting_wrapper)
+        with lock:
+            if writer_started:
+                return
+            writer_started = True
+        threading.Thread(target=write_forever, daemon=True, name="bench-query-count").start()
+
+    connection_created.connect(on_connection, weak=False)
+
+    original_handle = asgi.ASGIHandler.handle
+
+    async def handle(self, scope, receive, send):
+        label = label_for(scope.get("path", ""))
+        count(label, 1, 0)
+        token = request_label.set(label)
+        try:
+            return await original_handle(self, scope, receive, send)
+        finally:
+            request_label.reset(token)
+
+    asgi.ASGIHandler.handle = handle
