@@ -28,6 +28,7 @@ from config.celery import app
 from live_lab.experiments import Experiment
 from live_lab.grading import is_prediction_right, observed_states
 from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
+from live_lab.run_changes import listeners, listeners_lock, note_change, publish_run_changes, remote_runs
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,11 @@ ORPHANED_AFTER = 10.0  # a running run not stamped for this long lost its observ
 # the watched runs' tasks are asked every WORKER_CHECK_EVERY whether they still hold them; a task
 # not shown by its worker for WORKER_GONE_AFTER s, in WORKER_GONE_CHECKS answers in a row, was lost.
 WORKER_CHECK_EVERY = 2.0
-WORKER_QUERY_TIMEOUT = 1.0  # how long one question waits for the workers' replies
-WORKER_GONE_AFTER = 6.0
+WORKER_QUERY_TIMEOUT = 2.0  # how long one question waits for the workers' replies
+WORKER_GONE_AFTER = 6.0  # the worker answered, without the task: it was restarted meanwhile
+# The worker did not answer at all: slower to conclude, since a busy machine (a class on two
+# cores) can delay a live worker's reply past the timeout now and then.
+WORKER_SILENT_AFTER = 16.0
 WORKER_GONE_CHECKS = 3
 RESUBSCRIBE_EVERY = 0.5  # seconds between two attempts to subscribe again while Redis is down
 GRACE = 1.0  # seconds lane 1 keeps reading after the worker's last word, when never ready
@@ -76,34 +80,6 @@ def snapshot(task_id: str, header_ids: list[str] = (), stored: bytes | None = No
     elif isinstance(info, dict) and {"current", "total"} <= info.keys():
         progress = {"current": info["current"], "total": info["total"]}
     return state, repr(info), state in states.READY_STATES, state == states.SUCCESS, progress
-
-
-# Who wants to hear at once when something changes for a run, by run id: the run page's
-# streams served by this process (live_lab/views.py). A callback gets a new LabObservation
-# (not saved yet), or None once anything is stored (the reading, a client call, the run's
-# end). Streams served by another process see the change at their next database read.
-listeners: dict[int, set] = {}
-listeners_lock = threading.Lock()
-
-
-def listen_for_changes(run_id: int, callback) -> None:
-    with listeners_lock:
-        listeners.setdefault(run_id, set()).add(callback)
-
-
-def stop_listening(run_id: int, callback) -> None:
-    with listeners_lock:
-        callbacks = listeners.get(run_id, set())
-        callbacks.discard(callback)
-        if not callbacks:
-            listeners.pop(run_id, None)
-
-
-def note_change(run_id: int, observation: LabObservation | None = None) -> None:
-    with listeners_lock:
-        callbacks = list(listeners.get(run_id, ()))
-    for callback in callbacks:
-        callback(observation)
 
 
 def observation_of(run: LabRun, reading: tuple, *, after_ms: float) -> LabObservation:
@@ -331,6 +307,7 @@ class RunObserver:
                     detail=detail[:1000],
                 )
                 note_change(self.run.pk)
+                publish_run_changes([self.run.pk])
                 observatory.poke(self.run.pk)  # a reading after the call: forget() publishes nothing
             self.steps_done.set()
         finally:
@@ -457,7 +434,8 @@ class WorkerWatch:
         with self.lock:
             for task_id, hostname in held_by.items():
                 since, answers, host_answered = self.missing.get(task_id, (now, 0, True))
-                if answers >= WORKER_GONE_CHECKS and now - since >= WORKER_GONE_AFTER:
+                after = WORKER_GONE_AFTER if host_answered else WORKER_SILENT_AFTER
+                if answers >= WORKER_GONE_CHECKS and now - since >= after:
                     return hostname, host_answered
         return None
 
@@ -752,6 +730,8 @@ class TickWrites:
                 logger.warning("Lab run %s was deleted while observed", run_id)
                 self.over.add(run_id)
             note_change(run_id)  # in the database now: streams read the lanes again
+        publish_run_changes(list(self.rows.keys() | self.finished.keys()))  # and other processes' streams
 
 
 observatory = Observatory()
+remote_runs.observed_here = observatory.is_watching

@@ -191,17 +191,27 @@ def run_lanes(run_id: int) -> Lanes:
     return Lanes(run, observations, calls, events, states, missed, backend_record(run.task_id), graded, queue)
 
 
-def lanes_version(run: LabRun) -> tuple:
-    """Changes whenever the lanes of `run` do, but for the Redis key's TTL counting down: two
-    small queries, where reading and rendering the lanes takes five and two Redis reads."""
-    status, readings, calls = (
-        LabRun.objects.filter(pk=run.pk)
+def lanes_versions(run_ids: list[int]) -> tuple[dict[int, tuple], dict[int, list[str]]]:
+    """For these runs, what changes whenever their lanes do (but for the Redis key's TTL
+    counting down), and their task ids: two queries for all of them, where reading and
+    rendering one run's lanes takes five and two Redis reads. Same as Lanes.version."""
+    rows = (
+        LabRun.objects.filter(pk__in=run_ids)
         .annotate(readings=Count("observations", distinct=True), calls_made=Count("calls", distinct=True))
-        .values_list("status", "readings", "calls_made")
-        .get()
+        .values_list("pk", "status", "readings", "calls_made", "task_id", "related_ids")
     )
-    events = LabEvent.objects.filter(task_id__in=[run.task_id, *run.related_ids]).count()
-    return (status, readings, calls, events)
+    tasks = {pk: [task_id, *related] for pk, _, _, _, task_id, related in rows}
+    counts = dict(
+        LabEvent.objects.filter(task_id__in=[t for ids in tasks.values() for t in ids])
+        .order_by()
+        .values_list("task_id")
+        .annotate(rows=Count("pk"))
+    )
+    versions = {
+        pk: (status, readings, calls, sum(counts.get(t, 0) for t in tasks[pk]))
+        for pk, status, readings, calls, _, _ in rows
+    }
+    return versions, tasks
 
 
 def backend_record(task_id: str) -> dict:

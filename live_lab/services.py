@@ -25,6 +25,7 @@ from live_lab.fair_share import runs_to_send
 from live_lab.models import LabEvent, LabRun
 from live_lab.observer import ORPHANED_AFTER, RunObserver, observation_of, observatory, snapshot
 from live_lab.queries import unfinished_on_worker, waiting_runs
+from live_lab.run_changes import publish_run_changes
 from live_lab.worker_signals import background_writer
 
 logger = logging.getLogger(__name__)
@@ -106,16 +107,28 @@ def fire_experiment(
     return run
 
 
+# The key of PostgreSQL's advisory lock that send_waiting_runs takes (any constant the app uses
+# for nothing else).
+SEND_WAITING_RUNS_LOCK = 1_407_001
+
+
 def send_waiting_runs() -> list[LabRun]:
     """Send as many waiting runs as the worker has free slots for, in fair order.
 
     The choice and the claim (WAITING → RUNNING) are one short transaction: on SQLite it takes
-    the write lock, so two web processes never fill the same free slot; a run is only claimed
-    if still waiting, so it is never sent twice.
+    the write lock, on PostgreSQL an advisory lock, so two web processes never fill the same
+    free slot; a run is only claimed if still waiting, so it is never sent twice.
     """
     if not LabRun.objects.filter(status=LabRun.Status.WAITING).exists():
         return []  # the common case, answered without the write lock
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # PostgreSQL lets two such transactions run side by side (row locks, no write lock
+            # for the whole database): two web processes would both count the same free slot and
+            # both fill it. This lock makes them take turns; it is released at commit.
+            # https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
         on_worker = unfinished_on_worker()
         free = settings.LAB_WORKER_SLOTS - sum(on_worker.values())
         if free <= 0:
@@ -159,6 +172,7 @@ def send_run(run: LabRun) -> None:
         return
     if experiment.send:
         run.save(update_fields=["related_ids", "params"])
+    publish_run_changes([run.pk])  # its page may be open in another web process
     observer.start_calls()
 
 
@@ -181,6 +195,7 @@ def mark_not_sent(run: LabRun, error: Exception) -> None:
         f"and nothing ran, so it is not graded. {next_step}"
     )
     run.save(update_fields=["status", "finished_at", "ending"])
+    publish_run_changes([run.pk])
     background_writer.flush()  # a "published" row for it may still be on its way
     task_ids = [run.task_id, *run.related_ids]
     LabEvent.objects.filter(task_id__in=task_ids, kind=LabEvent.Kind.PUBLISHED).delete()

@@ -11,21 +11,20 @@ from django.views.decorators.http import require_GET
 
 from live_lab.experiments import EXPERIMENTS, get_experiment
 from live_lab.models import LabRun
-from live_lab.observer import listen_for_changes, observatory, stop_listening
 from live_lab.queries import (
     Lanes,
     describe_health,
     get_run_for,
-    lanes_version,
     questions_by_experiment,
     run_lanes,
 )
+from live_lab.run_changes import listen_for_changes, remote_runs, stop_listening
 from live_lab.services import LabLimitReached, dispatcher, fire_experiment
 from live_lab.stream_slots import release_stream_slot, take_stream_slot
 from live_lab.worker_ping import worker_answers
 
-STREAM_EVERY = 0.05  # seconds between two looks at the database for changes, by the SSE stream
-RENDER_AT_LEAST_EVERY = 1.0  # the lanes are sent again this often (a Redis key's TTL counts down)
+RENDER_AT_LEAST_EVERY = 15.0  # seconds: the lanes are read again this often, should a change be missed
+WAITING_RENDER_EVERY = 2.0  # the same for a waiting run: its place in line changes
 STREAM_FOR = 120.0
 
 
@@ -121,9 +120,10 @@ async def lane_stream(run: LabRun):
     event loop, and the lanes are read and rendered again. A new lane-1 reading goes out at
     once, alone, as a `reading` event (one table row), before it is even stored. The observer
     also announces new lane-2 rows (written by the worker) for runs with an open page. A run
-    observed by another web process is looked at every STREAM_EVERY instead (lanes_version),
-    and rendered again when that changed. Either way the lanes are sent again at least every
-    RENDER_AT_LEAST_EVERY (a Redis key's TTL counts down).
+    observed by another web process is announced by this process's one page watcher
+    (live_lab/run_changes.py): pushed over Redis in Redis mode, one look for all pages
+    otherwise. The lanes are also read again every RENDER_AT_LEAST_EVERY, in case an
+    announcement was lost, and a waiting run's every WAITING_RENDER_EVERY (its place in line).
     """
     loop = asyncio.get_running_loop()
     woken = asyncio.Event()
@@ -143,10 +143,11 @@ async def lane_stream(run: LabRun):
             loop.call_soon_threadsafe(on_change, observation)
 
     listen_for_changes(run.pk, wake_up)
+    remote_runs.watch(run.pk)
     if run.is_unfinished:
         dispatcher.wake()  # this process too sends waiting runs and adopts orphaned ones
     try:
-        last, newest_shown, version, rendered_at, is_waiting = None, -1.0, None, 0.0, False
+        last, newest_shown, every = None, -1.0, RENDER_AT_LEAST_EVERY
         deadline = loop.time() + STREAM_FOR
         while loop.time() < deadline:
             woken.clear()
@@ -159,7 +160,7 @@ async def lane_stream(run: LabRun):
             if stale:
                 stale = False  # before reading: a store during the read makes them stale again
                 html, lanes = await sync_to_async(render_lanes, thread_sensitive=False)(run.pk)
-                version, rendered_at, is_waiting = lanes.version, loop.time(), lanes.run.is_waiting
+                every = WAITING_RENDER_EVERY if lanes.run.is_waiting else RENDER_AT_LEAST_EVERY
                 if html != last:
                     yield server_sent_event("lanes", html)
                     last = html
@@ -168,17 +169,12 @@ async def lane_stream(run: LabRun):
                     yield server_sent_event("done", "over")
                     return
             try:
-                await asyncio.wait_for(woken.wait(), STREAM_EVERY)
+                await asyncio.wait_for(woken.wait(), min(every, max(deadline - loop.time(), 0)))
             except TimeoutError:
-                if loop.time() - rendered_at >= RENDER_AT_LEAST_EVERY:
-                    stale = True
-                elif not (is_waiting or observatory.is_watching(run.pk)):
-                    # Else its observer announces changes; a waiting run changes only when sent,
-                    # which the render each RENDER_AT_LEAST_EVERY shows (with its place in line).
-                    now = await sync_to_async(lanes_version, thread_sensitive=False)(run)
-                    stale = now != version
+                stale = True
     finally:
         stop_listening(run.pk, wake_up)
+        remote_runs.unwatch(run.pk)
 
 
 def server_sent_event(name: str, data: str) -> str:

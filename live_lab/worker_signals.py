@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from config.celery import app
 from live_lab.models import LabEvent
+from live_lab.run_changes import publish_task_rows
 
 LAB_PREFIX = "live_lab.tasks."
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def record(task_id: str | None, kind: str, *, hostname: str = "", detail: str = 
         background_writer.flush()
         close_old_connections()
         event.save()
+        publish_task_rows([event.task_id])
     else:
         background_writer.put(event)
 
@@ -83,6 +85,7 @@ class BackgroundWriter:
             try:
                 # One INSERT in autocommit: no transaction holds SQLite's lock around Python code.
                 event.save()
+                publish_task_rows([event.task_id])  # to open run pages in every web process
             except DatabaseError:
                 logger.exception("Could not write the lane-2 row %s %s", event.task_id, event.kind)
                 connection.close()  # the next row starts on a fresh connection

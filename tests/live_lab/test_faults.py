@@ -18,7 +18,7 @@ from django.test import Client
 
 from config.celery import app
 from live_lab.models import LabEvent, LabRun
-from live_lab.observer import WORKER_GONE_AFTER, RedisStores
+from live_lab.observer import WORKER_SILENT_AFTER, RedisStores
 from tests.conftest import worker_env
 from tests.factories import make_learner
 from tests.live_lab.fault_processes import RedisServer, kill_whole_worker, start_worker
@@ -108,11 +108,11 @@ def test_a_worker_killed_whole_mid_task_ends_the_run_within_seconds_saying_so():
         killed_at = time.monotonic()
         kill_whole_worker(worker)
 
-        wait_until_over(run, timeout=WORKER_GONE_AFTER + 10)
+        wait_until_over(run, timeout=WORKER_SILENT_AFTER + 10)
         took = time.monotonic() - killed_at
     finally:
         worker.stop()
-    assert took < WORKER_GONE_AFTER + 6, f"{took:.1f} s after the kill"
+    assert took < WORKER_SILENT_AFTER + 6, f"{took:.1f} s after the kill"
     assert run.status == LabRun.Status.TIMED_OUT
     assert run.is_prediction_right is None
     assert lane1(run) == ["PENDING", "STARTED"], "the backend keeps the last state a killed worker stored"

@@ -5,8 +5,9 @@ from django.utils import timezone
 
 from live_lab.experiments import EXPERIMENTS
 from live_lab.models import LabEvent, LabRun
-from live_lab.observer import Observatory, RunObserver, listen_for_changes, observation_of, stop_listening
-from live_lab.queries import lanes_version, run_lanes
+from live_lab.observer import Observatory, RunObserver, observation_of
+from live_lab.queries import lanes_versions, run_lanes
+from live_lab.run_changes import listen_for_changes, stop_listening
 from tests.factories import make_learner
 
 
@@ -48,16 +49,23 @@ def test_an_open_page_is_told_when_the_worker_writes_a_lane2_row_and_only_then()
 
 
 @pytest.mark.django_db
-def test_the_pages_two_query_look_counts_what_the_rendered_lanes_hold():
-    run = LabRun.objects.create(
-        owner=make_learner(), experiment="success", task_id="a-task", prediction=["PENDING"]
-    )
-    before = lanes_version(run)
-    assert before == run_lanes(run.pk).version
+def test_the_page_watchers_two_query_look_counts_what_the_rendered_lanes_hold(django_assert_num_queries):
+    learner = make_learner()
+    runs = [
+        LabRun.objects.create(
+            owner=learner, experiment="success", task_id=f"task-{n}", prediction=["PENDING"]
+        )
+        for n in range(3)
+    ]
+    ids = [run.pk for run in runs]
+    with django_assert_num_queries(2):  # for all runs at once
+        before, tasks = lanes_versions(ids)
+    assert [before[pk] for pk in ids] == [run_lanes(pk).version for pk in ids]
+    assert tasks == {run.pk: [run.task_id] for run in runs}
 
-    lane2_row(run.task_id, LabEvent.Kind.RECEIVED)
-    observation_of(run, ("PENDING", "None", False, False, None), after_ms=1.0).save()
+    lane2_row(runs[1].task_id, LabEvent.Kind.RECEIVED)
+    observation_of(runs[2], ("PENDING", "None", False, False, None), after_ms=1.0).save()
 
-    after = lanes_version(run)
-    assert after == run_lanes(run.pk).version
-    assert after != before
+    after, _ = lanes_versions(ids)
+    assert [after[pk] for pk in ids] == [run_lanes(pk).version for pk in ids]
+    assert [after[pk] != before[pk] for pk in ids] == [False, True, True]
