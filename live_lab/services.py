@@ -128,7 +128,7 @@ def send_waiting_runs() -> list[LabRun]:
             # both fill it. This lock makes them take turns; it is released at commit.
             # https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
             with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEND_WAITING_RUNS_LOCK])
         on_worker = unfinished_on_worker()
         free = settings.LAB_WORKER_SLOTS - sum(on_worker.values())
         if free <= 0:
