@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Count, Exists, OuterRef
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django_celery_results.models import TaskResult
 from redis.exceptions import RedisError
 
@@ -228,7 +229,7 @@ def backend_record(task_id: str) -> dict:
         return {
             "where": f"Redis key {key.decode()}",
             "value": json.dumps(json.loads(raw), indent=2) if raw else "(no key: nothing stored)",
-            "ttl": f"{ttl} s" if ttl and ttl > 0 else "none",
+            "ttl": f"{ttl} s (read at {timezone.localtime():%H:%M:%S})" if ttl and ttl > 0 else "none",
         }
     row = (
         TaskResult.objects.filter(task_id=task_id)
