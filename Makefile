@@ -33,6 +33,6 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
-	  { echo "Python 3.11 is required: set PYTHON=/path/to/python3.11 (found $$($(PYTHON) --version))."; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' || \
+	  { echo "Python 3.11, 3.12 or 3.13 is required: set PYTHON=/path/to/python3.13, for example (found $$($(PYTHON) --version))."; exit 1; }
 	$(PYTHON) -m venv $(VENV)

@@ -77,7 +77,7 @@ def histogram(counts: list[int], *, width: int = 420, height: int = 160, pad: in
 # per day is the number of pairs at Strong or better (docs/mastery.md: the latest test decides).
 STRONG_OVER_TIME_SQL = """
 WITH verdicts AS (
-    SELECT a.submitted_at AS at, s.verdict,
+    SELECT a.submitted_at AS submitted, s.verdict,
         LAG(s.verdict) OVER (PARTITION BY a.learner_id, a.topic_id ORDER BY a.submitted_at, a.id) AS previous
     FROM quizzes_attempt a
     JOIN quizzes_attemptscore s ON s.attempt_id = a.id
@@ -85,24 +85,32 @@ WITH verdicts AS (
         AND a.learner_id IN (SELECT learner_id FROM instructor_membership WHERE cohort_id = %(cohort)s)
 ),
 daily AS (
-    SELECT DATE(at) AS day,
+    SELECT DATE(submitted) AS day,
         SUM(CASE
             WHEN verdict = 'strong' AND (previous IS NULL OR previous <> 'strong') THEN 1
             WHEN verdict <> 'strong' AND previous = 'strong' THEN -1
             ELSE 0
         END) AS change
     FROM verdicts
-    GROUP BY DATE(at)
+    GROUP BY DATE(submitted)
 )
 SELECT day, SUM(change) OVER (ORDER BY day) FROM daily ORDER BY day
 """
 
 
 def strong_pairs_by_day(cohort: Cohort) -> list[tuple[dt.date, int]]:
-    """(day, learner-topic pairs at Strong or better at the end of that day), days with tests only."""
+    """(day, learner-topic pairs at Strong or better at the end of that day), days with tests only.
+
+    DATE() is a function in SQLite and a cast in PostgreSQL (in the connection's time zone, UTC,
+    as Django sets it): SQLite returns the day as text, PostgreSQL as a date, and its running
+    SUM as a Decimal.
+    """
     with connection.cursor() as cursor:
         cursor.execute(STRONG_OVER_TIME_SQL, {"cohort": cohort.pk})
-        return [(dt.date.fromisoformat(day), count) for day, count in cursor.fetchall()]
+        return [
+            (day if isinstance(day, dt.date) else dt.date.fromisoformat(day), int(count))
+            for day, count in cursor.fetchall()
+        ]
 
 
 @dataclass

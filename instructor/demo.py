@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import fsrs
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Prefetch
 from django.utils import timezone
 
@@ -229,9 +229,15 @@ def seed_demo_cohort(
 
 
 def create_with_ids(model, rows: list) -> list:
-    """bulk_create `rows` with their ids set first: the app's SQLite backend does not read new
-    ids back (config/sqlite_backend). The ids follow the table's largest; seed_demo_cohort's
-    transaction holds SQLite's write lock, so nobody else inserts meanwhile."""
+    """bulk_create `rows`, each with its id set afterwards.
+
+    PostgreSQL returns the new ids (INSERT ... RETURNING), from the table's sequence. The app's
+    SQLite backend does not read them back (config/sqlite_backend), so there the ids are set
+    first, after the table's largest; seed_demo_cohort's transaction holds SQLite's write lock,
+    so nobody else inserts meanwhile. (Ids set by hand on PostgreSQL would leave its sequence
+    behind, and the next ordinary insert would collide with them.)"""
+    if connection.features.can_return_rows_from_bulk_insert:
+        return model.objects.bulk_create(rows, batch_size=2000)
     first = (model.objects.aggregate(last=Max("pk"))["last"] or 0) + 1
     for pk, row in enumerate(rows, first):
         row.pk = pk

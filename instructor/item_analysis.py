@@ -16,8 +16,9 @@ cohort; an unanswered question is a wrong response, as in grading (docs/scoring.
   DISCRIMINATION_LOW; only for questions with FLAG_MIN_RESPONSES responses or more.
 
 The statistics come from three SQL statements (two with window functions: SQLite ≥ 3.25, which
-every supported Python ships) and the questions with their options from two ORM queries: five
-queries in all, whatever the number of learners or responses. Written as SQL because each step
+every supported Python ships, and PostgreSQL) and the questions with their options from two ORM
+queries: five queries in all, whatever the number of learners or responses. The SQL is the same
+on both databases but for one expression, a timestamp in seconds (EPOCH_SECONDS). Written as SQL because each step
 (rank within a topic, then aggregate per question) needs the result of the previous window,
 which the ORM cannot nest, and because each statement starts from the cohort's learners and
 follows indexes down to their answers, rather than from every option or question up.
@@ -65,12 +66,13 @@ ranked AS (
     FROM learner_score
 ),
 grouped AS (
-    -- MAX(a, b) is SQLite's two-argument maximum; + 0.5 then CAST rounds a positive number.
+    -- g = max(1, round(share × learners)) in integer arithmetic, the same on both databases:
+    -- (percent × learners + 50) / 100 rounds half up, and "= 1 OR" makes g at least 1.
     SELECT learner_id, topic_id, learners,
         CASE
             WHEN learners < 2 THEN NULL
-            WHEN from_top <= MAX(1, CAST(%(share)s * learners + 0.5 AS INTEGER)) THEN 'upper'
-            WHEN from_bottom <= MAX(1, CAST(%(share)s * learners + 0.5 AS INTEGER)) THEN 'lower'
+            WHEN from_top = 1 OR from_top <= (%(percent)s * learners + 50) / 100 THEN 'upper'
+            WHEN from_bottom = 1 OR from_bottom <= (%(percent)s * learners + 50) / 100 THEN 'lower'
         END AS grp
     FROM ranked
 )
@@ -85,7 +87,7 @@ SELECT aq.question_id,
     MAX(g.learners) AS learners
 FROM grouped g
 -- Every learner with a submitted test is in `grouped`, so this inner join keeps every response.
--- The unary + stops SQLite from reaching attempts through the topic index (hundreds of
+-- The unary + (a no-op for PostgreSQL's planner) stops SQLite from reaching attempts through the topic index (hundreds of
 -- attempts per topic, for each learner) instead of the learner index (a few each): 40x faster.
 JOIN quizzes_attempt a ON a.learner_id = g.learner_id AND +a.topic_id = g.topic_id
 JOIN quizzes_attemptquestion aq ON aq.attempt_id = a.id
@@ -93,31 +95,37 @@ WHERE a.status = 'submitted'
 GROUP BY aq.question_id
 """
 
+# A timestamp column in seconds: the one expression the two databases spell differently
+# (SQLite keeps datetimes as text; its julianday() counts days).
+EPOCH_SECONDS = {
+    "sqlite": "julianday({}) * 86400.0",
+    "postgresql": "EXTRACT(EPOCH FROM {})",
+}
+
 MEDIAN_TIME_SQL = """
 WITH answer AS (
     SELECT aq.question_id, aq.attempt_id, aq.id,
-        julianday(aq.answered_at) AS answered, julianday(a.started_at) AS started
+        {answered} AS answered, {started} AS started
     FROM quizzes_attemptquestion aq
     JOIN quizzes_attempt a ON a.id = aq.attempt_id
     WHERE a.status = 'submitted' AND aq.answered_at IS NOT NULL
         AND a.learner_id IN (SELECT learner_id FROM instructor_membership WHERE cohort_id = %(cohort)s)
 ),
 timed AS (
-    -- julianday() counts days: * 86400 makes seconds.
     SELECT question_id,
-        (answered - COALESCE(LAG(answered) OVER (PARTITION BY attempt_id ORDER BY answered, id), started))
-        * 86400.0 AS seconds
+        answered - COALESCE(LAG(answered) OVER (PARTITION BY attempt_id ORDER BY answered, id), started)
+        AS seconds
     FROM answer
 ),
 ordered AS (
     SELECT question_id, seconds,
-        ROW_NUMBER() OVER (PARTITION BY question_id ORDER BY seconds) AS position,
+        ROW_NUMBER() OVER (PARTITION BY question_id ORDER BY seconds) AS place,
         COUNT(*) OVER (PARTITION BY question_id) AS answers
     FROM timed
 )
 -- The middle row, or the mean of the two middle rows: integer division picks them.
 SELECT question_id, AVG(seconds) FROM ordered
-WHERE position IN ((answers + 1) / 2, (answers + 2) / 2)
+WHERE place IN ((answers + 1) / 2, (answers + 2) / 2)
 GROUP BY question_id
 """
 
@@ -186,8 +194,14 @@ def fetch(sql: str, params: dict) -> list[tuple]:
 
 def item_analysis(cohort: Cohort) -> list[ItemStats]:
     """Every active question, and any archived one the cohort answered, in topic order. Five queries."""
-    responses = {row[0]: row[1:] for row in fetch(RESPONSE_SQL, {"cohort": cohort.pk, "share": GROUP_SHARE})}
-    medians = dict(fetch(MEDIAN_TIME_SQL, {"cohort": cohort.pk}))
+    percent = round(GROUP_SHARE * 100)
+    responses = {row[0]: row[1:] for row in fetch(RESPONSE_SQL, {"cohort": cohort.pk, "percent": percent})}
+    seconds = EPOCH_SECONDS[connection.vendor]
+    median_sql = MEDIAN_TIME_SQL.format(
+        answered=seconds.format("aq.answered_at"), started=seconds.format("a.started_at")
+    )
+    # float(): PostgreSQL's AVG of seconds is a Decimal.
+    medians = {question: float(median) for question, median in fetch(median_sql, {"cohort": cohort.pk})}
     chosen = dict(fetch(CHOSEN_SQL, {"cohort": cohort.pk}))
     questions = (
         Question.objects.filter(

@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from live_lab.models import LabEvent
 
+pytestmark = [pytest.mark.sqlite_only]
+
 
 @pytest.mark.django_db(transaction=True)
 def test_an_insert_does_not_hold_the_write_lock_while_python_reads_its_id():

@@ -52,6 +52,7 @@ def test_kombu_loses_no_message_and_reads_none_half_written(tmp_path):
 
 
 @pytest.mark.worker
+@pytest.mark.sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_web_writes_never_hit_database_is_locked_while_the_worker_stores_results(celery_worker):
     """The worker writes every result to SQLite; web transactions that read then write go on."""
