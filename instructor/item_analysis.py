@@ -18,10 +18,11 @@ cohort; an unanswered question is a wrong response, as in grading (docs/scoring.
 The statistics come from three SQL statements (two with window functions: SQLite ≥ 3.25, which
 every supported Python ships, and PostgreSQL) and the questions with their options from two ORM
 queries: five queries in all, whatever the number of learners or responses. The SQL is the same
-on both databases but for one expression, a timestamp in seconds (EPOCH_SECONDS). Written as SQL because each step
-(rank within a topic, then aggregate per question) needs the result of the previous window,
-which the ORM cannot nest, and because each statement starts from the cohort's learners and
-follows indexes down to their answers, rather than from every option or question up.
+on both databases but for one expression, a timestamp in seconds (EPOCH_SECONDS). Written as
+SQL because each step (rank within a topic, then aggregate per question) needs the result of
+the previous window, which the ORM cannot nest, and because each statement starts from the
+cohort's learners and follows indexes down to their answers, rather than from every option or
+question up.
 """
 
 from dataclasses import dataclass, field
@@ -87,8 +88,9 @@ SELECT aq.question_id,
     MAX(g.learners) AS learners
 FROM grouped g
 -- Every learner with a submitted test is in `grouped`, so this inner join keeps every response.
--- The unary + (a no-op for PostgreSQL's planner) stops SQLite from reaching attempts through the topic index (hundreds of
+-- The unary + stops SQLite from reaching attempts through the topic index (hundreds of
 -- attempts per topic, for each learner) instead of the learner index (a few each): 40x faster.
+-- (PostgreSQL's planner is not led by it.)
 JOIN quizzes_attempt a ON a.learner_id = g.learner_id AND +a.topic_id = g.topic_id
 JOIN quizzes_attemptquestion aq ON aq.attempt_id = a.id
 WHERE a.status = 'submitted'
