@@ -62,7 +62,7 @@ def test_with_result_extended_redis_meta_also_holds_name_args_kwargs_worker_retr
     assert meta["name"] == "tests.claims.tasks.sleep_then_return"
     assert meta["args"] == ["x"]
     assert meta["kwargs"] == {"seconds": 0.0}
-    assert meta["worker"] == celery_worker.hostname
+    assert meta["worker"] in celery_worker.hostnames, "the worker that ran it"
     assert meta["retries"] == 0
     assert meta["queue"] == "celery"
 
