@@ -1,6 +1,7 @@
 """Reads the quiz views share, with the owner-scoped getters (outsiders get 404)."""
 
 from django.db.models import OuterRef, Prefetch, Subquery
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
@@ -60,8 +61,12 @@ def attempt_items(attempt: Attempt) -> list[AttemptQuestion]:
     return list(_items(attempt))
 
 
-def get_attempt_item(attempt: Attempt, position: int) -> AttemptQuestion:
-    return get_object_or_404(_items(attempt), position=position)
+def item_at(items: list[AttemptQuestion], position: int) -> AttemptQuestion:
+    """The item at `position` among an attempt's `attempt_items`; 404 when there is none."""
+    for item in items:
+        if item.position == position:
+            return item
+    raise Http404("No such question in this test.")
 
 
 def topic_has_questions(topic: Topic) -> bool:

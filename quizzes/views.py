@@ -24,11 +24,11 @@ from quizzes.queries import (
     explain_prompts,
     explanation_report,
     get_attempt_for,
-    get_attempt_item,
     get_explain_answer_for,
     get_practice_answer_for,
     get_topic,
     has_open_hint,
+    item_at,
     lab_experiment_url,
     last_explanation_for,
     next_practice_question,
@@ -77,7 +77,9 @@ def test(request, slug):
 @require_POST
 def answer(request, attempt_id, position):
     attempt = get_attempt_for(request.user, attempt_id)
-    item = get_attempt_item(attempt, position)
+    # Read once: the answer is recorded on the item in hand, and the page shows these items.
+    items = attempt_items(attempt)
+    item = item_at(items, position)
     form = AnswerForm(request.POST, question=item.question, attempt=attempt)
     if form.is_valid():
         try:
@@ -88,7 +90,7 @@ def answer(request, attempt_id, position):
             form = AnswerForm(request.POST, question=item.question, attempt=attempt)
             form.is_valid()
         else:
-            items = attempt_items(attempt)
+            item.chosen_options = form.cleaned_data["options"]  # as stored, for the page
             target = position if "next" not in request.POST else next_unanswered(items, after=position)
             test_url = reverse("quizzes:test", args=[attempt.topic.slug])
             target_url = f"{test_url}?q={target}" if target else test_url
@@ -104,11 +106,7 @@ def answer(request, attempt_id, position):
                 },
             )
             return push_url(response, target_url) if "next" in request.POST else response
-    context = {
-        "topic": attempt.topic,
-        "attempt": attempt,
-        **attempt_screen(attempt_items(attempt), position),
-    }
+    context = {"topic": attempt.topic, "attempt": attempt, **attempt_screen(items, position)}
     context |= {"form": form, "chosen_keys": form.chosen_keys()}
     return render(request, page_or_partial(request, "quizzes/test.html", "test-screen"), context)
 
