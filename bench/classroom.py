@@ -29,6 +29,7 @@ acknowledged is stored exactly once. docs/PERFORMANCE.md records a run.
 
 import argparse
 import contextlib
+import gzip
 import http.client
 import http.cookies
 import json
@@ -66,6 +67,9 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=5, help="flashcards each learner rates")
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which the logins start")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument(
+        "--no-compression", action="store_true", help="do not ask for gzip (to measure what it costs)"
+    )
     parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -162,6 +166,8 @@ def report(name: str, figures: dict) -> None:
         f"web CPU {logins['web_cpu']:.1f} s "
         f"= {1000 * logins['web_cpu'] / max(1, logins['requests']):.1f} ms per request (form and POST)"
     )
+    sent, plain = figures["bytes"]["sent"], figures["bytes"]["decompressed"]
+    print(f"response bodies: {sent / 1e6:.1f} MB sent for {plain / 1e6:.1f} MB of pages and fragments")
     queries = figures["queries"]
     stream_seconds = sum(streams)
     if stream_seconds:
@@ -355,8 +361,10 @@ class Refused(Exception):
 class Browser:
     """One learner's browser: a keep-alive connection, cookies, the last CSRF token seen."""
 
-    def __init__(self, base: tuple, record):
+    def __init__(self, base: tuple, record, *, gzip_accepted: bool):
         self.base = base
+        self.gzip_accepted = gzip_accepted
+        self.wire_bytes = self.plain_bytes = 0  # response bodies as sent, and decompressed
         self.record = record
         self.cookies: dict[str, str] = {}
         self.token = ""
@@ -370,13 +378,23 @@ class Browser:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         if htmx:
             headers["HX-Request"] = "true"
+        if self.gzip_accepted:
+            headers["Accept-Encoding"] = "gzip, deflate, br"  # what a browser sends
         started = time.monotonic()
         try:
-            if self.connection is None:
-                self.connection = http.client.HTTPConnection(*self.base, timeout=60)
-            self.connection.request(method, path, body=body, headers=headers)
-            response = self.connection.getresponse()
-            text = response.read().decode()
+            try:
+                response = self.send(method, path, body, headers)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # The server closed the idle keep-alive connection (uvicorn after 5 s) just as
+                # the request went out: a browser sends it again on a new connection.
+                self.connection = None
+                response = self.send(method, path, body, headers)
+            raw = response.read()
+            self.wire_bytes += len(raw)
+            if response.headers.get("Content-Encoding") == "gzip":
+                raw = gzip.decompress(raw)
+            self.plain_bytes += len(raw)
+            text = raw.decode()
         except (OSError, http.client.HTTPException) as error:
             self.connection = None
             self.record(page, time.monotonic() - started, f"{method} {path}: {error!r}")
@@ -394,6 +412,12 @@ class Browser:
             self.token = token.group(1)
         return response.status, response.headers, text
 
+    def send(self, method, path, body, headers) -> http.client.HTTPResponse:
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(*self.base, timeout=60)
+        self.connection.request(method, path, body=body, headers=headers)
+        return self.connection.getresponse()
+
     def get(self, page, path, **options):
         return self.request(page, "GET", path, **options)
 
@@ -406,8 +430,13 @@ class Browser:
         connection = http.client.HTTPConnection(*self.base, timeout=120)
         try:
             headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+            if self.gzip_accepted:
+                headers["Accept-Encoding"] = "gzip, deflate, br"  # EventSource sends it too
             connection.request("GET", path, headers={**headers, "Accept": "text/event-stream"})
             response = connection.getresponse()
+            if response.headers.get("Content-Encoding"):
+                self.record("stream first event", time.monotonic() - started, f"{path}: compressed")
+                raise Refused("stream")
             if response.status != 200:
                 self.record("stream first event", time.monotonic() - started, f"{path}: {response.status}")
                 raise Refused("stream")
@@ -536,12 +565,13 @@ def run_class(args, base, usernames, topics, web_pid, worker_pid) -> dict:
 
     acknowledged = {n: {"ratings": [], "answers": {}, "submits": [], "runs": []} for n in usernames}
     stream_seconds: list[float] = []
+    transferred = [0, 0]  # response bytes as sent, and decompressed (event streams aside)
     logged_in = threading.Barrier(len(usernames) + 1)
     begin = threading.Event()
 
     def learner(index: int, username: str) -> None:
         rng = random.Random(f"{args.seed}-{index}")
-        browser = Browser(base, record)
+        browser = Browser(base, record, gzip_accepted=not args.no_compression)
         time.sleep(args.ramp * index / len(usernames))
         ok = True
         try:
@@ -564,6 +594,10 @@ def run_class(args, base, usernames, topics, web_pid, worker_pid) -> dict:
             pass
         except Exception:
             record("bench", 0.0, traceback.format_exc(limit=3))
+        finally:
+            with lock:
+                transferred[0] += browser.wire_bytes
+                transferred[1] += browser.plain_bytes
 
     threads = [threading.Thread(target=learner, args=(n, name)) for n, name in enumerate(usernames)]
 
@@ -590,6 +624,7 @@ def run_class(args, base, usernames, topics, web_pid, worker_pid) -> dict:
         "errors": errors,
         "problems": error_lines,
         "stream_seconds": stream_seconds,
+        "bytes": {"sent": transferred[0], "decompressed": transferred[1]},
         "logins": {
             "requests": login_requests,
             "seconds": between - started,
