@@ -559,6 +559,8 @@ class Observatory:
         now = time.monotonic()
         if not self.stores.heard_everything:
             for observer in observers.values():
+                if not observer.lost_the_results:
+                    note_change(observer.run.pk)  # its open pages show the outage at once
                 observer.lost_the_results = True
         stored = self.stores.stored([task_id for o in observers.values() for task_id in o.task_ids])
         writes = TickWrites()

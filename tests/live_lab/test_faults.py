@@ -213,7 +213,7 @@ def test_a_redis_restart_while_the_run_page_streams_misses_no_transition():
         wait_for_reading(run, "STARTED")
         server.stop()
         stopped_at = time.monotonic()
-        time.sleep(2.0)  # the page renders its lanes at least once a second meanwhile
+        time.sleep(2.0)  # the observer tells the page it lost Redis: the page shows it meanwhile
         server.start()
         restarted_at = time.monotonic()
 
