@@ -174,7 +174,8 @@ def report(name: str, figures: dict) -> None:
         print(
             f"SQL statements: {queries.get('stream', [0, 0])[1]} by {len(streams)} event streams open "
             f"{stream_seconds:.0f} s in all = "
-            f"{queries.get('stream', [0, 0])[1] / stream_seconds:.1f} per open stream per second; "
+            f"{queries.get('stream', [0, 0])[1] / stream_seconds:.1f} per open stream per second "
+            f"({queries.get('stream', [0, 0])[1] / len(streams):.1f} per stream); "
             f"background threads {queries.get('background', [0, 0])[1]}"
         )
     pages = {label: each for label, each in queries.items() if label not in ("stream", "background")}
@@ -486,7 +487,7 @@ def lesson(browser: Browser, rng: random.Random, topic: str, cards: int, acknowl
     fields = {
         "x": rng.randint(1, 9),
         "y": rng.randint(1, 9),
-        "seconds": 0.5,
+        "seconds": 2.0,  # a 2 s task: the run page stays open a while, as a learner watches it
         "prediction": "PENDING, SUCCESS",
     }
     _, headers, _ = browser.post("lab fire", "/lab/success/", fields, expect=(302,))
