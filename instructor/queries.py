@@ -20,6 +20,7 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Cast, Coalesce, RowNumber, TruncDate
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.html import format_html
@@ -71,7 +72,10 @@ def get_cohort_for(user, cohort_id: int) -> Cohort:
 
 def get_cohort_by_code(code: str) -> Cohort:
     """The cohort a join link names; 404 for an unknown code. Codes are case-insensitive."""
-    return get_object_or_404(Cohort.objects.select_related("owner"), join_code=code.strip().upper())
+    code = code.strip().upper()
+    if "\x00" in code:  # no code has one, and PostgreSQL refuses NUL in text (a DataError, 500)
+        raise Http404("No such join code.")
+    return get_object_or_404(Cohort.objects.select_related("owner"), join_code=code)
 
 
 def get_member_for(cohort: Cohort, user_id: int) -> Membership:

@@ -28,11 +28,13 @@ def counts_runs_on_the_worker(sql: str) -> bool:
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_fill_one_free_slot_once(celery_worker, settings):
     settings.LAB_WORKER_SLOTS = 1
+    # A run that holds its slot for 5 s: the slot is not legitimately free again (the worker's
+    # last word) before the count below, however slow the machine is to get there.
     runs = [
         claim_a_run(
             make_learner(),
             experiment="success",
-            params={"args": [2, 3], "kwargs": {"seconds": 1.0}, "options": {}},
+            params={"args": [2, 3], "kwargs": {"seconds": 5.0}, "options": {}},
             task_id=str(uuid.uuid4()),
             prediction=["PENDING", "SUCCESS"],
         )
