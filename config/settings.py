@@ -10,8 +10,11 @@ import datetime as dt
 import os
 import re
 import secrets
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -201,6 +204,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # gzip when the browser accepts it, never an event stream (config/compression.py, with the
+    # BREACH decision); above everything that writes the body. Below WhiteNoise, which answers
+    # static files itself, before this: they are not compressed on every request.
+    "config.compression.GZipExceptEventStreamsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -234,27 +241,93 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
-# SQLite serves a web process and a worker writing at once. WAL lets readers run beside the
-# writer; IMMEDIATE takes the write lock when a transaction begins, so a transaction that read
-# first can never fail to upgrade ("database is locked" is raised at once in that case, without
-# waiting for the busy timeout); the timeout makes writers queue instead of failing. The
-# backend is Django's, with INSERTs that release the write lock at once (config/sqlite_backend).
-# https://docs.djangoproject.com/en/5.2/ref/databases/#database-is-locked-errors
-SQLITE_PATH = Path(os.environ.get("APP_SQLITE_PATH") or RUNTIME_DIR / "db.sqlite3")
-DATABASES = {
-    "default": {
-        "ENGINE": "config.sqlite_backend",
-        "NAME": SQLITE_PATH,
-        "OPTIONS": {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-        },
-        # A file, not Django's default in-memory test database: the test suite's Celery worker
-        # is another process and must see the same rows.
-        "TEST": {"NAME": RUNTIME_DIR / "test-db.sqlite3"},
+# --- Database ------------------------------------------------------------------------------
+# SQLite by default (embedded, nothing to install); PostgreSQL when DATABASE_URL is set.
+
+
+def without_password(url: str) -> str:
+    """The URL as it may appear in a message: the password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def postgresql_database(url: str) -> dict:
+    """DATABASES["default"] for a postgres://user:password@host:port/name URL, parsed by
+    dj-database-url; anything else stops the start with a message that names DATABASE_URL."""
+    shown = without_password(url)
+    try:
+        database = dj_database_url.parse(url)
+    except ValueError as error:  # a bad port, an unknown scheme (dj-database-url's errors are ValueErrors)
+        raise ImproperlyConfigured(
+            f"DATABASE_URL={shown!r} is not a database URL ({error}). Use "
+            "postgres://USER:PASSWORD@HOST:PORT/NAME, or unset it to use SQLite."
+        ) from None
+    if urlsplit(url).scheme not in {"postgres", "postgresql"} or not database["NAME"]:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL={shown!r} is not a PostgreSQL URL with a database name: use "
+            "postgres://USER:PASSWORD@HOST:PORT/NAME, or unset it to use SQLite."
+        )
+    return database
+
+
+def in_celery_worker() -> bool:
+    """This process is a `celery worker` (`celery -A config worker`, `python -m celery ... worker`)."""
+    program = Path(sys.argv[0])
+    return "worker" in sys.argv[1:] and "celery" in {program.name, program.parent.name}
+
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+# Connections one process keeps open to PostgreSQL, at most (README, "PostgreSQL": sizing).
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 30, low=4, high=1000)
+if DATABASE_URL:
+    DATABASES = {"default": postgresql_database(DATABASE_URL)}
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "connect_timeout": 5,  # seconds: an unreachable server fails the request, it does not hang it
     }
-}
+    # Django's advice for ASGI: no persistent connections (CONN_MAX_AGE stays 0, as
+    # dj-database-url sets it), psycopg's pool instead. Each request runs in a thread of its
+    # own, which takes a connection from the pool and gives it back when the response ends;
+    # the lab's long-lived threads (observer, dispatcher, senders, lane-2 writer, the stream
+    # readers) each keep one. A thread waits at most `timeout` seconds for one, then fails.
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
+    # A Celery worker gets no pool: its pool processes are forked, and a psycopg pool inherited
+    # across fork() would hand the parent's sockets to the children (closing them, as Celery
+    # does in a new child, would end the parent's sessions); each task opens a connection and
+    # Celery closes it after the task.
+    if not in_celery_worker():
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 2,
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": 10,
+        }
+    # The test database is Django's default, test_<NAME>; the test worker is pointed at it
+    # (tests/conftest.py worker_env).
+else:
+    # SQLite serves a web process and a worker writing at once. WAL lets readers run beside the
+    # writer; IMMEDIATE takes the write lock when a transaction begins, so a transaction that
+    # read first can never fail to upgrade ("database is locked" is raised at once in that case,
+    # without waiting for the busy timeout); the timeout makes writers queue instead of failing.
+    # The backend is Django's, with INSERTs that release the write lock at once
+    # (config/sqlite_backend).
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#database-is-locked-errors
+    SQLITE_PATH = Path(os.environ.get("APP_SQLITE_PATH") or RUNTIME_DIR / "db.sqlite3")
+    DATABASES = {
+        "default": {
+            "ENGINE": "config.sqlite_backend",
+            "NAME": SQLITE_PATH,
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+            # A file, not Django's default in-memory test database: the test suite's Celery
+            # worker is another process and must see the same rows.
+            "TEST": {"NAME": RUNTIME_DIR / "test-db.sqlite3"},
+        }
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -380,6 +453,25 @@ LAB_SLOTS_PER_LEARNER = env_int("LAB_SLOTS_PER_LEARNER", 2, low=1, high=10_000)
 LAB_MAX_WAITING_RUNS = env_int("LAB_MAX_WAITING_RUNS", 200, low=1, high=1_000_000)
 # Open run pages (event streams) per learner in one web process.
 LAB_MAX_STREAMS_PER_LEARNER = env_int("LAB_MAX_STREAMS_PER_LEARNER", 6, low=1, high=1_000)
+
+# --- Web processes (Procfile, docs/DEPLOY.md) ---------------------------------------------
+# uvicorn processes on one port, one per core by default: one process runs Python on one core
+# at a time (issue 14 measured one process at 100 % of a core while the machine idled). The
+# Procfile's web line reads it from here, so a malformed value stops the start with this
+# message. Each process has its own lab observer, dispatcher and worker ping; they share the
+# runs through the database (docs/live-lab.md, "A class at once").
+WEB_PROCESSES = env_int("WEB_PROCESSES", os.cpu_count() or 1, low=1, high=256)
+# The queues a worker started by the process files consumes: `lab` alone for a worker added on
+# another host for the lab (docs/DEPLOY.md). Read by the Procfile's worker line; checked here,
+# where the worker loads the settings, so that a typo stops it instead of creating a queue that
+# nothing is ever sent to.
+WORKER_QUEUES = env_list("WORKER_QUEUES", ["celery", "lab"])
+for queue in WORKER_QUEUES:
+    if queue not in {"celery", "lab"}:
+        raise ImproperlyConfigured(
+            f"WORKER_QUEUES has {queue!r}: the app sends tasks to the queues celery and lab only; "
+            "use a comma-separated list of those, for example lab or celery,lab."
+        )
 
 LOGGING = {
     "version": 1,

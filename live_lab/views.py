@@ -4,6 +4,7 @@ import contextlib
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import close_old_connections
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -101,6 +102,9 @@ async def run_events(request, run_id):
     if not user.is_authenticated:
         raise Http404("No such run.")
     run = await sync_to_async(get_run_for)(user, run_id)
+    # A stream lasts minutes: the request's thread gives its database connection back now, not
+    # when the stream ends (with PostgreSQL's pool, thirty open pages would hold every one).
+    await sync_to_async(close_old_connections)()
     return StreamingHttpResponse(
         one_of_the_learners_streams(user.pk, run),
         content_type="text/event-stream",

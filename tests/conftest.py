@@ -8,22 +8,27 @@ both). The worker is started here and stopped by pid.
 import os
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 
 from config.celery import app
-from tests.worker_process import CeleryWorker
+from tests.worker_process import CeleryWorkers, workers_to_start
 
 OUTPUT_DIR = Path(settings.BASE_DIR) / "test-output"
 
 
 def pytest_collection_modifyitems(config, items):
     """Leave out the tests about the other mode: embedded_only ones (filesystem broker, SQLite)
-    in Redis mode, redis_only ones (Redis backend) in embedded mode."""
+    in Redis mode, redis_only ones (Redis backend) in embedded mode; and the tests about the
+    other database: sqlite_only ones on PostgreSQL (DATABASE_URL), postgresql_only ones on
+    SQLite. Left out is reported as deselected, never counted as passed."""
     other_mode = "embedded_only" if settings.RUN_MODE == "redis" else "redis_only"
-    keep = [item for item in items if other_mode not in item.keywords]
-    left_out = [item for item in items if other_mode in item.keywords]
+    other_database = "sqlite_only" if settings.DATABASE_URL else "postgresql_only"
+    others = {other_mode, other_database}
+    keep = [item for item in items if not others & set(item.keywords)]
+    left_out = [item for item in items if others & set(item.keywords)]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = keep
@@ -47,18 +52,32 @@ def clear_broker() -> None:
 
 
 def worker_env() -> dict:
-    """The environment of a process the tests start (worker, web server): the test database."""
-    return {**os.environ, "APP_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"])}
+    """The environment of a process the tests start (worker, web server): the test database,
+    pytest-django's test_<name> on PostgreSQL, the test file on SQLite."""
+    test_database = str(settings.DATABASES["default"]["NAME"])
+    if settings.DATABASE_URL:
+        url = urlsplit(settings.DATABASE_URL)._replace(path="/" + test_database).geturl()
+        return {**os.environ, "DATABASE_URL": url}
+    return {**os.environ, "APP_SQLITE_PATH": test_database}
+
+
+try:
+    WORKER_COUNT = workers_to_start()
+except ValueError as error:
+    raise pytest.UsageError(str(error)) from None
 
 
 @pytest.fixture(scope="module")
 def celery_worker(request, django_db_setup, django_db_blocker):
-    """A worker for this test module, on the test database and the mode's real broker."""
+    """The worker(s) for this test module, on the test database and the mode's real broker:
+    TEST_WORKER_COUNT of them, each with a hostname of its own, consuming the same queues."""
     clear_broker()
     name = request.module.__name__.rsplit(".", 1)[-1]
-    worker = CeleryWorker(
-        env=worker_env(), log_path=OUTPUT_DIR / "workers" / f"{name}-{settings.RUN_MODE}.log"
+    workers = CeleryWorkers(
+        WORKER_COUNT,
+        env=worker_env(),
+        log_path=OUTPUT_DIR / "workers" / f"{name}-{settings.RUN_MODE}.log",
     )
-    worker.wait_until_ready()
-    yield worker
-    worker.stop()
+    workers.wait_until_ready()
+    yield workers
+    workers.stop()

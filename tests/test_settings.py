@@ -29,6 +29,19 @@ def manage_check(**env) -> subprocess.CompletedProcess:
             "REDIS_URL='localhost:6379' is not of the form redis://HOST:PORT/DB",
         ),
         ({"BROKER_POLLING_INTERVAL": "fast"}, "BROKER_POLLING_INTERVAL='fast' must be a number"),
+        (
+            {"DATABASE_URL": "mysql://lab@127.0.0.1:3306/lab"},
+            "DATABASE_URL='mysql://lab@127.0.0.1:3306/lab' is not a PostgreSQL URL",
+        ),
+        (
+            {"DATABASE_URL": "postgres://lab:s3cret@127.0.0.1:port/lab"},
+            "DATABASE_URL='postgres://lab:***@127.0.0.1:port/lab' is not a database URL",
+        ),
+        (
+            {"DATABASE_URL": "postgres://lab:s3cret@127.0.0.1:5432/"},
+            "DATABASE_URL='postgres://lab:***@127.0.0.1:5432/' is not a PostgreSQL URL with a database name",
+        ),
+        ({"DATABASE_POOL_SIZE": "2"}, "DATABASE_POOL_SIZE='2' must be a whole number from 4 to 1000"),
         ({"WORKER_TIMER_PRECISION": "0"}, "WORKER_TIMER_PRECISION='0' must be a number of seconds"),
     ],
 )
@@ -37,10 +50,11 @@ def test_a_malformed_setting_stops_the_start_with_a_message_naming_it(env, messa
 
     assert done.returncode != 0
     assert message in done.stderr
+    assert "s3cret" not in done.stderr, "a password is never shown"
 
 
 def test_the_embedded_mode_needs_no_variables_and_writes_only_under_the_runtime_folder(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "APP_SQLITE_PATH"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "APP_SQLITE_PATH"}}
     runtime = tmp_path / "runtime"
 
     done = subprocess.run(

@@ -44,7 +44,7 @@ def test_healthz_tells_staff_the_mode_and_a_live_worker_without_paths(client, ce
     health = wait_for_worker_answer(client, True)
 
     assert health["mode"] == settings.RUN_MODE
-    assert health["database"] == "sqlite"
+    assert health["database"] == ("postgresql" if settings.DATABASE_URL else "sqlite")
     if settings.RUN_MODE == "redis":
         assert health["broker"].startswith("redis (redis://")
         assert health["result_backend"].startswith("redis")
