@@ -211,3 +211,14 @@ class Signup(models.Model):
 
     def __str__(self):
         return f"{self.address} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class RenderedText(models.Model):
+    """A curriculum text's HTML, rendered by `content sync` (learn/curriculum/render.py), so that
+    no web process renders the markdown of a page a whole class opens in the same minute."""
+
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the markdown source.")
+    html = models.TextField()
+
+    def __str__(self):
+        return self.digest

@@ -1,5 +1,14 @@
-"""Markdown → HTML for all curriculum text: the project's one place that marks HTML safe."""
+"""Markdown → HTML for all curriculum text: the project's one place that marks HTML safe.
 
+`content sync` renders every curriculum text once and stores the HTML (`store_rendered_texts`,
+table RenderedText, keyed by the text's SHA-256); a web process reads that table once, at its
+first page, and renders only texts it does not hold (content added without a sync, as in the
+tests). A class opens the same topic pages in the same minute, each web process had rendered
+them all on its first pages, and those were the slowest pages of bench/classroom.py
+(docs/PERFORMANCE.md).
+"""
+
+import hashlib
 import re
 import threading
 from functools import lru_cache
@@ -31,9 +40,83 @@ PARSER_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=4096)
+def page_html(text: str) -> SafeString:
+    """`text` as a page shows it (the `markdown` template filter): the HTML `content sync`
+    stored, or else `render_markdown`'s."""
+    html = stored_html().get(digest(text))
+    return mark_safe(html) if html is not None else render_markdown(text)
+
+
+@lru_cache(maxsize=4096)
 def render_markdown(text: str) -> SafeString:
     """Render `text`, highlight its code with Pygments, and strip anything unsafe with nh3."""
+    return mark_safe(render_html(text))
+
+
+def render_html(text: str) -> str:
+    """`render_markdown`'s HTML, not marked safe yet (`store_rendered_texts` stores it)."""
     text = RUNNABLE_FENCE_RE.sub(r"\1\2python", text)
     with PARSER_LOCK:
         html = PARSER.reset().convert(text)
-    return mark_safe(nh3.clean(html, attributes=ALLOWED_ATTRIBUTES))
+    return nh3.clean(html, attributes=ALLOWED_ATTRIBUTES)
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+STORED: dict[str, str] | None = None
+STORED_LOCK = threading.Lock()
+
+
+def stored_html() -> dict[str, str]:
+    """Every text's HTML stored by `content sync`, by digest: read once per process."""
+    global STORED
+    with STORED_LOCK:
+        if STORED is None:
+            from learn.models import RenderedText
+
+            STORED = dict(RenderedText.objects.values_list("digest", "html"))
+        return STORED
+
+
+def curriculum_texts() -> set[str]:
+    """Every markdown text the pages show, of active and archived items (a past test shows
+    archived questions)."""
+    from learn.models import Claim, Flashcard, Topic
+    from quizzes.models import ExplainPrompt, Option, Question
+
+    fields = [
+        (Topic, ["body"]),
+        (Claim, ["statement"]),
+        (Flashcard, ["front", "back"]),
+        (Question, ["stem", "hint", "explanation", "solution", "common_mistakes"]),
+        (Option, ["text"]),
+        (ExplainPrompt, ["prompt", "hint"]),
+    ]
+    texts = set()
+    for model, names in fields:
+        for row in model.objects.values_list(*names):
+            texts.update(text for text in row if text)
+    return texts
+
+
+def store_rendered_texts() -> int:
+    """Render the curriculum's texts not stored yet, store them, and drop the HTML of texts no
+    item has any more; how many were rendered. Rendering happens before the one short
+    transaction that writes (SQLite has one writer)."""
+    from django.db import transaction
+
+    from learn.models import RenderedText
+
+    by_digest = {digest(text): text for text in curriculum_texts()}
+    stored = set(RenderedText.objects.values_list("digest", flat=True))
+    new = [
+        RenderedText(digest=key, html=render_html(text))
+        for key, text in by_digest.items()
+        if key not in stored
+    ]
+    with transaction.atomic():
+        RenderedText.objects.exclude(digest__in=list(by_digest)).delete()
+        RenderedText.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
+    return len(new)

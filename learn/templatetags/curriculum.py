@@ -1,13 +1,13 @@
 from django import template
 
-from learn.curriculum.render import render_markdown
+from learn.curriculum.render import page_html, render_markdown
 
 register = template.Library()
 
 
 @register.filter
 def markdown(text: str):
-    return render_markdown(text or "")
+    return page_html(text or "")
 
 
 @register.filter

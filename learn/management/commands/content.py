@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from learn.curriculum.check import load_curriculum, totals_report
+from learn.curriculum.render import store_rendered_texts
 from learn.curriculum.sync import ContentError, sync_curriculum
 
 
@@ -27,6 +28,7 @@ class Command(BaseCommand):
             report = sync_curriculum(path)
         except ContentError as error:
             self.fail(error.problems, written="Nothing was written. ")
+        store_rendered_texts()  # the pages' HTML, rendered once here (learn/curriculum/render.py)
         self.stdout.write(report.summary())
 
     def fail(self, problems, written=""):
