@@ -53,7 +53,6 @@ def replay_ratings(entries: list[dict]) -> dict[str, tuple[fsrs.Card, int]]:
     return cards
 
 
-@transaction.atomic
 def rate_card(learner, *, flashcard: Flashcard, rating: int, reviews_seen: int | None, now=None):
     """Apply one rating to the learner's schedule for `flashcard` and log it.
 
@@ -61,9 +60,16 @@ def rate_card(learner, *, flashcard: Flashcard, rating: int, reviews_seen: int |
     longer the current count (a double click, a replayed POST, another tab) nothing changes and
     None is returned; the unique (learner, flashcard, number) constraint backs this up.
     None for `reviews_seen` skips the check (replaying session ratings at sign-up).
+
+    The schedule is computed before the transaction, which only writes: on SQLite a transaction
+    holds the one write lock, and its thread can wait long for the interpreter lock in a busy
+    web process while every other writer waits for it (the issue-14 "database is locked" at 100
+    learners). The writes are conditional on the state read: the log's number is unique, and
+    the state is updated only while it still has the count it was computed from, so a rating
+    that raced another one, or an undo, stores nothing and returns None.
     """
     now = utc(now)
-    state = CardReviewState.objects.select_for_update().filter(learner=learner, flashcard=flashcard).first()
+    state = CardReviewState.objects.filter(learner=learner, flashcard=flashcard).first()
     count = state.review_count if state else 0
     if reviews_seen is not None and reviews_seen != count:
         return None
@@ -71,26 +77,35 @@ def rate_card(learner, *, flashcard: Flashcard, rating: int, reviews_seen: int |
     after, _ = SCHEDULER.review_card(
         before or new_fsrs_card(flashcard.pk, now=now), fsrs.Rating(rating), review_datetime=now
     )
-    if state is None:
+    is_new = state is None
+    if is_new:
         state = CardReviewState(learner=learner, flashcard=flashcard)
     state.set_from_fsrs(after)
     state.review_count = count + 1
+    log = CardReviewLog(
+        learner=learner,
+        flashcard=flashcard,
+        rating=rating,
+        reviewed_at=now,
+        number=count + 1,
+        state_before=before.to_dict() if before else None,
+    )
     try:
         with transaction.atomic():
-            log = CardReviewLog.objects.create(
-                learner=learner,
-                flashcard=flashcard,
-                rating=rating,
-                reviewed_at=now,
-                number=count + 1,
-                state_before=before.to_dict() if before else None,
-            )
-            state.save()
+            log.save(force_insert=True)
+            if is_new:
+                state.save(force_insert=True)
+            elif not CardReviewState.objects.filter(pk=state.pk, review_count=count).update(
+                **{name: getattr(state, name) for name in SCHEDULE_FIELDS}
+            ):
+                raise IntegrityError("the card's state changed since it was read")
     except IntegrityError:
-        # Another request recorded this same review first (SQLite serialises writers, so this
-        # is the backstop for databases that do not).
+        # Another request recorded a rating of this card (or undid one) since our read.
         return None
     return log
+
+
+SCHEDULE_FIELDS = ["state", "step", "stability", "difficulty", "due_at", "last_reviewed_at", "review_count"]
 
 
 @transaction.atomic
