@@ -18,7 +18,7 @@ from celery import states
 from celery.result import ResultSet
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError, connection
+from django.db import DatabaseError, connection
 from django.db.models import Count
 from django.utils import timezone
 from django_celery_results.models import TaskResult
@@ -728,7 +728,13 @@ class TickWrites:
                 if run_id in self.finished:
                     run, status, why = self.finished[run_id]
                     finish_run(run, status=status, **why)
-            except (IntegrityError, ObjectDoesNotExist):
+            except (DatabaseError, ObjectDoesNotExist):
+                # A run deleted while observed (its learner's account was deleted) fails its
+                # writes for ever ("did not affect any rows", a foreign key): stop observing
+                # it, or every tick would fail on it. Any other failure (the database is locked
+                # or unreachable) fails the tick, which is tried again.
+                if LabRun.objects.filter(pk=run_id).exists():
+                    raise
                 logger.warning("Lab run %s was deleted while observed", run_id)
                 self.over.add(run_id)
             note_change(run_id)  # in the database now: streams read the lanes again

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from live_lab.experiments import EXPERIMENTS
 from live_lab.models import LabEvent, LabRun
-from live_lab.observer import Observatory, RunObserver, observation_of
+from live_lab.observer import Observatory, RunObserver, TickWrites, observation_of
 from live_lab.queries import lanes_versions, run_lanes
 from live_lab.run_changes import listen_for_changes, stop_listening
 from tests.factories import make_learner
@@ -69,3 +69,24 @@ def test_the_page_watchers_two_query_look_counts_what_the_rendered_lanes_hold(dj
     after, _ = lanes_versions(ids)
     assert [after[pk] for pk in ids] == [run_lanes(pk).version for pk in ids]
     assert [after[pk] != before[pk] for pk in ids] == [False, True, True]
+
+
+@pytest.mark.django_db(transaction=True)  # each write commits on its own, as in the observer
+def test_a_run_deleted_while_observed_is_dropped_and_the_others_still_end():
+    learner = make_learner()
+    gone, kept = (
+        LabRun.objects.create(owner=learner, experiment="success", task_id=f"t{n}", prediction=["PENDING"])
+        for n in range(2)
+    )
+    reading = ("SUCCESS", "5", True, True, None)
+    writes = TickWrites()
+    for run in (gone, kept):
+        writes.keep(observation_of(run, reading, after_ms=1.0))
+        writes.finish(run, LabRun.Status.FINISHED)
+    LabRun.objects.filter(pk=gone.pk).delete()  # its learner's account was deleted meanwhile
+
+    writes.store()
+
+    kept.refresh_from_db()
+    assert kept.status == LabRun.Status.FINISHED
+    assert writes.over == {gone.pk, kept.pk}, "the deleted run is no longer observed"
