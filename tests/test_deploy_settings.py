@@ -33,16 +33,21 @@ def manage(*args, runtime, **env) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_documented_production_configuration_passes_check_deploy(tmp_path):
-    done = manage(
+def check_deploy(runtime, **env) -> subprocess.CompletedProcess:
+    """`manage.py check --deploy --fail-level WARNING` with a fresh secret key and `env`."""
+    return manage(
         "check",
         "--deploy",
         "--fail-level",
         "WARNING",
-        runtime=tmp_path,
+        runtime=runtime,
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        **PRODUCTION,
+        **env,
     )
+
+
+def test_the_documented_production_configuration_passes_check_deploy(tmp_path):
+    done = check_deploy(tmp_path, **PRODUCTION)
 
     assert done.returncode == 0, done.stderr
     assert "System check identified no issues" in done.stdout
@@ -51,30 +56,13 @@ def test_the_documented_production_configuration_passes_check_deploy(tmp_path):
 def test_production_without_a_proxy_in_front_also_passes_check_deploy(tmp_path):
     env = {"DJANGO_DEBUG": "false", "DJANGO_ALLOWED_HOSTS": "lab.example.org"}
 
-    done = manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        runtime=tmp_path,
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        **env,
-    )
+    done = check_deploy(tmp_path, **env)
 
     assert done.returncode == 0, done.stderr
 
 
 def test_turning_https_off_in_production_is_what_check_deploy_then_reports(tmp_path):
-    done = manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        runtime=tmp_path,
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_HTTPS="false",
-        **PRODUCTION,
-    )
+    done = check_deploy(tmp_path, DJANGO_HTTPS="false", **PRODUCTION)
 
     assert done.returncode != 0
     assert set(re.findall(r"security\.W\d+", done.stderr + done.stdout)) == {

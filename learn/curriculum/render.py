@@ -42,15 +42,20 @@ PARSER_LOCK = threading.Lock()
 @lru_cache(maxsize=4096)
 def page_html(text: str) -> SafeString:
     """`text` as a page shows it (the `markdown` template filter): the HTML `content sync`
-    stored, or else `render_markdown`'s."""
+    stored (made by render_html), or else render_html's now."""
     html = stored_html().get(digest(text))
-    return mark_safe(html) if html is not None else render_markdown(text)
+    return render_markdown(text) if html is None else cleaned_html(html)
 
 
 @lru_cache(maxsize=4096)
 def render_markdown(text: str) -> SafeString:
     """Render `text`, highlight its code with Pygments, and strip anything unsafe with nh3."""
-    return mark_safe(render_html(text))
+    return cleaned_html(render_html(text))
+
+
+def cleaned_html(html: str) -> SafeString:
+    """HTML that render_html made, nh3-cleaned: the repository's one mark_safe."""
+    return mark_safe(html)
 
 
 def render_html(text: str) -> str:

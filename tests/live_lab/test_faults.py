@@ -49,6 +49,12 @@ def wait_for_lane2(run: LabRun, kinds: list[str], timeout: float = 5) -> list[st
     return wait_until(lambda: lane2(run) == kinds and kinds, f"lane 2 showing {kinds}", timeout)
 
 
+def signed_in_client() -> Client:
+    client = Client()
+    client.force_login(make_learner())
+    return client
+
+
 def fire_here(client, experiment_id: str, prediction: str, **params) -> LabRun:
     """Fire through this test process (its dispatcher and observer), as test_experiments does."""
     response = client.post(f"/lab/{experiment_id}/", {**params, "prediction": prediction})
@@ -69,9 +75,7 @@ def test_the_lab_worker_acknowledges_a_task_when_it_starts_so_a_killed_task_is_n
 
 
 def test_a_killed_pool_process_ends_the_run_as_worker_lost_and_ungraded():
-    learner = make_learner()
-    client = Client()
-    client.force_login(learner)
+    client = signed_in_client()
     worker = start_worker("pool-kill")
     try:
         run = fire_here(client, "slow-tracked", "PENDING, STARTED, SUCCESS", seconds=10)
@@ -98,9 +102,7 @@ def test_a_killed_pool_process_ends_the_run_as_worker_lost_and_ungraded():
 
 
 def test_a_worker_killed_whole_mid_task_ends_the_run_within_seconds_saying_so():
-    learner = make_learner()
-    client = Client()
-    client.force_login(learner)
+    client = signed_in_client()
     worker = start_worker("whole-kill")
     try:
         run = fire_here(client, "slow-tracked", "PENDING, STARTED, SUCCESS", seconds=25)
@@ -124,9 +126,7 @@ def test_a_worker_killed_whole_mid_task_ends_the_run_within_seconds_saying_so():
 
 
 def test_runs_fired_with_no_worker_stay_pending_and_complete_when_a_worker_starts():
-    learner = make_learner()
-    client = Client()
-    client.force_login(learner)
+    client = signed_in_client()
     runs = [fire_here(client, "success", "PENDING, SUCCESS", x=2, y=n, seconds=0) for n in range(2)]
 
     time.sleep(2.0)
