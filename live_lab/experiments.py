@@ -58,6 +58,9 @@ class Step:
     code: str
     trigger: tuple
     call: object  # (AsyncResult) -> (outcome label, repr)
+    # Made on the AsyncResult that delay() returned, not on one rebuilt from the id: only that
+    # one knows the options of the send (`ignored`, celery/app/base.py send_task).
+    on_sent_handle: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,8 @@ class Prediction:
 READY_TRUE = Prediction("ready", "What will ready() return at the end?", ("True", "False"), "True")
 
 
-def get_prediction(code: str, answer: str) -> Prediction:
-    return Prediction("get", f"What will {code} do?", GET_OUTCOMES, answer)
+def get_prediction(code: str, answer: str, *, key: str = "get") -> Prediction:
+    return Prediction(key, f"What will {code} do?", GET_OUTCOMES, answer)
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class Experiment:
     client_code: str
     steps: tuple[Step, ...] = ()
     predictions: tuple[Prediction, ...] = ()
-    send: object = None  # (run, args, kwargs, options) -> None, sets run.related_ids
+    send: object = None  # (run, args, kwargs, options) -> the AsyncResult sent; sets run.related_ids
     watches_group: bool = False
     notes: tuple[str, ...] = field(default=())
 
@@ -130,6 +133,7 @@ def send_chord(run, args, kwargs, options) -> None:
     callback = chord(header, tasks.total.s().set(task_id=run.task_id)).apply_async()
     run.related_ids = header_ids
     run.params = {**run.params, "group_id": callback.parent.id}
+    return callback
 
 
 def exists_outcome(result):
@@ -304,18 +308,31 @@ EXPERIMENTS = {
         Experiment(
             id="ignore-result",
             title="ignore_result=True",
-            summary="A task declared with ignore_result=True; once it ran, the client calls get(timeout=1).",
+            summary="A task declared with ignore_result=True; once it ran, the client calls "
+            "get(timeout=1) on the result delay() returned and on one rebuilt from the id.",
             task=tasks.add_ignored,
             form=forms.IgnoredForm,
             lane1=("PENDING",),
             lane2=("published", "received", "started", "succeeded"),
             lesson="With ignore_result the worker never writes to the result backend, so the state "
-            "stays PENDING after the task succeeded, and get() can only time out.",
+            "stays PENDING after the task succeeded. The AsyncResult that delay() returned knows "
+            "the option (sent.ignored is True): its get() returns None at once, without asking the "
+            "backend. An AsyncResult rebuilt from the id (in another request, another process) "
+            "knows nothing of it: its get() waits and raises TimeoutError.",
             client_code=observe(
                 "add_ignored.delay(x, y)",
-                "result.get(timeout=1.0)  # after the worker reported success",
+                "# after the worker reported success:",
+                "sent.get(timeout=1.0)    # the handle delay() returned",
+                "result.get(timeout=1.0)  # a handle rebuilt from the id",
             ),
             steps=(
+                Step(
+                    "get-sent",
+                    "sent.get(timeout=1.0)",
+                    ("event", "succeeded"),
+                    lambda sent: outcome_of(lambda: get_now(sent, timeout=1.0)),
+                    on_sent_handle=True,
+                ),
                 Step(
                     "get",
                     "result.get(timeout=1.0)",
@@ -323,7 +340,10 @@ EXPERIMENTS = {
                     lambda r: outcome_of(lambda: get_now(r, timeout=1.0)),
                 ),
             ),
-            predictions=(get_prediction("result.get(timeout=1.0)", RAISES_TIMEOUT),),
+            predictions=(
+                get_prediction("sent.get(timeout=1.0)", RETURNS, key="get-sent"),
+                get_prediction("result.get(timeout=1.0)", RAISES_TIMEOUT),
+            ),
         ),
         Experiment(
             id="forget",

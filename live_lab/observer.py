@@ -218,6 +218,9 @@ class RunObserver:
         self.received_at: float | None = None  # when lane 2 was found to say the worker has it
         self.worker_done_at: float | None = None
         self.calls_made = set(run.calls.values_list("key", flat=True)) if adopted else set()
+        # The AsyncResult the send returned; None in a process that adopted the run, which
+        # cannot make the calls that need it (Step.on_sent_handle).
+        self.sent_handle = None
         self.steps_done = threading.Event()
         self.failed_readings = 0
 
@@ -293,11 +296,13 @@ class RunObserver:
             for step in self.experiment.steps:
                 if step.key in self.calls_made:
                     continue
+                if step.on_sent_handle and self.sent_handle is None:
+                    continue  # adopted: the handle delay() returned died with its process
                 while not self.triggered(step.trigger):
                     if self.run.pk not in observatory.observers:
                         return  # the run is over (or was given up) without this call
                     time.sleep(TICK)
-                outcome, detail = step.call(self.result())
+                outcome, detail = step.call(self.sent_handle if step.on_sent_handle else self.result())
                 LabCall.objects.create(
                     run=self.run,
                     key=step.key,

@@ -162,9 +162,10 @@ def send_run(run: LabRun) -> None:
         observer = RunObserver(run, experiment, first)
         observatory.watch(observer)  # before the send: no store of the task is missed
         if experiment.send:
-            experiment.send(run, args, kwargs, options)  # sets the chord header's ids on the run
+            sent = experiment.send(run, args, kwargs, options)  # sets the chord header's ids on the run
         else:
-            experiment.task.apply_async(args, kwargs, task_id=run.task_id, **options)
+            sent = experiment.task.apply_async(args, kwargs, task_id=run.task_id, **options)
+        observer.sent_handle = sent
     except Exception as error:  # whatever stopped the send, the run must not look sent
         logger.warning("Lab run %s could not be sent", run.pk, exc_info=True)
         observatory.forget(run.pk)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from live_lab.experiments import EXPERIMENTS
+from live_lab.grading import graded_predictions
 from live_lab.models import LabEvent, LabRun
 from live_lab.services import MAX_UNFINISHED_RUNS
 from tests.factories import make_learner
@@ -251,6 +252,28 @@ def test_a_wrong_guess_about_get_makes_the_prediction_wrong_and_says_what_happen
     assert "Your prediction was <strong>wrong</strong>" in page
     assert "you predicted “returns”; it raises the task&#x27;s exception." in page
     assert "ValueError(&#x27;raised on purpose&#x27;)" in page
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_ignore_result_grades_each_handle_against_what_its_get_did(client, celery_worker):
+    """Celery's own test: the result delay() returned knows ignore_result and get() gives None at
+    once; a result rebuilt from the id waits until its timeout."""
+    learner = make_learner()
+    client.force_login(learner)
+
+    fire(client, "ignore-result", "PENDING", **{"predict_get-sent": "returns", "predict_get": "returns"})
+
+    run = wait_until_over(LabRun.objects.get(owner=learner))
+    calls = {call.key: call for call in run.calls.all()}
+    assert (calls["get-sent"].outcome, calls["get-sent"].detail) == ("returns", "None")
+    assert calls["get"].outcome == "raises TimeoutError"
+    assert calls["get-sent"].after_ms < calls["get"].after_ms
+    graded = {g.code: g.is_right for g in graded_predictions(run)}
+    assert graded == {"sent.get(timeout=1.0)": True, "result.get(timeout=1.0)": False}
+    page = page_of(client, run)
+    assert "Your prediction was <strong>wrong</strong>" in page
+    assert "you predicted “returns”; it raises TimeoutError." in page
 
 
 @pytest.mark.worker
