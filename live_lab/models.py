@@ -1,3 +1,4 @@
+from celery import states
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -88,6 +89,12 @@ class LabObservation(models.Model):
     def as_reading(self) -> tuple:
         """The reading this row stores, as snapshot() returns it."""
         return (self.state, self.info, self.is_ready, self.is_successful, self.progress)
+
+    @property
+    def is_failed(self) -> bool:
+        """What failed() returned for this reading: state == FAILURE (celery/result.py), so
+        a RETRY or REVOKED reading is not failed() though it is no success either."""
+        return self.state == states.FAILURE
 
     @property
     def percent(self) -> int | None:

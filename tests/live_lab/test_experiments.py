@@ -1,5 +1,6 @@
 """Every lab experiment fired at a real worker: both lanes match what the catalog documents."""
 
+import re
 import time
 from datetime import timedelta
 
@@ -252,6 +253,10 @@ def test_a_wrong_guess_about_get_makes_the_prediction_wrong_and_says_what_happen
     assert "Your prediction was <strong>wrong</strong>" in page
     assert "you predicted “returns”; it raises the task&#x27;s exception." in page
     assert "ValueError(&#x27;raised on purpose&#x27;)" in page
+    # Lane 1's last row: ready() True, successful() False, failed() True.
+    last_row = r"<code>FAILURE</code></td><td>.*?</td><td>True</td><td>False</td><td>True</td></tr>"
+    assert re.search(last_row, page)
+    assert "<th>failed()</th>" in page
 
 
 @pytest.mark.worker
