@@ -196,6 +196,28 @@ class Claim(CurriculumItem):
         return self.slug
 
 
+class Misconception(CurriculumItem):
+    """A wrong belief about Celery that learners hold, refuted by a claim of the registry.
+
+    Loaded from content/misconceptions/<slug>.md by `content sync`; the wrong options of
+    questions name the misconception they embody (`quizzes.Option.misconception`).
+    """
+
+    statement = models.TextField(help_text="The belief, as a learner would hold it.")
+    why_wrong = models.TextField(help_text="Markdown: why the belief is wrong for the installed Celery.")
+    refuted_by = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="misconceptions")
+    source_url = models.URLField(blank=True, help_text="A Celery doc or issue where the belief shows.")
+    lab_slug = models.CharField(
+        max_length=80, blank=True, help_text="A live-lab experiment that shows it wrong."
+    )
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.slug
+
+
 class Signup(models.Model):
     """One account created, by the client address it came from (config/client_address.py).
 

@@ -45,6 +45,10 @@ class Option(Archivable):
     text = models.TextField()
     is_correct = models.BooleanField()
     position = models.PositiveIntegerField(default=0)
+    # The wrong belief a wrong option embodies (the question's "#### Misconceptions").
+    misconception = models.ForeignKey(
+        "learn.Misconception", on_delete=models.PROTECT, null=True, blank=True, related_name="options"
+    )
 
     class Meta:
         ordering = ["question", "position"]

@@ -1,5 +1,6 @@
 """Check a whole curriculum: every file's own problems, then what spans files (duplicate ids,
-cited claims, the share of questions that cite a claim)."""
+cited claims and misconceptions, the share of questions that cite a claim, the share of wrong
+options that name a misconception)."""
 
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,6 +12,13 @@ from learn.curriculum.claims import (
     load_registry,
     registry_folder,
 )
+from learn.curriculum.misconceptions import (
+    MIN_TAGGED_SHARE,
+    TAGGED_SHARE_IS_ENFORCED,
+    MisconceptionSource,
+    load_misconceptions,
+    misconceptions_folder,
+)
 from learn.curriculum.parse import DIFFICULTIES, KIND_NAMES, Problem, TopicSource, display_path, parse_file
 
 
@@ -19,6 +27,7 @@ class Curriculum:
     topics: list[TopicSource]
     problems: list[Problem]
     claims: list[ClaimSource] = field(default_factory=list)
+    misconceptions: list[MisconceptionSource] = field(default_factory=list)
     is_whole: bool = False  # a folder was checked, not one topic file
 
     @property
@@ -44,23 +53,38 @@ def load_curriculum(path: Path) -> Curriculum:
         topic, file_problems = parse_file(file)
         topics.append(topic)
         problems.extend(file_problems)
-    problems.extend(duplicate_ids(topics))
     claims, registry_problems = load_registry(registry_folder(path))
     problems.extend(registry_problems)
-    problems.extend(unknown_claims(topics, {claim.id for claim in claims}))
-    problems.extend(unknown_experiments(topics))
+    misconceptions, misconception_problems = load_misconceptions(misconceptions_folder(path))
+    problems.extend(misconception_problems)
+    problems.extend(duplicate_ids(topics, misconceptions))
+    claim_ids = {claim.id for claim in claims}
+    problems.extend(unknown_claims(topics, claim_ids))
+    problems.extend(unknown_refuting_claims(misconceptions, claim_ids))
+    problems.extend(unknown_misconceptions(topics, {m.id for m in misconceptions}))
+    problems.extend(unknown_experiments(topics, misconceptions))
     if path.is_dir():
-        # The share is a rule for the whole curriculum: one topic alone may be below it.
+        # The shares are rules for the whole curriculum: one topic alone may be below them.
         problems.extend(too_few_citing(path, topics))
+        problems.extend(too_few_tagged(path, topics))
     problems.sort(key=lambda p: (p.path, p.line))
-    return Curriculum(topics, problems, claims, is_whole=path.is_dir())
+    return Curriculum(topics, problems, claims, misconceptions, is_whole=path.is_dir())
 
 
-def unknown_experiments(topics: list[TopicSource]) -> list[Problem]:
+def unknown_experiments(
+    topics: list[TopicSource], misconceptions: list[MisconceptionSource]
+) -> list[Problem]:
     """A `lab:` field must name an experiment of the live lab's catalog."""
     from live_lab.experiments import EXPERIMENTS  # the catalog is code: imported when needed
 
     problems = []
+    for misconception in misconceptions:
+        if misconception.lab and misconception.lab not in EXPERIMENTS:
+            message = (
+                f'misconception "{misconception.id}" names lab experiment "{misconception.lab}", which the '
+                f"lab does not have (known: {', '.join(sorted(EXPERIMENTS))})"
+            )
+            problems.append(Problem(misconception.path, misconception.key_lines["lab"], message))
     for topic in topics:
         for item in topic.items:
             lab = item.fields.get("lab")
@@ -86,6 +110,73 @@ def unknown_claims(topics: list[TopicSource], known: set[str]) -> list[Problem]:
     return problems
 
 
+def unknown_refuting_claims(misconceptions: list[MisconceptionSource], known: set[str]) -> list[Problem]:
+    return [
+        Problem(
+            m.path,
+            m.key_lines["refuted_by"],
+            f'misconception "{m.id}" is refuted by unknown claim "{m.refuted_by}": '
+            "name a claim of content/claims/",
+        )
+        for m in misconceptions
+        if m.refuted_by and m.refuted_by not in known
+    ]
+
+
+def unknown_misconceptions(topics: list[TopicSource], known: set[str]) -> list[Problem]:
+    problems = []
+    for topic in topics:
+        for question in topic.of_kind("question"):
+            for tag in question.misconceptions:
+                if tag.id not in known:
+                    message = (
+                        f'question "{question.id}" tags option {tag.key} with unknown misconception '
+                        f'"{tag.id}": add content/misconceptions/{tag.id}.md or fix the id'
+                    )
+                    problems.append(Problem(topic.path, tag.line, message))
+    return problems
+
+
+def wrong_options(topics: list[TopicSource]) -> list[tuple[TopicSource, object, object]]:
+    """(topic, question, option) for every wrong option of every question."""
+    return [
+        (topic, question, option)
+        for topic in topics
+        for question in topic.of_kind("question")
+        for option in question.options
+        if not option.is_correct
+    ]
+
+
+def is_tagged(question, option) -> bool:
+    return any(tag.key == option.key for tag in question.misconceptions)
+
+
+def too_few_tagged(path: Path, topics: list[TopicSource]) -> list[Problem]:
+    """Under MIN_TAGGED_SHARE of the wrong options name a misconception: the summary, then each
+    untagged option at its line."""
+    if not TAGGED_SHARE_IS_ENFORCED:
+        return []
+    wrong = wrong_options(topics)
+    untagged = [
+        (topic, question, option) for topic, question, option in wrong if not is_tagged(question, option)
+    ]
+    if not wrong or len(wrong) - len(untagged) >= MIN_TAGGED_SHARE * len(wrong):
+        return []
+    tagged = len(wrong) - len(untagged)
+    summary = (
+        f"only {share(tagged, len(wrong))} of the wrong options ({tagged} of {len(wrong)}) name a "
+        f"misconception; at least {MIN_TAGGED_SHARE:.0%} must: add '#### Misconceptions' tags to the "
+        f"{len(untagged)} untagged options listed here"
+    )
+    return [Problem(display_path(path), 0, summary)] + [
+        Problem(
+            topic.path, option.line, f'option {option.key} of question "{question.id}" names no misconception'
+        )
+        for topic, question, option in untagged
+    ]
+
+
 def too_few_citing(path: Path, topics: list[TopicSource]) -> list[Problem]:
     questions = [q for t in topics for q in t.of_kind("question")]
     citing = [q for q in questions if q.claims]
@@ -102,10 +193,14 @@ def share(part: int, whole: int) -> str:
     return f"{part / whole:.0%}" if whole else "0%"
 
 
-def duplicate_ids(topics: list[TopicSource]) -> list[Problem]:
-    """Ids are unique across the whole curriculum, whatever their kind."""
+def duplicate_ids(topics: list[TopicSource], misconceptions: list[MisconceptionSource] = ()) -> list[Problem]:
+    """Ids are unique across the whole curriculum, whatever their kind (claims are a namespace
+    of their own)."""
     first_seen: dict[str, str] = {}
     problems = []
+    for misconception in misconceptions:
+        if misconception.id:
+            first_seen[misconception.id] = f"{misconception.path}:{misconception.line}"
     for topic in topics:
         places = [(topic.id, topic.id_line)] + [(item.id, item.line) for item in topic.items]
         for item_id, line in places:
@@ -138,7 +233,27 @@ def totals_report(curriculum: Curriculum) -> list[str]:
     lines = [f"{topic.path} [{topic.id}]: {totals_line([topic])}" for topic in curriculum.topics]
     lines.append(f"Total: {plural(len(curriculum.topics), 'topic')}, {totals_line(curriculum.topics)}")
     lines.append(claims_line(curriculum))
+    lines.append(misconceptions_line(curriculum))
     return lines
+
+
+def misconceptions_line(curriculum: Curriculum) -> str:
+    wrong = wrong_options(curriculum.topics)
+    tagged = sum(1 for _, question, option in wrong if is_tagged(question, option))
+    named = {
+        tag.id for topic in curriculum.topics for q in topic.of_kind("question") for tag in q.misconceptions
+    }
+    unused = sum(1 for m in curriculum.misconceptions if m.id not in named)
+    rule = (
+        f" (at least {MIN_TAGGED_SHARE:.0%} needed)"
+        if curriculum.is_whole and TAGGED_SHARE_IS_ENFORCED
+        else ""
+    )
+    return (
+        f"Misconceptions: {plural(len(curriculum.misconceptions), 'misconception')} "
+        f"({unused} named by no option); "
+        f"{tagged} of {len(wrong)} wrong options ({share(tagged, len(wrong))}) name one{rule}"
+    )
 
 
 def claims_line(curriculum: Curriculum) -> str:

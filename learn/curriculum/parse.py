@@ -20,6 +20,7 @@ ITEM_HEADING_RE = re.compile(r"^(card|question|explain): (\S+)$")
 FIELD_RE = re.compile(r"^([a-z_]+):\s*(.*?)\s*$")
 OPTION_RE = re.compile(r"^- \[([ xX])\] ([A-Z])\. (.*)$")
 CONCEPT_RE = re.compile(r"^- ([^:]+):(.*)$")
+MISCONCEPTION_TAG_RE = re.compile(r"^- ([A-Z]):\s*(\S+)\s*$")
 # Images: ![alt](src "title"), ![alt][ref] or ![ref] with a definition "[ref]: src", <img src=...>.
 IMAGE_RE = re.compile(r"!\[[^\]]*\]\(\s*<?([^\s)>]+)")
 IMAGE_REFERENCE_RE = re.compile(r"!\[([^\]]*)\](?!\()(?:\[([^\]]*)\])?")
@@ -36,9 +37,11 @@ FIELDS = {"card": {"level", "claims"}, "question": {"difficulty", "lab", "claims
 KIND_NAMES = {"card": "card", "question": "question", "explain": "explain prompt"}
 SUBSECTIONS = {
     "card": {"Back"},
-    "question": {"Options", "Explanation", "Hint", "Solution", "Common mistakes"},
+    "question": {"Options", "Explanation", "Hint", "Solution", "Common mistakes", "Misconceptions"},
     "explain": {"Hint", "Concepts"},
 }
+# Subsections an item may leave out.
+OPTIONAL_SUBSECTIONS = {"Misconceptions"}
 MIN_OPTIONS, MAX_OPTIONS = 2, 6
 MIN_CONCEPTS, MAX_CONCEPTS = 3, 6
 
@@ -72,6 +75,15 @@ class ConceptSource:
 
 
 @dataclass
+class MisconceptionTag:
+    """`- B: pending-means-queued`: option B embodies that misconception."""
+
+    key: str
+    id: str
+    line: int
+
+
+@dataclass
 class ItemSource:
     """One card, question or explain prompt, as written."""
 
@@ -85,6 +97,7 @@ class ItemSource:
     section_lines: dict[str, int] = field(default_factory=dict)
     options: list[OptionSource] = field(default_factory=list)
     concepts: list[ConceptSource] = field(default_factory=list)
+    misconceptions: list[MisconceptionTag] = field(default_factory=list)
 
     @property
     def claims(self) -> list[str]:
@@ -306,6 +319,8 @@ class FileParser:
                     item.options = self.parse_options(lines, sub_index + 1, sub_end)
                 elif name == "Concepts":
                     item.concepts = self.parse_concepts(lines, sub_index + 1, sub_end)
+                elif name == "Misconceptions":
+                    item.misconceptions = self.parse_misconception_tags(lines, sub_index + 1, sub_end)
 
         self.check_item(item, start)
         return item
@@ -349,11 +364,24 @@ class FileParser:
             concepts.append(ConceptSource(slugify(name), name, phrasings, index + 1))
         return concepts
 
+    def parse_misconception_tags(self, lines, start, end) -> list[MisconceptionTag]:
+        tags = []
+        for index in range(start, end):
+            line = lines[index]
+            if not line.strip():
+                continue
+            match = MISCONCEPTION_TAG_RE.match(line)
+            if not match:
+                self.problem(index, "expected a tag like '- B: misconception-id' (a wrong option's letter)")
+                continue
+            tags.append(MisconceptionTag(match.group(1), match.group(2), index + 1))
+        return tags
+
     def check_item(self, item: ItemSource, index: int) -> None:
-        for name in sorted(SUBSECTIONS[item.kind] - set(item.sections)):
+        for name in sorted(SUBSECTIONS[item.kind] - OPTIONAL_SUBSECTIONS - set(item.sections)):
             self.problem(index, f"{item.kind} {item.id!r} has no '#### {name}' subsection")
         for name, text in item.sections.items():
-            if not text.strip() and name not in ("Options", "Concepts"):
+            if not text.strip() and name not in ("Options", "Concepts", "Misconceptions"):
                 self.problem(item.section_lines[name] - 1, f"subsection {name!r} is empty")
         if not item.text.strip():
             what = {"card": "front", "question": "stem", "explain": "prompt"}[item.kind]
@@ -368,6 +396,7 @@ class FileParser:
             if lab is not None and not is_slug(lab):
                 self.problem(index, f"lab {lab!r} is not an experiment id (a slug)")
             self.check_options(item)
+            self.check_misconception_tags(item)
         else:
             self.check_concepts(item)
 
@@ -419,6 +448,39 @@ class FileParser:
                 self.problem(option.line - 1, f"option {option.key} has no text")
         if item.options and not any(option.is_correct for option in item.options):
             self.problem(line, f"question {item.id!r} has no correct option: mark one with [x]")
+
+    def check_misconception_tags(self, item: ItemSource) -> None:
+        """Each tag names a wrong option of this question, once. Whether the registry has the
+        misconception is checked across files."""
+        options = {option.key: option for option in item.options}
+        tagged: dict[str, int] = {}
+        for tag in item.misconceptions:
+            option = options.get(tag.key)
+            if option is None:
+                self.problem(tag.line - 1, f"question {item.id!r} has no option {tag.key} to tag")
+            elif option.is_correct:
+                self.problem(
+                    tag.line - 1,
+                    f"option {tag.key} of question {item.id!r} is correct: "
+                    "only wrong options embody a misconception",
+                )
+            if tag.key in tagged:
+                self.problem(
+                    tag.line - 1,
+                    f"option {tag.key} is tagged twice (first at line {tagged[tag.key]}): "
+                    "one misconception per option",
+                )
+            tagged.setdefault(tag.key, tag.line)
+            if not is_slug(tag.id):
+                self.problem(
+                    tag.line - 1,
+                    f"misconception id {tag.id!r} is not a slug (lowercase letters, digits, hyphens)",
+                )
+        if "Misconceptions" in item.sections and not item.sections["Misconceptions"].strip():
+            self.problem(
+                item.section_lines["Misconceptions"] - 1,
+                "subsection 'Misconceptions' is empty: tag wrong options or remove it",
+            )
 
     def check_concepts(self, item: ItemSource) -> None:
         if "Concepts" not in item.sections:

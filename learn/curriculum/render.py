@@ -88,12 +88,13 @@ def stored_html() -> dict[str, str]:
 def curriculum_texts() -> set[str]:
     """Every markdown text the pages show, of active and archived items (a past test shows
     archived questions)."""
-    from learn.models import Claim, Flashcard, Topic
+    from learn.models import Claim, Flashcard, Misconception, Topic
     from quizzes.models import ExplainPrompt, Option, Question
 
     fields = [
         (Topic, ["body"]),
         (Claim, ["statement"]),
+        (Misconception, ["statement", "why_wrong"]),
         (Flashcard, ["front", "back"]),
         (Question, ["stem", "hint", "explanation", "solution", "common_mistakes"]),
         (Option, ["text"]),

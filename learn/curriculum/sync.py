@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from learn.curriculum.check import load_curriculum
 from learn.curriculum.parse import Problem, TopicSource
-from learn.models import Claim, Flashcard, Topic
+from learn.models import Claim, Flashcard, Misconception, Topic
 from quizzes.models import ExplainPrompt, KeyConcept, Option, Question
 
 # Where an item stands in its file. A change of these alone is reported as "moved": the text a
@@ -118,6 +118,20 @@ def sync_curriculum(path: Path) -> SyncReport:
             source_line=claim.line,
             position=position,
         )
+    # Misconceptions before questions: options point at them.
+    misconceptions = RowSync(report, "misconception", Misconception, "slug", now)
+    for position, misconception in enumerate(curriculum.misconceptions):
+        misconceptions.put(
+            misconception.id,
+            statement=misconception.statement,
+            why_wrong=misconception.why_wrong,
+            refuted_by_id=claims.seen[misconception.refuted_by].pk,
+            source_url=misconception.source,
+            lab_slug=misconception.lab,
+            source_path=misconception.path,
+            source_line=misconception.line,
+            position=position,
+        )
     topics = RowSync(report, "topic", Topic, "slug", now)
     cards = RowSync(report, "flashcard", Flashcard, "slug", now)
     questions = RowSync(report, "question", Question, "slug", now)
@@ -154,12 +168,14 @@ def sync_curriculum(path: Path) -> SyncReport:
                 lab_experiment=item.fields.get("lab", ""),
             )
             options = RowSync(report, "option", Option, "key", now, options_by_question.get(question.pk, []))
+            tags = {tag.key: misconceptions.seen[tag.id].pk for tag in item.misconceptions}
             for position_, option in enumerate(item.options):
                 options.put(
                     option.key,
                     question=question,
                     text=option.text,
                     is_correct=option.is_correct,
+                    misconception_id=tags.get(option.key),
                     position=position_,
                 )
             options.archive_missing()
@@ -186,7 +202,7 @@ def sync_curriculum(path: Path) -> SyncReport:
                 )
             concepts.archive_missing()
 
-    for sync in (cards, questions, prompts, topics, claims):
+    for sync in (cards, questions, prompts, topics, misconceptions, claims):
         sync.archive_missing()
     citations = {item.id: item.claims for topic in curriculum.topics for item in topic.items}
     claim_pks = {slug: row.pk for slug, row in claims.seen.items()}
