@@ -1,0 +1,165 @@
+"""Every page a learner or an instructor can reach, at 1280×800 and 390×844, in the light and the
+dark scheme: no horizontal overflow of the page, no console error, and no WCAG 2.2 A/AA
+violation as axe-core (axe-playwright-python, which ships axe's script: nothing is fetched)
+reports it. Screenshots: test-output/screenshots/every-page/<size>-<scheme>/<page>.png.
+
+The demo cohort (instructor/demo.py) gives every page data a real class would have; one learner's
+test is submitted and one of their lab runs has both lanes, so the result and run pages have
+rows to lay out.
+"""
+
+import datetime as dt
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from instructor.demo import DEMO_PASSWORD, seed_demo_cohort
+from live_lab.models import LabEvent, LabObservation, LabRun
+from quizzes.models import Attempt
+from tests.browser.conftest import SCREENSHOTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SIZES = {"wide": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+SCHEMES = ("light", "dark")
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+AXE = Axe()
+
+PAGE_WIDTH = """() => {
+  const root = document.documentElement;
+  return {scroll: root.scrollWidth, client: root.clientWidth};
+}"""
+
+
+def finished_run(learner) -> LabRun:
+    """A success run as the observer leaves it: lane 1's two readings, lane 2's four events."""
+    sent_at = timezone.now() - dt.timedelta(minutes=5)
+    run = LabRun.objects.create(
+        owner=learner,
+        experiment="success",
+        task_id="8f1c6c1e-5c1f-4a53-9a57-1a3c3c1f6f0e",
+        params={"args": [2, 3], "kwargs": {"seconds": 0.5}, "options": {}},
+        prediction=["PENDING", "SUCCESS"],
+        is_prediction_right=True,
+        status=LabRun.Status.FINISHED,
+        fired_at=sent_at,
+        sent_at=sent_at,
+        finished_at=sent_at + dt.timedelta(seconds=1),
+    )
+    LabObservation.objects.create(
+        run=run, after_ms=0, state="PENDING", info="None", is_ready=False, is_successful=False
+    )
+    LabObservation.objects.create(
+        run=run, after_ms=612, state="SUCCESS", info="5", is_ready=True, is_successful=True
+    )
+    for after_ms, kind in ((2, "published"), (9, "received"), (11, "started"), (605, "succeeded")):
+        LabEvent.objects.create(
+            task_id=run.task_id,
+            kind=kind,
+            at=sent_at + dt.timedelta(milliseconds=after_ms),
+            hostname="celery@lab",
+            detail="",
+        )
+    return run
+
+
+@pytest.fixture
+def demo_class(curriculum):
+    report = seed_demo_cohort(learners=4, seed=7)
+    learner = report.cohort.memberships.order_by("learner__username").first().learner
+    attempt = Attempt.objects.filter(learner=learner, status=Attempt.Status.SUBMITTED).first()
+    return {
+        "cohort": report.cohort,
+        "instructor": report.instructor,
+        "learner": learner,
+        "attempt": attempt,
+        "run": finished_run(learner),
+        "topic": attempt.topic,
+    }
+
+
+def pages_of(demo) -> dict[str, list[tuple[str, str]]]:
+    """Who sees which pages: name → path, per role."""
+    topic, cohort, learner = demo["topic"].slug, demo["cohort"].pk, demo["learner"]
+    return {
+        "visitor": [
+            ("home", "/"),
+            ("topic", f"/topics/{topic}/"),
+            ("login", "/accounts/login/"),
+            ("signup", "/accounts/signup/"),
+            ("not-found", "/no-such-page/"),
+        ],
+        "learner": [
+            ("home-signed-in", "/"),
+            ("cards", f"/topics/{topic}/cards/"),
+            ("review", "/review/"),
+            ("practice", f"/topics/{topic}/practice/"),
+            ("explain", f"/topics/{topic}/explain/"),
+            ("test", f"/topics/{topic}/test/"),
+            ("result", f"/attempts/{demo['attempt'].pk}/"),
+            ("dashboard", "/dashboard/"),
+            ("lab", "/lab/"),
+            ("experiment", "/lab/success/"),
+            ("run", f"/lab/runs/{demo['run'].pk}/"),
+            ("join", "/join/"),
+        ],
+        "instructor": [
+            ("cohorts", "/instructor/"),
+            ("cohort", f"/instructor/cohorts/{cohort}/"),
+            ("learner-detail", f"/instructor/cohorts/{cohort}/learners/{learner.pk}/"),
+            ("item-analysis", f"/instructor/cohorts/{cohort}/items/"),
+        ],
+    }
+
+
+def log_in(page, username: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username:").fill(username)
+    page.get_by_label("Password:").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("navigation", name="Main")).to_contain_text(username)
+
+
+def problems_on(page, name: str, path: str, folder) -> list[str]:
+    """What is wrong with the page at `path`, each as one line naming the page."""
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.goto(path)
+    page.wait_for_load_state("networkidle")
+    if name == "not-found":  # the browser reports the page's own 404 status as an error
+        errors = [text for text in errors if "status of 404" not in text]
+    found = [f"{name} ({path}): console error: {text}" for text in errors]
+    width = page.evaluate(PAGE_WIDTH)
+    if width["scroll"] > width["client"]:
+        found.append(f"{name} ({path}): the page is {width['scroll']} px wide in {width['client']} px")
+    results = AXE.run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
+    for violation in results.response["violations"]:
+        targets = ", ".join(str(node["target"]) for node in violation["nodes"][:3])
+        found.append(f"{name} ({path}): axe {violation['id']}: {violation['help']} at {targets}")
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=folder / f"{name}.png", full_page=True, caret="initial")
+    return found
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("size", SIZES)
+def test_every_page_fits_and_passes_axe(browser, live_server, demo_class, size, scheme):
+    folder = SCREENSHOTS / "every-page" / f"{size}-{scheme}"
+    users = {
+        "visitor": None,
+        "learner": demo_class["learner"].username,
+        "instructor": demo_class["instructor"],
+    }
+    found: list[str] = []
+    for role, pages in pages_of(demo_class).items():
+        context = browser.new_context(viewport=SIZES[size], color_scheme=scheme, base_url=live_server.url)
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        if users[role]:
+            log_in(page, users[role])
+        for name, path in pages:
+            found.extend(problems_on(page, name, path, folder))
+        context.close()
+    assert not found, "\n".join(found)
