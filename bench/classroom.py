@@ -532,12 +532,14 @@ def take_test(browser: Browser, rng: random.Random, topic: str, acknowledged: di
         attempt, position = int(form.group(1)), int(form.group(2))
         options = re.findall(r'name="options" value="([^"]+)"', page)
         choice = rng.choice(options)
+        certainty = rng.choice(["low", "medium", "high"])
         path = f"/attempts/{attempt}/questions/{position}/"
-        think(rng)  # reads the question, picks an option: htmx saves it on change
-        browser.post("answer autosave", path, {"options": choice}, htmx=True)
+        think(rng)  # reads the question, picks an option and a certainty: htmx saves it on change
+        browser.post("answer autosave", path, {"options": choice, "certainty": certainty}, htmx=True)
         acknowledged["answers"][(attempt, position)] = choice
         think(rng)
-        _, _, page = browser.post("answer save+next", path, {"options": choice, "next": "1"}, htmx=True)
+        fields = {"options": choice, "certainty": certainty, "next": "1"}
+        _, _, page = browser.post("answer save+next", path, fields, htmx=True)
     if attempt is None:
         raise Refused("test: no question")
     think(rng)

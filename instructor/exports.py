@@ -63,6 +63,9 @@ def write_items(items: list[ItemStats], out) -> None:
             "median seconds to answer",
             "options chosen",
             "flags",
+            "responses with certainty",
+            "CBM average",
+            "confident wrong",
         ]
     )
     for item in items:
@@ -86,5 +89,8 @@ def write_items(items: list[ItemStats], out) -> None:
                 "" if item.median_seconds is None else f"{item.median_seconds:.1f}",
                 options,
                 " | ".join(item.flags),
+                item.certain_responses,
+                "" if item.cbm_average is None else f"{item.cbm_average:.2f}",
+                ratio(item.confident_wrong_share),
             ]
         )

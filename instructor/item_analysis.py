@@ -12,8 +12,13 @@ cohort; an unanswered question is a wrong response, as in grading (docs/scoring.
   group) − (the same for the lower group). None when n < 2 or either group never met the
   question (tests draw questions at random).
 - Median time to answer: see ANSWER_TIME_NOTE.
+- Certainty-based figures (docs/scoring.md), over the responses that state a certainty: the
+  average CBM mark (quizzes.certainty.MARKS) and the share answered wrong at high certainty
+  ("confident wrong"). Older answers and unanswered questions state none and are left out.
 - Flags: facility below FACILITY_LOW or above FACILITY_HIGH, discrimination below
-  DISCRIMINATION_LOW; only for questions with FLAG_MIN_RESPONSES responses or more.
+  DISCRIMINATION_LOW; only for questions with FLAG_MIN_RESPONSES responses or more. A
+  confident-wrong share of CONFIDENT_WRONG_HIGH or more, once FLAG_MIN_RESPONSES responses
+  state a certainty.
 
 The statistics come from three SQL statements (two with window functions: SQLite ≥ 3.25, which
 every supported Python ships, and PostgreSQL) and the questions with their options from two ORM
@@ -31,12 +36,15 @@ from django.db import connection
 from django.db.models import Prefetch, Q
 
 from instructor.models import Cohort
-from quizzes.models import Option, Question
+from quizzes.certainty import MARKS
+from quizzes.models import Certainty, Option, Question
 
 GROUP_SHARE = 0.27
 FACILITY_LOW = 0.3
 FACILITY_HIGH = 0.95
 DISCRIMINATION_LOW = 0.2
+# A third of the answers wrong at high certainty: many learners are sure of a wrong belief.
+CONFIDENT_WRONG_HIGH = 1 / 3
 # Below this many responses a share says more about chance than about the question: no flags.
 FLAG_MIN_RESPONSES = 5
 
@@ -85,7 +93,10 @@ SELECT aq.question_id,
     SUM(CASE WHEN g.grp = 'upper' AND aq.is_correct THEN 1 ELSE 0 END) AS upper_correct,
     SUM(CASE WHEN g.grp = 'lower' THEN 1 ELSE 0 END) AS lower_responses,
     SUM(CASE WHEN g.grp = 'lower' AND aq.is_correct THEN 1 ELSE 0 END) AS lower_correct,
-    MAX(g.learners) AS learners
+    MAX(g.learners) AS learners,
+    SUM(CASE WHEN aq.certainty <> '' THEN 1 ELSE 0 END) AS certain_responses,
+    SUM({cbm_mark}) AS cbm_total,
+    SUM(CASE WHEN aq.certainty = '{high}' AND NOT aq.is_correct THEN 1 ELSE 0 END) AS confident_wrong
 FROM grouped g
 -- Every learner with a submitted test is in `grouped`, so this inner join keeps every response.
 -- The unary + stops SQLite from reaching attempts through the topic index (hundreds of
@@ -96,6 +107,17 @@ JOIN quizzes_attemptquestion aq ON aq.attempt_id = a.id
 WHERE a.status = 'submitted'
 GROUP BY aq.question_id
 """
+
+
+def cbm_mark_sql() -> str:
+    """The CBM mark of `aq` as a CASE expression, from quizzes.certainty.MARKS (our own constants,
+    never user input); 0 for a response without a certainty, which `certain_responses` leaves out."""
+    whens = " ".join(
+        f"WHEN aq.certainty = '{level.value}' THEN CASE WHEN aq.is_correct THEN {right} ELSE {wrong} END"
+        for level, (right, wrong) in MARKS.items()
+    )
+    return f"CASE {whens} ELSE 0 END"
+
 
 # A timestamp column in seconds: the one expression the two databases spell differently
 # (SQLite keeps datetimes as text; its julianday() counts days).
@@ -156,7 +178,20 @@ class ItemStats:
     lower_correct: int = 0
     learners: int = 0
     median_seconds: float | None = None
+    certain_responses: int = 0
+    cbm_total: int = 0
+    confident_wrong: int = 0
     flags: list[str] = field(default_factory=list)
+
+    @property
+    def cbm_average(self) -> float | None:
+        """Average CBM mark of the responses that state a certainty, from −6 to 3."""
+        return self.cbm_total / self.certain_responses if self.certain_responses else None
+
+    @property
+    def confident_wrong_share(self) -> float | None:
+        """Share of the responses that state a certainty which were wrong at high certainty."""
+        return self.confident_wrong / self.certain_responses if self.certain_responses else None
 
     @property
     def facility(self) -> float | None:
@@ -185,6 +220,12 @@ class ItemStats:
             flags.append(f"facility above {FACILITY_HIGH}: too easy to tell anyone apart")
         if discrimination is not None and discrimination < DISCRIMINATION_LOW:
             flags.append(f"discrimination below {DISCRIMINATION_LOW}: strong learners do no better")
+        share = self.confident_wrong_share
+        if self.certain_responses >= FLAG_MIN_RESPONSES and share >= CONFIDENT_WRONG_HIGH:
+            flags.append(
+                f"{self.confident_wrong} of {self.certain_responses} answers wrong at high certainty: "
+                "learners are sure of a wrong belief"
+            )
         return flags
 
 
@@ -197,7 +238,8 @@ def fetch(sql: str, params: dict) -> list[tuple]:
 def item_analysis(cohort: Cohort) -> list[ItemStats]:
     """Every active question, and any archived one the cohort answered, in topic order. Five queries."""
     percent = round(GROUP_SHARE * 100)
-    responses = {row[0]: row[1:] for row in fetch(RESPONSE_SQL, {"cohort": cohort.pk, "percent": percent})}
+    response_sql = RESPONSE_SQL.format(cbm_mark=cbm_mark_sql(), high=Certainty.HIGH.value)
+    responses = {row[0]: row[1:] for row in fetch(response_sql, {"cohort": cohort.pk, "percent": percent})}
     seconds = EPOCH_SECONDS[connection.vendor]
     median_sql = MEDIAN_TIME_SQL.format(
         answered=seconds.format("aq.answered_at"), started=seconds.format("a.started_at")
@@ -228,6 +270,9 @@ def item_analysis(cohort: Cohort) -> list[ItemStats]:
                 item.lower_responses,
                 item.lower_correct,
                 item.learners,
+                item.certain_responses,
+                item.cbm_total,
+                item.confident_wrong,
             ) = (value or 0 for value in responses[question.pk])
         item.flags = item.flag()
         items.append(item)

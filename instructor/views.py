@@ -13,6 +13,7 @@ from instructor.exports import write_grades, write_items
 from instructor.forms import CohortForm, JoinCodeForm, SortForm
 from instructor.item_analysis import (
     ANSWER_TIME_NOTE,
+    CONFIDENT_WRONG_HIGH,
     DISCRIMINATION_LOW,
     FACILITY_HIGH,
     FACILITY_LOW,
@@ -149,6 +150,7 @@ def item_analysis_page(request, cohort_id):
         "facility_low": FACILITY_LOW,
         "facility_high": FACILITY_HIGH,
         "discrimination_low": DISCRIMINATION_LOW,
+        "confident_wrong_high": CONFIDENT_WRONG_HIGH,
         "flag_min_responses": FLAG_MIN_RESPONSES,
         "answer_time_note": ANSWER_TIME_NOTE,
     }

@@ -7,11 +7,12 @@ cards or attempts.
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Exists, IntegerField, OuterRef, Subquery, TextChoices
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, Subquery, TextChoices
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from learn.models import CardReviewLog, CardReviewState, Flashcard, Topic
+from quizzes import certainty
 from quizzes.models import Attempt, AttemptQuestion, AttemptScore, ExplainAnswer, PracticeAnswer
 
 # A card counts as known for mastery once FSRS expects it to be remembered for three weeks.
@@ -128,12 +129,41 @@ class ScorePoint:
 
 
 def recent_scores(user, *, limit: int = 10) -> list[Attempt]:
-    """The learner's latest submitted attempts, newest first, with topic and score. One query."""
-    return list(
+    """The learner's latest submitted attempts, newest first, with topic and score, each given
+    `certainty_score` (quizzes.certainty.score_test; None for a test taken before CBM). Two queries."""
+    graded = AttemptQuestion.objects.only("attempt_id", "is_correct", "certainty", "answered_at")
+    attempts = list(
         Attempt.objects.filter(learner=user, status=Attempt.Status.SUBMITTED)
         .select_related("topic", "score")
+        .prefetch_related(Prefetch("items", queryset=graded, to_attr="graded_items"))
         .order_by("-submitted_at", "-pk")[:limit]
     )
+    for attempt in attempts:
+        attempt.certainty_score = certainty.score_test(attempt.graded_items)
+    return attempts
+
+
+def certainty_counts(user) -> dict[str, tuple[int, int]]:
+    """{certainty: (answers, correct)} over the learner's practice answers and submitted test
+    answers that state a certainty (quizzes.certainty.tally's shape). One query."""
+    counted = {"answers": Count("pk"), "correct": Count("pk", filter=Q(is_correct=True))}
+    practice = PracticeAnswer.objects.filter(learner=user).exclude(certainty="")
+    tests = AttemptQuestion.objects.filter(
+        attempt__learner=user, attempt__status=Attempt.Status.SUBMITTED
+    ).exclude(certainty="")
+    parts = [
+        queryset.order_by()
+        .values("certainty")
+        .annotate(**counted)
+        .values_list("certainty", "answers", "correct")
+        for queryset in (practice, tests)
+    ]
+    counts = {}
+    # UNION ALL: a practice row and a test row with the same figures are both kept.
+    for level, answers, correct in parts[0].union(parts[1], all=True):
+        given, right = counts.get(level, (0, 0))
+        counts[level] = (given + answers, right + correct)
+    return counts
 
 
 def score_chart(attempts: list[Attempt], *, width: int = 320, height: int = 120, pad: int = 12) -> dict:

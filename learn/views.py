@@ -17,7 +17,14 @@ from config.htmx import page_or_partial
 from instructor.queries import INSTRUCTOR_NAV_FLAG, is_instructor
 from learn.curriculum.claims import installed_celery_version
 from learn.forms import RateForm, SignupForm, UndoForm, signup_limit_error
-from learn.progress import activity_days, recent_scores, score_chart, streak, topics_with_progress
+from learn.progress import (
+    activity_days,
+    certainty_counts,
+    recent_scores,
+    score_chart,
+    streak,
+    topics_with_progress,
+)
 from learn.queries import (
     claims_cited_by,
     get_study_topic,
@@ -36,6 +43,7 @@ from learn.services import (
     record_rating,
     undo_last_rating,
 )
+from quizzes.certainty import calibration, score_from_counts
 
 # A new account is logged in by the model backend (django-axes' backend only counts failures).
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -54,6 +62,8 @@ def dashboard(request):
         "scores": scores,
         "chart": score_chart(scores),
     }
+    counts = certainty_counts(request.user)
+    context |= {"certainty_score": score_from_counts(counts), "calibration": calibration(counts)}
     return render(request, "learn/dashboard.html", context)
 
 

@@ -3,22 +3,35 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from quizzes.models import Attempt, ExplainAnswer, Question
+from quizzes.certainty import KEYS
+from quizzes.models import Attempt, Certainty, ExplainAnswer, Question
 
 EXPLANATION_MAX_LENGTH = 5000
 
 
+CERTAINTY_KEYS = ", ".join(f"{key} {level.label.lower()}" for level, key in KEYS.items())
+
+
 class ChoiceForm(forms.Form):
-    """The options a learner picked for `question` (which needs `active_options`).
+    """The options a learner picked for `question` (which needs `active_options`), and how sure they are.
 
     `cleaned_data["options"]` is the list of Option rows. A key that is not an active option of
     this question is an error, and so is more than one option where exactly one is correct.
+    `cleaned_data["certainty"]` is a Certainty value: every new answer states one
+    (docs/scoring.md, "Certainty-based marking", says why there is no default).
     """
 
     options = forms.MultipleChoiceField(
         error_messages={
             "required": "Choose at least one option.",
             "invalid_choice": "%(value)s is not an option of this question. Choose one of the options shown.",
+        },
+    )
+    certainty = forms.ChoiceField(
+        choices=Certainty.choices,
+        error_messages={
+            "required": f"Say how sure you are: low, medium or high (keys {CERTAINTY_KEYS}).",
+            "invalid_choice": "%(value)s is not a certainty level. Choose low, medium or high.",
         },
     )
 
@@ -36,6 +49,11 @@ class ChoiceForm(forms.Form):
     def chosen_keys(self) -> set[str]:
         """The keys to show as chosen when the form is re-rendered with errors."""
         return set(self.data.getlist("options")) if self.is_bound else set()
+
+    def chosen_certainty(self) -> str:
+        """The certainty to show as chosen when the form is re-rendered with errors."""
+        value = self.data.get("certainty", "") if self.is_bound else ""
+        return value if value in Certainty.values else ""
 
 
 class AnswerForm(ChoiceForm):

@@ -5,6 +5,14 @@ from django.urls import reverse
 from learn.models import Archivable, CurriculumItem, Topic
 
 
+class Certainty(models.TextChoices):
+    """How sure the learner said they were of an answer (certainty-based marking, quizzes/certainty.py)."""
+
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
 class Question(CurriculumItem):
     class Difficulty(models.TextChoices):
         EASY = "easy"
@@ -103,6 +111,8 @@ class PracticeAnswer(models.Model):
     answered_at = models.DateTimeField(auto_now_add=True)
     # Added with practice mode; older rows default to False.
     hint_taken = models.BooleanField(default=False)
+    # Added with certainty-based marking; "" is an answer given before it (not stated).
+    certainty = models.CharField(max_length=6, choices=Certainty.choices, blank=True, default="")
 
     class Meta:
         ordering = ["-answered_at"]
@@ -182,6 +192,8 @@ class AttemptQuestion(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     # Set once, when the attempt is graded.
     is_correct = models.BooleanField(null=True, blank=True)
+    # Stored with the answer; "" when unanswered or answered before certainty-based marking.
+    certainty = models.CharField(max_length=6, choices=Certainty.choices, blank=True, default="")
 
     class Meta:
         ordering = ["attempt", "position"]

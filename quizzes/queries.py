@@ -99,6 +99,7 @@ def attempt_screen(items: list[AttemptQuestion], requested: int | None, *, saved
         "previous_position": requested - 1 if item and requested - 1 in by_position else None,
         "next_position": requested + 1 if item and requested + 1 in by_position else None,
         "chosen_keys": {option.key for option in item.chosen_options} if item else set(),
+        "chosen_certainty": item.certainty if item else "",
         "saved": item is not None and item.position == saved,
     }
 

@@ -13,6 +13,7 @@ from quizzes.models import (
     Attempt,
     AttemptQuestion,
     AttemptScore,
+    Certainty,
     ConceptMark,
     ExplainAnswer,
     ExplainPrompt,
@@ -103,12 +104,16 @@ def start_attempt(topic: Topic, *, learner, rng: random.Random | None = None) ->
 
 
 @transaction.atomic
-def record_answer(item: AttemptQuestion, *, options: list[Option]) -> AttemptQuestion:
-    """Replace the answer to one question of an open attempt. Raises AttemptClosed after submit.
+def record_answer(item: AttemptQuestion, *, options: list[Option], certainty: str = "") -> AttemptQuestion:
+    """Replace the answer (and its certainty) to one question of an open attempt.
+
+    Raises AttemptClosed after submit. `certainty` "" stores an answer without one, as before
+    certainty-based marking; the answer form always asks for one.
 
     The first statement is a conditional write on the attempt, so a submit running at the same
     time either sees this answer or makes this call raise: never an answer after grading.
     """
+    check_certainty(certainty)
     now = timezone.now()
     is_open = Attempt.objects.filter(pk=item.attempt_id, status=Attempt.Status.IN_PROGRESS).update(
         last_answered_at=now
@@ -123,8 +128,15 @@ def record_answer(item: AttemptQuestion, *, options: list[Option]) -> AttemptQue
     chosen.objects.filter(attemptquestion=item).delete()
     chosen.objects.bulk_create(chosen(attemptquestion=item, option=option) for option in options)
     item.answered_at = now
-    item.save(update_fields=["answered_at"])
+    item.certainty = certainty
+    item.save(update_fields=["answered_at", "certainty"])
     return item
+
+
+def check_certainty(certainty: str) -> None:
+    """Raises ValueError for anything but a certainty level or "" (not stated): the form let it through."""
+    if certainty and certainty not in Certainty.values:
+        raise ValueError(f"not a certainty level: {certainty!r}")
 
 
 def is_correct_choice(chosen: Iterable[Option], options: Iterable[Option]) -> bool:
@@ -206,8 +218,12 @@ def submit_attempt(attempt: Attempt) -> AttemptScore:
 
 
 @transaction.atomic
-def record_practice_answer(question: Question, *, learner, options: list[Option]) -> PracticeAnswer:
-    """Grade and store one practice answer; `hint_taken` when a hint was asked since the last one."""
+def record_practice_answer(
+    question: Question, *, learner, options: list[Option], certainty: str = ""
+) -> PracticeAnswer:
+    """Grade and store one practice answer with its certainty; `hint_taken` when a hint was asked
+    since the last one."""
+    check_certainty(certainty)
     previous = (
         PracticeAnswer.objects.filter(learner=learner, question=question).order_by("-answered_at").first()
     )
@@ -219,6 +235,7 @@ def record_practice_answer(question: Question, *, learner, options: list[Option]
         question=question,
         is_correct=is_correct_choice(options, Option.active.filter(question=question)),
         hint_taken=hints.exists(),
+        certainty=certainty,
     )
     answer.options.set(options)
     return answer

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import push_url
 
 from config.htmx import page_or_partial
+from quizzes.certainty import calibration, mark_of, score_test, tally, with_marks
 from quizzes.forms import (
     AnswerForm,
     ChoiceForm,
@@ -83,7 +84,9 @@ def answer(request, attempt_id, position):
     form = AnswerForm(request.POST, question=item.question, attempt=attempt)
     if form.is_valid():
         try:
-            record_answer(item, options=form.cleaned_data["options"])
+            record_answer(
+                item, options=form.cleaned_data["options"], certainty=form.cleaned_data["certainty"]
+            )
         except AttemptClosed:
             # Submitted between the form's check and the write (another tab).
             attempt.refresh_from_db()
@@ -107,7 +110,7 @@ def answer(request, attempt_id, position):
             )
             return push_url(response, target_url) if "next" in request.POST else response
     context = {"topic": attempt.topic, "attempt": attempt, **attempt_screen(items, position)}
-    context |= {"form": form, "chosen_keys": form.chosen_keys()}
+    context |= {"form": form, "chosen_keys": form.chosen_keys(), "chosen_certainty": form.chosen_certainty()}
     return render(request, page_or_partial(request, "quizzes/test.html", "test-screen"), context)
 
 
@@ -130,8 +133,15 @@ def attempt_detail(request, attempt_id):
     attempt = get_attempt_for(request.user, attempt_id)
     if not attempt.is_submitted:
         return redirect("quizzes:test", slug=attempt.topic.slug)
-    items = attempt_items(attempt)
-    context = {"attempt": attempt, "topic": attempt.topic, "items": items, "groups": breakdown(items)}
+    items = with_marks(attempt_items(attempt))
+    context = {
+        "attempt": attempt,
+        "topic": attempt.topic,
+        "items": items,
+        "groups": breakdown(items),
+        "certainty_score": score_test(items),
+        "calibration": calibration(tally((item.is_correct, item.certainty) for item in items)),
+    }
     return render(request, "quizzes/attempt_detail.html", context)
 
 
@@ -149,7 +159,10 @@ def practice(request, slug):
         form = ChoiceForm(request.POST, question=question)
         if form.is_valid():
             feedback = record_practice_answer(
-                question, learner=request.user, options=form.cleaned_data["options"]
+                question,
+                learner=request.user,
+                options=form.cleaned_data["options"],
+                certainty=form.cleaned_data["certainty"],
             )
             if not request.htmx:
                 url = reverse("quizzes:practice", args=[topic.slug])
@@ -175,6 +188,8 @@ def practice(request, slug):
             "chosen_label": ", ".join(sorted(option.key for option in feedback.options.all()))
             if feedback
             else "",
+            "chosen_certainty": form.chosen_certainty() if form and not feedback else "",
+            "feedback_mark": mark_of(feedback),
             "hint_shown": feedback is None and has_open_hint(request.user, question),
             "lab_url": lab_experiment_url(question),
             "next_question": next_practice_question(questions, question),

@@ -34,9 +34,11 @@ def review_cards_with_the_keyboard(page, count):
 
 
 def answer_test_question(page, number):
-    """Choose the first option of question `number`, wait until it is saved, then go on."""
+    """Choose the first option of question `number` at medium certainty (key M), wait until it
+    is saved, then go on."""
     expect(page.get_by_text(f"Question {number} of 10")).to_be_visible()
     page.locator("#question-card input[name=options]").first.check()
+    page.keyboard.press("M")
     expect(page.get_by_text(f"{number} of 10 answered")).to_be_visible()
     page.get_by_role("button", name="Save and next").click()
 
@@ -50,6 +52,7 @@ def test_a_learner_signs_up_studies_every_mode_and_sees_the_score_on_the_dashboa
 
     page.goto(TOPIC + "practice/")
     page.locator(".question input[name=options]").first.check()
+    page.locator("input[name=certainty][value=medium]").check()
     page.get_by_role("button", name="Check answer").click()
     expect(page.locator(".feedback")).to_contain_text(re.compile(r"Correct\.|Not quite\."))
     screenshot(page, "journey-2-practice")

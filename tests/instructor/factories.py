@@ -36,14 +36,19 @@ def make_abc_topic(count: int, **topic_fields) -> tuple[Topic, list[Question]]:
     return topic, questions
 
 
-def answer_test(topic: Topic, learner, answers: dict[Question, str | None]) -> Attempt:
+def answer_test(
+    topic: Topic, learner, answers: dict[Question, str | None], certainties: dict[Question, str] | None = None
+) -> Attempt:
     """Start a test on `topic` (which must have at most 10 questions, so all are drawn), answer
-    each question with the option key given (None leaves it unanswered) and submit it."""
+    each question with the option key given (None leaves it unanswered) and the certainty given
+    (none: as before certainty-based marking), and submit it."""
     attempt = start_attempt(topic, learner=learner)
+    certainties = certainties or {}
     for item in attempt.items.select_related("question"):
         key = answers.get(item.question)
         if key is not None:
-            record_answer(item, options=[item.question.options.get(key=key)])
+            option = item.question.options.get(key=key)
+            record_answer(item, options=[option], certainty=certainties.get(item.question, ""))
     submit_attempt(attempt)
     attempt.refresh_from_db()
     return attempt

@@ -135,8 +135,9 @@ def test_the_dashboard_runs_a_fixed_number_of_queries(client, django_assert_num_
         take_test(topic, learner, right=7)
     client.force_login(learner)
 
-    # session, user, topics with progress, activity days, recent scores, nav due count
-    with django_assert_num_queries(6):
+    # session, user, topics with progress, activity days, recent scores, their questions'
+    # certainties, the certainty counts of practice and tests, nav due count
+    with django_assert_num_queries(8):
         client.get("/dashboard/")
 
 

@@ -28,8 +28,9 @@ def item_at(attempt, position) -> AttemptQuestion:
     return attempt.items.select_related("question").get(position=position)
 
 
-def answer(client, attempt, position, keys, **kwargs):
-    return client.post(f"/attempts/{attempt.pk}/questions/{position}/", {"options": keys}, **kwargs)
+def answer(client, attempt, position, keys, certainty="medium", **kwargs):
+    data = {"options": keys, "certainty": certainty}
+    return client.post(f"/attempts/{attempt.pk}/questions/{position}/", data, **kwargs)
 
 
 @pytest.fixture
@@ -190,7 +191,9 @@ def test_answering_without_javascript_saves_and_goes_to_the_next_unanswered_ques
     attempt = start(client, topic)
     answer(client, attempt, 2, ["A"])
 
-    response = client.post(f"/attempts/{attempt.pk}/questions/1/", {"options": ["A"], "next": "1"})
+    response = client.post(
+        f"/attempts/{attempt.pk}/questions/1/", {"options": ["A"], "certainty": "medium", "next": "1"}
+    )
 
     assert response.status_code == 302
     assert response["Location"] == page_url(topic) + "?q=3"
@@ -201,7 +204,7 @@ def test_save_and_next_with_htmx_shows_the_next_question_and_pushes_its_url(clie
 
     response = client.post(
         f"/attempts/{attempt.pk}/questions/1/",
-        {"options": ["A"], "next": "1"},
+        {"options": ["A"], "certainty": "medium", "next": "1"},
         headers={"HX-Request": "true"},
     )
 

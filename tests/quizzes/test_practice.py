@@ -38,7 +38,9 @@ def test_practice_shows_the_first_unpractised_question_with_a_check_answer_butto
 
 def test_an_htmx_answer_gives_the_verdict_explanation_solution_and_common_mistakes(client, topic, learner):
     response = client.post(
-        practice_url(topic), {"question": "first-question", "options": ["B"]}, headers={"HX-Request": "true"}
+        practice_url(topic),
+        {"question": "first-question", "options": ["B"], "certainty": "medium"},
+        headers={"HX-Request": "true"},
     )
 
     page = response.content.decode()
@@ -59,7 +61,9 @@ def test_an_htmx_answer_gives_the_verdict_explanation_solution_and_common_mistak
 
 
 def test_a_plain_post_answer_redirects_to_the_feedback(client, topic, learner):
-    response = client.post(practice_url(topic), {"question": "second-question", "options": ["A", "C"]})
+    response = client.post(
+        practice_url(topic), {"question": "second-question", "options": ["A", "C"], "certainty": "medium"}
+    )
 
     answer = PracticeAnswer.objects.get()
     assert response["Location"] == f"{practice_url(topic)}?q=second-question&answered={answer.pk}"
@@ -69,13 +73,13 @@ def test_a_plain_post_answer_redirects_to_the_feedback(client, topic, learner):
 
 
 def test_a_partly_right_multi_answer_is_wrong(client, topic, learner):
-    client.post(practice_url(topic), {"question": "second-question", "options": ["A"]})
+    client.post(practice_url(topic), {"question": "second-question", "options": ["A"], "certainty": "medium"})
 
     assert PracticeAnswer.objects.get().is_correct is False
 
 
 def test_after_an_answer_the_next_unpractised_question_comes_first(client, topic, learner):
-    client.post(practice_url(topic), {"question": "first-question", "options": ["A"]})
+    client.post(practice_url(topic), {"question": "first-question", "options": ["A"], "certainty": "medium"})
 
     page = client.get(practice_url(topic)).content.decode()
 
@@ -89,8 +93,8 @@ def test_taking_the_hint_is_recorded_and_marks_the_next_answer(client, topic, le
     assert "Think." in response.content.decode()
     assert HintRequest.objects.filter(learner=learner, question__slug="first-question").count() == 1
 
-    client.post(practice_url(topic), {"question": "first-question", "options": ["A"]})
-    client.post(practice_url(topic), {"question": "first-question", "options": ["A"]})
+    client.post(practice_url(topic), {"question": "first-question", "options": ["A"], "certainty": "medium"})
+    client.post(practice_url(topic), {"question": "first-question", "options": ["A"], "certainty": "medium"})
 
     assert list(PracticeAnswer.objects.order_by("pk").values_list("hint_taken", flat=True)) == [True, False]
 
@@ -105,7 +109,9 @@ def test_the_hint_without_javascript_shows_on_the_question(client, topic, learne
 
 def test_a_tampered_option_is_a_form_error_and_records_nothing(client, topic, learner):
     response = client.post(
-        practice_url(topic), {"question": "first-question", "options": ["Q"]}, headers={"HX-Request": "true"}
+        practice_url(topic),
+        {"question": "first-question", "options": ["Q"], "certainty": "medium"},
+        headers={"HX-Request": "true"},
     )
 
     assert response.status_code == 200
@@ -116,13 +122,15 @@ def test_a_tampered_option_is_a_form_error_and_records_nothing(client, topic, le
 def test_a_question_of_another_topic_gets_404(client, topic, learner):
     elsewhere = make_question(make_topic(), slug="elsewhere")
 
-    response = client.post(practice_url(topic), {"question": elsewhere.slug, "options": ["A"]})
+    response = client.post(
+        practice_url(topic), {"question": elsewhere.slug, "options": ["A"], "certainty": "medium"}
+    )
 
     assert response.status_code == 404
 
 
 def test_another_learners_answer_id_shows_no_feedback(client, topic, learner):
-    client.post(practice_url(topic), {"question": "first-question", "options": ["A"]})
+    client.post(practice_url(topic), {"question": "first-question", "options": ["A"], "certainty": "medium"})
     answer = PracticeAnswer.objects.get()
     client.force_login(make_learner())
 
@@ -133,7 +141,9 @@ def test_another_learners_answer_id_shows_no_feedback(client, topic, learner):
 
 def test_a_question_names_its_lab_experiment_with_a_see_it_live_link(client, topic, learner):
     response = client.post(
-        practice_url(topic), {"question": "first-question", "options": ["A"]}, headers={"HX-Request": "true"}
+        practice_url(topic),
+        {"question": "first-question", "options": ["A"], "certainty": "medium"},
+        headers={"HX-Request": "true"},
     )
 
     assert '<a class="lab-link" href="/lab/failure/">See it live in the lab</a>' in response.content.decode()
@@ -143,7 +153,7 @@ def test_a_question_names_its_lab_experiment_with_a_see_it_live_link(client, top
 def test_there_is_no_lab_link_for_an_experiment_the_lab_does_not_have(client, topic, learner):
     topic.questions.filter(slug="first-question").update(lab_experiment="no-such-experiment")
 
-    client.post(practice_url(topic), {"question": "first-question", "options": ["A"]})
+    client.post(practice_url(topic), {"question": "first-question", "options": ["A"], "certainty": "medium"})
     page = client.get(f"{practice_url(topic)}?q=first-question&answered={PracticeAnswer.objects.get().pk}")
 
     assert "See it live" not in page.content.decode()
@@ -152,7 +162,7 @@ def test_there_is_no_lab_link_for_an_experiment_the_lab_does_not_have(client, to
 def test_the_practice_page_runs_a_fixed_number_of_queries(client, topic, learner, django_assert_num_queries):
     for _ in range(3):
         make_question(topic)
-    client.post(practice_url(topic), {"question": "first-question", "options": ["A"]})
+    client.post(practice_url(topic), {"question": "first-question", "options": ["A"], "certainty": "medium"})
 
     # session, user, the nav's due-card count, topic, questions with last answers, options, hint
     with django_assert_num_queries(7):
