@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('quizzes', '0002_practiceanswer_hint_taken_attempt_attemptquestion_and_more'),
+        ('quizzes', '0003_option_misconception'),
     ]
 
     operations = [
