@@ -14,7 +14,6 @@ from learn.curriculum.claims import (
 )
 from learn.curriculum.misconceptions import (
     MIN_TAGGED_SHARE,
-    TAGGED_SHARE_IS_ENFORCED,
     MisconceptionSource,
     load_misconceptions,
     misconceptions_folder,
@@ -155,8 +154,6 @@ def is_tagged(question, option) -> bool:
 def too_few_tagged(path: Path, topics: list[TopicSource]) -> list[Problem]:
     """Under MIN_TAGGED_SHARE of the wrong options name a misconception: the summary, then each
     untagged option at its line."""
-    if not TAGGED_SHARE_IS_ENFORCED:
-        return []
     wrong = wrong_options(topics)
     untagged = [
         (topic, question, option) for topic, question, option in wrong if not is_tagged(question, option)
@@ -244,11 +241,7 @@ def misconceptions_line(curriculum: Curriculum) -> str:
         tag.id for topic in curriculum.topics for q in topic.of_kind("question") for tag in q.misconceptions
     }
     unused = sum(1 for m in curriculum.misconceptions if m.id not in named)
-    rule = (
-        f" (at least {MIN_TAGGED_SHARE:.0%} needed)"
-        if curriculum.is_whole and TAGGED_SHARE_IS_ENFORCED
-        else ""
-    )
+    rule = f" (at least {MIN_TAGGED_SHARE:.0%} needed)" if curriculum.is_whole else ""
     return (
         f"Misconceptions: {plural(len(curriculum.misconceptions), 'misconception')} "
         f"({unused} named by no option); "

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from learn.curriculum import check as curriculum_check
 from learn.models import Misconception
 from quizzes.models import Option
 from tests.learn.test_content_check import GOOD_TOPIC, check, line_of, problems_for, sync, write_topic
@@ -204,8 +203,7 @@ def test_a_misconception_id_used_by_an_item_is_a_duplicate(tmp_path):
     ]
 
 
-def test_under_the_tagged_share_the_check_fails_and_lists_each_untagged_option(tmp_path, monkeypatch):
-    monkeypatch.setattr(curriculum_check, "TAGGED_SHARE_IS_ENFORCED", True)
+def test_under_the_tagged_share_the_check_fails_and_lists_each_untagged_option(tmp_path):
     path = write_topic(tmp_path, TAGGED_TOPIC)
     write_misconception(tmp_path)
 
