@@ -67,3 +67,11 @@ def test_the_page_and_items_csv_show_the_certainty_figures(client, cohort):
         "-1.40",
         "0.400",
     )
+
+
+def test_the_learner_drill_down_shows_each_answers_certainty(client, cohort):
+    learner = cohort.memberships.order_by("pk")[1].learner  # L2: B at high certainty, wrong
+
+    page = client.get(f"/instructor/cohorts/{cohort.pk}/learners/{learner.pk}/").content.decode()
+
+    assert '<td class="certainty">high <span class="tag tag-missed">confident wrong</span></td>' in page
