@@ -28,6 +28,7 @@ class Curriculum:
     claims: list[ClaimSource] = field(default_factory=list)
     misconceptions: list[MisconceptionSource] = field(default_factory=list)
     is_whole: bool = False  # a folder was checked, not one topic file
+    has_tagging_rule: bool = False  # a whole folder with a misconception registry
 
     @property
     def is_valid(self) -> bool:
@@ -65,9 +66,19 @@ def load_curriculum(path: Path) -> Curriculum:
     if path.is_dir():
         # The shares are rules for the whole curriculum: one topic alone may be below them.
         problems.extend(too_few_citing(path, topics))
+    # A curriculum without misconceptions has nothing to tag its options with.
+    has_tagging_rule = path.is_dir() and any(misconceptions_folder(path).glob("*.md"))
+    if has_tagging_rule:
         problems.extend(too_few_tagged(path, topics))
     problems.sort(key=lambda p: (p.path, p.line))
-    return Curriculum(topics, problems, claims, misconceptions, is_whole=path.is_dir())
+    return Curriculum(
+        topics,
+        problems,
+        claims,
+        misconceptions,
+        is_whole=path.is_dir(),
+        has_tagging_rule=has_tagging_rule,
+    )
 
 
 def unknown_experiments(
@@ -241,7 +252,7 @@ def misconceptions_line(curriculum: Curriculum) -> str:
         tag.id for topic in curriculum.topics for q in topic.of_kind("question") for tag in q.misconceptions
     }
     unused = sum(1 for m in curriculum.misconceptions if m.id not in named)
-    rule = f" (at least {MIN_TAGGED_SHARE:.0%} needed)" if curriculum.is_whole else ""
+    rule = f" (at least {MIN_TAGGED_SHARE:.0%} needed)" if curriculum.has_tagging_rule else ""
     return (
         f"Misconceptions: {plural(len(curriculum.misconceptions), 'misconception')} "
         f"({unused} named by no option); "

@@ -21,9 +21,14 @@ lab: failure
 `ready()` is true for SUCCESS, FAILURE and REVOKED.
 """
 
-TAGGED_TOPIC = GOOD_TOPIC.replace(
+# Option A of the first question tagged; option B of the second is not (1 of 2 wrong options).
+HALF_TAGGED_TOPIC = GOOD_TOPIC.replace(
     "- Reading ready as succeeded.\n",
     "- Reading ready as succeeded.\n\n#### Misconceptions\n\n- A: ready-means-success\n",
+)
+TAGGED_TOPIC = HALF_TAGGED_TOPIC.replace(
+    "- Expecting an error.\n",
+    "- Expecting an error.\n\n#### Misconceptions\n\n- B: ready-means-success\n",
 )
 
 
@@ -50,7 +55,8 @@ def test_a_tagged_question_with_its_misconception_passes_and_is_counted(tmp_path
     out, _ = check(tmp_path)
 
     assert (
-        "Misconceptions: 1 misconception (0 named by no option); 1 of 2 wrong options (50%) name one" in out
+        "Misconceptions: 1 misconception (0 named by no option); "
+        "2 of 2 wrong options (100%) name one (at least 90% needed)" in out
     )
 
 
@@ -183,10 +189,11 @@ def test_a_broken_misconception_file_is_reported_at_its_line(tmp_path, broken, r
 
 
 def test_a_misconception_without_front_matter_is_reported_at_line_one(tmp_path):
-    write_topic(tmp_path, GOOD_TOPIC)
+    topic = write_topic(tmp_path, GOOD_TOPIC)
     path = write_misconception(tmp_path, "PENDING means queued.\n")
 
-    assert problems_for(tmp_path) == [
+    # A topic file checked alone: the registry beside it is checked, the tagged share is not.
+    assert problems_for(topic) == [
         f"{path}:1: a misconception file must start with YAML front matter between two '---' lines"
     ]
 
@@ -197,14 +204,14 @@ def test_a_misconception_id_used_by_an_item_is_a_duplicate(tmp_path):
         tmp_path, MISCONCEPTION.replace("id: ready-means-success", "id: demo-card"), "demo-card.md"
     )
 
-    assert problems_for(tmp_path) == [
+    assert problems_for(path) == [
         f"{path}:{line_of(path, '### card: demo-card')}: duplicate id 'demo-card': already used at "
         f"{first}:{line_of(first, 'id:')}"
     ]
 
 
 def test_under_the_tagged_share_the_check_fails_and_lists_each_untagged_option(tmp_path):
-    path = write_topic(tmp_path, TAGGED_TOPIC)
+    path = write_topic(tmp_path, HALF_TAGGED_TOPIC)
     write_misconception(tmp_path)
 
     assert problems_for(tmp_path) == [
@@ -214,13 +221,7 @@ def test_under_the_tagged_share_the_check_fails_and_lists_each_untagged_option(t
         'option B of question "demo-second-question" names no misconception',
     ]
 
-    write_topic(
-        tmp_path,
-        TAGGED_TOPIC.replace(
-            "- Expecting an error.\n",
-            "- Expecting an error.\n\n#### Misconceptions\n\n- B: ready-means-success\n",
-        ),
-    )
+    write_topic(tmp_path, TAGGED_TOPIC)
     out, _ = check(tmp_path)
     assert "2 of 2 wrong options (100%) name one (at least 90% needed)" in out
 
@@ -241,8 +242,8 @@ def test_sync_stores_misconceptions_tags_options_and_archives_a_removed_one(tmp_
         "failure",
     )
     assert misconception.source_path.endswith("misconceptions/ready-means-success.md")
-    assert [o.key for o in misconception.options.all()] == ["A"]
-    assert Option.objects.filter(misconception__isnull=True).count() == 3
+    assert [str(o) for o in misconception.options.all()] == ["demo-question A", "demo-second-question B"]
+    assert Option.objects.filter(misconception__isnull=True).count() == 2  # the correct ones
     assert sync(tmp_path) == "Content is up to date: nothing changed."
 
     write_topic(tmp_path, GOOD_TOPIC)
@@ -251,6 +252,16 @@ def test_sync_stores_misconceptions_tags_options_and_archives_a_removed_one(tmp_
 
     misconception.refresh_from_db()
     assert "archived 1 misconception(s)" in report
-    assert "updated 1 option(s)" in report  # its tag is gone
+    assert "updated 2 option(s)" in report  # their tags are gone
     assert misconception.is_archived
     assert not misconception.options.exists()
+
+
+def test_without_a_misconception_registry_the_tagging_rule_does_not_apply(tmp_path):
+    write_topic(tmp_path, GOOD_TOPIC)
+
+    out, _ = check(tmp_path)
+
+    assert (
+        "Misconceptions: 0 misconceptions (0 named by no option); 0 of 2 wrong options (0%) name one\n" in out
+    )
