@@ -217,6 +217,9 @@ class Misconception(CurriculumItem):
     def __str__(self):
         return self.slug
 
+    def get_absolute_url(self):
+        return reverse("learn:misconception_detail", args=[self.slug])
+
 
 class Signup(models.Model):
     """One account created, by the client address it came from (config/client_address.py).

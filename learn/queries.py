@@ -5,7 +5,7 @@ import fsrs
 from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404
 
-from learn.models import CardReviewLog, CardReviewState, Claim, Flashcard, Rating, Topic
+from learn.models import CardReviewLog, CardReviewState, Claim, Flashcard, Misconception, Rating, Topic
 from learn.services import (
     SCHEDULER,
     SESSION_RATINGS,
@@ -47,6 +47,57 @@ def claims_cited_by(topic: Topic) -> list[Claim]:
         | Q(pk__in=ExplainPrompt.active.filter(topic=topic).values("claims"))
     )
     return list(Claim.active.filter(cited))
+
+
+# --- Misconceptions ------------------------------------------------------------------------
+# A misconception is tested by the active questions that have one of their active wrong options
+# tagged with it (quizzes.Option.misconception).
+
+
+def get_misconception_page(slug: str) -> Misconception:
+    """An active misconception with its refuting claim and `tested_by`: the active questions that
+    test it, with their topics, in curriculum order (two queries)."""
+    misconception = get_object_or_404(Misconception.active.select_related("refuted_by"), slug=slug)
+    misconception.tested_by = list(
+        Question.active.filter(
+            topic__archived_at__isnull=True,
+            options__misconception=misconception,
+            options__archived_at__isnull=True,
+        )
+        .select_related("topic")
+        .distinct()
+        .order_by("topic__order", "position")
+    )
+    return misconception
+
+
+@dataclass
+class MisconceptionGroup:
+    topic: Topic | None  # None: tested by no question yet
+    misconceptions: list[Misconception]
+
+
+def misconceptions_by_topic() -> list[MisconceptionGroup]:
+    """Every active misconception, under the first topic (in course order) whose questions test
+    it; those no question tests come last (two queries)."""
+    first_topic: dict[int, Topic] = {}
+    options = (
+        Option.active.filter(
+            misconception__archived_at__isnull=True,
+            question__archived_at__isnull=True,
+            question__topic__archived_at__isnull=True,
+        )
+        .select_related("question__topic")
+        .order_by("question__topic__order", "question__position", "position")
+    )
+    for option in options:
+        first_topic.setdefault(option.misconception_id, option.question.topic)
+    groups: dict[int | None, MisconceptionGroup] = {}
+    for misconception in Misconception.active.order_by("statement"):
+        topic = first_topic.get(misconception.pk)
+        key = topic.pk if topic else None
+        groups.setdefault(key, MisconceptionGroup(topic, [])).misconceptions.append(misconception)
+    return sorted(groups.values(), key=lambda g: (g.topic is None, g.topic.order if g.topic else 0))
 
 
 # --- Flashcard study -----------------------------------------------------------------------

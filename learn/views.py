@@ -27,9 +27,11 @@ from learn.progress import (
 )
 from learn.queries import (
     claims_cited_by,
+    get_misconception_page,
     get_study_topic,
     get_topic_page,
     last_rating_for,
+    misconceptions_by_topic,
     review_deck,
     session_is_full,
     study_cards,
@@ -71,6 +73,16 @@ def topic_detail(request, slug):
     topic = get_topic_page(slug)
     context = {"topic": topic, "claims": claims_cited_by(topic), "celery_version": installed_celery_version()}
     return render(request, "learn/topic_detail.html", context)
+
+
+def misconception_list(request):
+    return render(request, "learn/misconception_list.html", {"groups": misconceptions_by_topic()})
+
+
+def misconception_detail(request, slug):
+    misconception = get_misconception_page(slug)
+    context = {"misconception": misconception, "celery_version": installed_celery_version()}
+    return render(request, "learn/misconception_detail.html", context)
 
 
 def signup(request):

@@ -53,6 +53,15 @@ def render_markdown(text: str) -> SafeString:
     return cleaned_html(render_html(text))
 
 
+def inline_html(text: str) -> SafeString:
+    """A one-paragraph text (a misconception's statement) as a page shows it, without its <p>,
+    to stand in a heading or a link."""
+    html = str(page_html(text)).strip()
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[len("<p>") : -len("</p>")]
+    return cleaned_html(html)
+
+
 def cleaned_html(html: str) -> SafeString:
     """HTML that render_html made, nh3-cleaned: the repository's one mark_safe."""
     return mark_safe(html)
