@@ -71,6 +71,12 @@ def get_misconception_page(slug: str) -> Misconception:
     return misconception
 
 
+def misconceptions_tested_in(topic: Topic) -> list[Misconception]:
+    """The active misconceptions that the topic's active questions test, by statement (one query)."""
+    tested = Option.active.filter(question__in=Question.active.filter(topic=topic)).values("misconception")
+    return list(Misconception.active.filter(pk__in=tested).order_by("statement"))
+
+
 @dataclass
 class MisconceptionGroup:
     topic: Topic | None  # None: tested by no question yet

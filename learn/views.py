@@ -32,6 +32,7 @@ from learn.queries import (
     get_topic_page,
     last_rating_for,
     misconceptions_by_topic,
+    misconceptions_tested_in,
     review_deck,
     session_is_full,
     study_cards,
@@ -71,7 +72,12 @@ def dashboard(request):
 
 def topic_detail(request, slug):
     topic = get_topic_page(slug)
-    context = {"topic": topic, "claims": claims_cited_by(topic), "celery_version": installed_celery_version()}
+    context = {
+        "topic": topic,
+        "claims": claims_cited_by(topic),
+        "misconceptions": misconceptions_tested_in(topic),
+        "celery_version": installed_celery_version(),
+    }
     return render(request, "learn/topic_detail.html", context)
 
 

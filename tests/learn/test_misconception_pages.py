@@ -115,3 +115,17 @@ def test_every_shipped_misconception_has_a_page_and_the_catalog_links_the_list(c
     page = client.get("/misconceptions/pending-means-queued/")
     assert page.status_code == 200
     assert "https://github.com/celery/celery/issues/4450" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_topic_page_links_the_misconceptions_its_questions_test(client):
+    misconception = make_misconception()
+    make_misconception(slug="pending-means-queued", statement="PENDING means queued.")
+    topic = make_topic(slug="asyncresult")
+    tag(make_question(topic), misconception)
+
+    page = client.get("/topics/asyncresult/").content.decode()
+
+    assert "Misconceptions these questions test" in page
+    assert f'<a href="{misconception.get_absolute_url()}"><code>ready()</code> is true' in page
+    assert "/misconceptions/pending-means-queued/" not in page
