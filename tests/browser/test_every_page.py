@@ -122,31 +122,44 @@ def log_in(page, username: str) -> None:
     expect(page.get_by_role("navigation", name="Main")).to_contain_text(username)
 
 
-def problems_on(page, name: str, path: str, folder) -> list[str]:
-    """What is wrong with the page at `path`, each as one line naming the page."""
-    errors: list[str] = []
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.goto(path)
-    page.wait_for_load_state("networkidle")
-    if name == "not-found":  # the browser reports the page's own 404 status as an error
-        errors = [text for text in errors if "status of 404" not in text]
-    found = [f"{name} ({path}): console error: {text}" for text in errors]
+def layout_problems(page, where: str) -> list[str]:
+    """Overflow and axe violations of the page as it is shown now, each as one line."""
+    found = []
     width = page.evaluate(PAGE_WIDTH)
     if width["scroll"] > width["client"]:
-        found.append(f"{name} ({path}): the page is {width['scroll']} px wide in {width['client']} px")
+        found.append(f"{where}: the page is {width['scroll']} px wide in {width['client']} px")
     results = AXE.run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
     for violation in results.response["violations"]:
         targets = ", ".join(str(node["target"]) for node in violation["nodes"][:3])
-        found.append(f"{name} ({path}): axe {violation['id']}: {violation['help']} at {targets}")
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=folder / f"{name}.png", full_page=True, caret="initial")
+        found.append(f"{where}: axe {violation['id']}: {violation['help']} at {targets}")
     return found
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("size", SIZES)
-def test_every_page_fits_and_passes_axe(browser, live_server, demo_class, size, scheme):
-    folder = SCREENSHOTS / "every-page" / f"{size}-{scheme}"
+def problems_on(page, name: str, path: str) -> list[str]:
+    """What is wrong with the page at `path` in each size and scheme, each as one line naming
+    the page. The page is loaded once; its size and scheme change in place, as a browser's
+    window or the system's setting would."""
+    errors: list[str] = []
+    listener = lambda message: message.type == "error" and errors.append(message.text)  # noqa: E731
+    page.on("console", listener)
+    page.goto(path)
+    page.wait_for_load_state("load")
+    found = []
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        for scheme in SCHEMES:
+            page.emulate_media(color_scheme=scheme)
+            found.extend(layout_problems(page, f"{name} ({path}) at {size}, {scheme}"))
+            folder = SCREENSHOTS / "every-page" / f"{size}-{scheme}"
+            folder.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=folder / f"{name}.png", full_page=True, caret="initial")
+    page.remove_listener("console", listener)
+    if name == "not-found":  # the browser reports the page's own 404 status as an error
+        errors = [text for text in errors if "status of 404" not in text]
+    return found + [f"{name} ({path}): console error: {text}" for text in errors]
+
+
+def test_every_page_fits_and_passes_axe_wide_and_on_a_phone_light_and_dark(browser, live_server, demo_class):
     users = {
         "visitor": None,
         "learner": demo_class["learner"].username,
@@ -154,12 +167,12 @@ def test_every_page_fits_and_passes_axe(browser, live_server, demo_class, size, 
     }
     found: list[str] = []
     for role, pages in pages_of(demo_class).items():
-        context = browser.new_context(viewport=SIZES[size], color_scheme=scheme, base_url=live_server.url)
+        context = browser.new_context(base_url=live_server.url)
         context.set_default_timeout(10_000)
         page = context.new_page()
         if users[role]:
             log_in(page, users[role])
         for name, path in pages:
-            found.extend(problems_on(page, name, path, folder))
+            found.extend(problems_on(page, name, path))
         context.close()
     assert not found, "\n".join(found)

@@ -60,6 +60,17 @@ def test_the_queue_holds_exactly_the_due_cards(client, ada):
     assert due_count_for(ada) == 1
 
 
+def test_the_dashboard_says_card_or_cards_due_by_the_count(client, ada):
+    topic = make_topic()
+    rated(ada, make_flashcard(topic, front="First?"))
+
+    assert "1</span> card due" in client.get("/dashboard/").content.decode()
+
+    rated(ada, make_flashcard(topic, front="Second?"))
+
+    assert "2</span> cards due" in client.get("/dashboard/").content.decode()
+
+
 def test_a_card_is_due_from_its_due_time_on(ada):
     card = make_flashcard()
     log = rated(ada, card, when=timezone.now())
