@@ -166,7 +166,7 @@ def test_the_test_page_asks_for_certainty_states_its_keys_and_the_scheme(client,
     for key in "LMH":
         assert f'aria-keyshortcuts="{key}"' in page
     assert "Keys: L low, M medium, H high." in text
-    assert cells(page, "Low", "breakdown") == ["L", "+1", "+0", "under 67 %"]
+    assert cells(page, "Low", "breakdown") == ["L", "+1", "0", "under 67 %"]
     assert cells(page, "Medium", "breakdown") == ["M", "+2", "-2", "67–80 %"]
     assert cells(page, "High", "breakdown") == ["H", "+3", "-6", "over 80 %"]
     assert "A confident wrong answer costs most" in text
