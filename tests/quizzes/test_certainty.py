@@ -43,7 +43,7 @@ HAND_WORKED = [
 
 def cells(page: str, label: str, table_class: str = "calibration") -> list[str]:
     """The text of each cell of the row headed `label` in the table of class `table_class`."""
-    table = re.search(rf'<table class="[^"]*{table_class}[^"]*">(.*?)</table>', page, re.S).group(1)
+    table = re.search(rf'<table class="[^"]*{table_class}[^"]*"[^>]*>(.*?)</table>', page, re.S).group(1)
     row = re.search(rf'<tr><th scope="row">{label}</th>(.*?)</tr>', table, re.S).group(1)
     return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
 
