@@ -1,7 +1,7 @@
 """A class at once: N learners through the whole app, against the app started as deployed.
 
     .venv/bin/python bench/classroom.py [--learners 50] [--mode embedded|redis|both]
-        [--web-processes N] [--database-url postgresql://...] [--cards 5] [--ramp 5]
+        [--web-processes N] [--database-url postgresql://... [--no-sqlite]] [--cards 5] [--ramp 5]
 
 For each mode (and each database: SQLite, plus the one --database-url names) it starts, in a
 throwaway runtime folder, what the Procfile starts: the web command (uvicorn, its processes
@@ -64,6 +64,9 @@ def main() -> None:
         "--web-processes", type=int, default=os.cpu_count(), help="uvicorn processes (default: cores)"
     )
     parser.add_argument("--database-url", default="", help="also run on this database (PostgreSQL)")
+    parser.add_argument(
+        "--no-sqlite", action="store_true", help="with --database-url: run on that database only"
+    )
     parser.add_argument("--cards", type=int, default=5, help="flashcards each learner rates")
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which the logins start")
     parser.add_argument("--seed", type=int, default=14)
@@ -82,6 +85,10 @@ def main() -> None:
         return
     modes = ["embedded", "redis"] if args.mode == "both" else [args.mode]
     databases = ["sqlite", "postgresql"] if args.database_url else ["sqlite"]
+    if args.no_sqlite:
+        if not args.database_url:
+            parser.error("--no-sqlite needs --database-url")
+        databases.remove("sqlite")
     # Settings are read from the environment: each child gets exactly the database it measures.
     os.environ.pop("DATABASE_URL", None)
     results = {}

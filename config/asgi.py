@@ -1,11 +1,97 @@
+"""The ASGI application uvicorn serves: Django, each request on the shorter of two roads.
+
+A request for an async view (the lab's event stream) goes through Django's ASGI handler, on the
+event loop. Every other request runs Django's middleware chain and its view in one call on one
+of this process's request threads. Under Django's ASGI handler a sync view with sync-only
+middlewares (Django's own are `MiddlewareMixin`s) hops from the event loop to a thread and back
+about twenty times a request, twice for each middleware; those hops were a fifth of the web's CPU
+in the classroom profile (docs/PERFORMANCE.md, "Fewer hops"). Here it is one hop, as a WSGI
+server in front of Django would run it, while streams stay on the loop.
+
+The request threads are few (settings.WEB_THREADS): past them, requests wait on the event loop
+without holding a database connection, so a burst of logins (each one PBKDF2, ~0.25 s of CPU)
+queues instead of taking every pooled connection.
+"""
+
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
+from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.core import signals
 from django.core.asgi import get_asgi_application
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.base import BaseHandler
+from django.urls import Resolver404, resolve, set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # The event loop that pushes the lab's server-sent events shares the interpreter lock with
 # request threads and the lab's observer; Python's default 5 ms switch interval put up to
 # 5 ms between the observer's reading and the push (docs/PERFORMANCE.md).
 sys.setswitchinterval(0.001)
-application = get_asgi_application()
+
+
+class OneHopHandler(ASGIHandler):
+    """Django's ASGI handler with the middleware chain loaded for sync code, called once per
+    request on a request thread: request_started, the middlewares and the view, and (for a
+    response that is not streamed) request_finished, which gives the database connection back
+    before the response is sent."""
+
+    def __init__(self, *, threads: int):
+        BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
+        self.respond_in_thread = sync_to_async(
+            self.respond,
+            thread_sensitive=False,
+            executor=ThreadPoolExecutor(threads, thread_name_prefix="request"),
+        )
+
+    async def handle(self, scope, receive, send):
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        response = await self.respond_in_thread(scope, body_file)
+        try:
+            await self.send_response(response, send)
+        finally:
+            if response.streaming:  # a static file: closed once it is sent
+                await sync_to_async(response.close)()
+
+    def respond(self, scope, body_file):
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is None:
+            body_file.close()
+        else:
+            response = self.get_response(request)
+        if not response.streaming:
+            response.close()  # request_finished; closes the body file too
+        return response
+
+
+def serves_async_view(scope) -> bool:
+    try:
+        match = resolve(scope["path"].removeprefix(scope.get("root_path", "")) or "/")
+    except Resolver404:
+        return False
+    return iscoroutinefunction(match.func)
+
+
+def router():
+    from django.conf import settings
+
+    async_views = get_asgi_application()  # sets Django up first
+    sync_views = OneHopHandler(threads=settings.WEB_THREADS)
+
+    async def application(scope, receive, send):
+        if scope["type"] == "http" and not serves_async_view(scope):
+            return await sync_views(scope, receive, send)
+        return await async_views(scope, receive, send)
+
+    return application
+
+
+application = router()

@@ -461,6 +461,10 @@ LAB_MAX_STREAMS_PER_LEARNER = env_int("LAB_MAX_STREAMS_PER_LEARNER", 6, low=1, h
 # message. Each process has its own lab observer, dispatcher and worker ping; they share the
 # runs through the database (docs/live-lab.md, "A class at once").
 WEB_PROCESSES = env_int("WEB_PROCESSES", os.cpu_count() or 1, low=1, high=256)
+# Threads per web process that run ordinary requests (config/asgi.py); more requests wait on the
+# event loop, holding no database connection. Python runs one thread at a time per process, so
+# more threads add no speed; they serve only requests that wait (on the database, the broker).
+WEB_THREADS = env_int("WEB_THREADS", 8, low=1, high=256)
 # The queues a worker started by the process files consumes: `lab` alone for a worker added on
 # another host for the lab (docs/DEPLOY.md). Read by the Procfile's worker line; checked here,
 # where the worker loads the settings, so that a typo stops it instead of creating a queue that

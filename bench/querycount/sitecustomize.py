@@ -6,9 +6,9 @@ process uvicorn spawns. Nothing here runs otherwise, and the app's code is uncha
 count is taken by a wrapper Django's cursors call for every statement
 (`connection.execute_wrappers`, https://docs.djangoproject.com/en/5.2/topics/db/instrumentation/),
 and each statement is charged to the request it runs for through a context variable set when
-Django's ASGI handler starts the request. asgiref's sync_to_async copies context variables into
-its threads, so a sync view's statements and an event stream's are charged to their request;
-statements of the process's own threads (the lab's observer, dispatcher, senders) are charged
+one of config/asgi.py's two Django handlers starts the request. asgiref's sync_to_async copies
+context variables into its threads, so a view's statements and an event stream's are charged to
+their request; statements of the process's own threads (the lab's observer, dispatcher, senders) are charged
 to "background". Every half second each process writes its totals to
 $BENCH_QUERY_COUNT_DIR/<pid>.json: {label: [requests, statements]}.
 """
@@ -61,7 +61,10 @@ if os.environ.get("BENCH_QUERY_COUNT_DIR"):
 
     def on_connection(sender, connection, **kwargs):
         global writer_started
-        connection.execute_wrappers.append(counting_wrapper)
+        # Once per connection object: a thread that serves many requests (config/asgi.py) keeps
+        # its connection object, which Django connects anew for each request.
+        if counting_wrapper not in connection.execute_wrappers:
+            connection.execute_wrappers.append(counting_wrapper)
         with lock:
             if writer_started:
                 return
@@ -70,15 +73,16 @@ if os.environ.get("BENCH_QUERY_COUNT_DIR"):
 
     connection_created.connect(on_connection, weak=False)
 
-    original_handle = asgi.ASGIHandler.handle
+    original_call = asgi.ASGIHandler.__call__
 
-    async def handle(self, scope, receive, send):
+    async def call(self, scope, receive, send):
         label = label_for(scope.get("path", ""))
         count(label, 1, 0)
         token = request_label.set(label)
         try:
-            return await original_handle(self, scope, receive, send)
+            return await original_call(self, scope, receive, send)
         finally:
             request_label.reset(token)
 
-    asgi.ASGIHandler.handle = handle
+    # __call__, not handle: config/asgi.py's handler for ordinary requests has its own handle.
+    asgi.ASGIHandler.__call__ = call
