@@ -1,6 +1,6 @@
 """Reads the quiz views share, with the owner-scoped getters (outsiders get 404)."""
 
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import OuterRef, Prefetch, Subquery, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -61,6 +61,20 @@ def attempt_items(attempt: Attempt) -> list[AttemptQuestion]:
     return list(_items(attempt))
 
 
+def test_items(attempt: Attempt) -> list[AttemptQuestion]:
+    """The attempt's questions in order, for the test screen: each with its question but not its
+    options or answer. The screen shows one question of ten, and `attempt_screen` reads those of
+    that one only: answers are half a class's requests."""
+    return list(attempt.items.select_related("question").order_by("position"))
+
+
+def with_options(item: AttemptQuestion) -> AttemptQuestion:
+    """The item, its question's `active_options` read unless in hand."""
+    if not hasattr(item.question, "active_options"):
+        item.question.active_options = list(Option.active.filter(question=item.question_id))
+    return item
+
+
 def item_at(items: list[AttemptQuestion], position: int) -> AttemptQuestion:
     """The item at `position` among an attempt's `attempt_items`; 404 when there is none."""
     for item in items:
@@ -83,6 +97,7 @@ def past_attempts_for(user, topic: Topic) -> list[Attempt]:
 
 def attempt_screen(items: list[AttemptQuestion], requested: int | None, *, saved=None) -> dict:
     """What the test page shows: the requested question if it exists, else the first unanswered.
+    `items` are `test_items` (or `attempt_items`); what the screen shows of them is read here.
 
     No current item once every question is answered and none was requested: the review screen.
     `saved` is the position whose answer was just stored.
@@ -91,6 +106,13 @@ def attempt_screen(items: list[AttemptQuestion], requested: int | None, *, saved
     if requested not in by_position:
         requested = next((item.position for item in items if not item.is_answered), None)
     item = by_position.get(requested)
+    if item is not None:
+        with_options(item)
+    # The answers of the items that lack them: the one shown, or every item on the review screen.
+    prefetch_related_objects(
+        [each for each in ([item] if item else items) if not hasattr(each, "chosen_options")],
+        Prefetch("chosen", to_attr="chosen_options"),
+    )
     return {
         "items": items,
         "item": item,

@@ -38,7 +38,9 @@ from quizzes.queries import (
     pick_practice_question,
     pick_prompt,
     practice_questions,
+    test_items,
     topic_has_questions,
+    with_options,
 )
 from quizzes.services import (
     AttemptClosed,
@@ -68,7 +70,7 @@ def test(request, slug):
     attempt = open_attempt_for(request.user, topic)
     context = {"topic": topic, "attempt": attempt, "past_attempts": past_attempts_for(request.user, topic)}
     if attempt:
-        context |= attempt_screen(attempt_items(attempt), screen.position())
+        context |= attempt_screen(test_items(attempt), screen.position())
     else:
         context["topic_has_questions"] = topic_has_questions(topic)
     return render(request, "quizzes/test.html", context)
@@ -79,8 +81,8 @@ def test(request, slug):
 def answer(request, attempt_id, position):
     attempt = get_attempt_for(request.user, attempt_id)
     # Read once: the answer is recorded on the item in hand, and the page shows these items.
-    items = attempt_items(attempt)
-    item = item_at(items, position)
+    items = test_items(attempt)
+    item = with_options(item_at(items, position))
     form = AnswerForm(request.POST, question=item.question, attempt=attempt)
     if form.is_valid():
         try:

@@ -401,12 +401,28 @@ def test_the_test_page_runs_a_fixed_number_of_queries(client, topic, learner, dj
     attempt = start(client, topic)
     for position in (1, 2, 3):
         answer(client, attempt, position, ["A"])
+    client.get(page_url(topic))  # a process's first page also reads the stored HTML, once
 
     # session, user, the nav's due-card count (learn.context_processors), topic, open attempt,
-    # past attempts with scores, items with questions, options, chosen options
+    # past attempts with scores, items with questions, the shown question's options, its answer
     with django_assert_num_queries(9):
         response = client.get(page_url(topic))
     assert response.status_code == 200
+
+
+def test_an_answer_runs_a_fixed_number_of_queries(client, topic, learner, django_assert_num_queries):
+    attempt = start(client, topic)
+    answer(client, attempt, 1, ["A"])
+    client.get(page_url(topic))  # a process's first page also reads the stored HTML, once
+
+    # session, user, attempt, items with questions, the question's options; the write: the
+    # attempt's open check, the old answer deleted, the new one inserted, the item's time. The
+    # screen sent back shows that question again, with the answer in hand: nothing more to read.
+    # (The write's transaction is a savepoint inside the test's: two statements more.)
+    with django_assert_num_queries(11):
+        response = answer(client, attempt, 1, ["B"], headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "Answer saved." in response.content.decode()
 
 
 def test_the_result_page_runs_a_fixed_number_of_queries(client, topic, learner, django_assert_num_queries):
