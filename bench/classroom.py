@@ -4,8 +4,9 @@
         [--web-processes N] [--database-url postgresql://... [--no-sqlite]] [--cards 5] [--ramp 5]
 
 For each mode (and each database: SQLite, plus the one --database-url names) it starts, in a
-throwaway runtime folder, what the Procfile starts: the web command (uvicorn, its processes
-from --web-processes, default the number of cores) and a real Celery worker with 8 processes;
+throwaway runtime folder, what production starts: the web command of deploy/Procfile.production
+(uvicorn, no access log, its processes from --web-processes, default the number of cores) and a
+real Celery worker with 8 processes;
 Redis mode gets its own redis-server. The app runs as in production (DJANGO_DEBUG=false),
 over plain HTTP on loopback (DJANGO_HTTPS=false). Accounts are made in the database up front
 (signups are limited per address), all with one password hash, so each login still checks
@@ -272,8 +273,9 @@ def study_topics() -> list[str]:
 
 
 def procfile_web_command(processes: int) -> str:
-    """The Procfile's web command; --workers added when it does not name a process count."""
-    for line in (ROOT / "Procfile").read_text().splitlines():
+    """Production's web command (deploy/Procfile.production: the development Procfile's, without
+    the access log that the TLS proxy keeps); --workers added when it names no process count."""
+    for line in (ROOT / "deploy" / "Procfile.production").read_text().splitlines():
         if line.startswith("web:"):
             command = line.removeprefix("web:").strip()
             if "--workers" not in command:

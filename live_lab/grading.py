@@ -5,10 +5,15 @@ from dataclasses import dataclass
 from live_lab.models import LabRun
 
 
-def observed_states(run: LabRun) -> list[str]:
-    """Lane 1's state sequence, one entry per change of state."""
+def observed_states(run: LabRun, *, observations: list | None = None) -> list[str]:
+    """Lane 1's state sequence, one entry per change of state; from the run's `observations`
+    (in order) when they are in hand, else one query."""
+    if observations is None:
+        sequence = run.observations.values_list("state", flat=True)
+    else:
+        sequence = [observation.state for observation in observations]
     states: list[str] = []
-    for state in run.observations.values_list("state", flat=True):
+    for state in sequence:
         if not states or states[-1] != state:
             states.append(state)
     return states
@@ -35,13 +40,17 @@ class GradedPrediction:
 READING_PREDICTIONS = {"ready": "ready()", "successful": "successful()"}
 
 
-def graded_predictions(run: LabRun) -> list[GradedPrediction]:
+def graded_predictions(
+    run: LabRun, *, observations: list | None = None, calls: list | None = None
+) -> list[GradedPrediction]:
     """Each extra prediction against what happened: ready()/successful() on the last reading,
-    anything else on the outcome of the client call with that key."""
+    anything else on the outcome of the client call with that key. The run's `observations`
+    (in order) and `calls` are read unless in hand."""
     if not run.predicted_calls:
         return []
-    last = run.observations.last()
-    calls = {call.key: call for call in run.calls.all()}
+    in_hand = observations[-1] if observations else None
+    last = run.observations.last() if observations is None else in_hand
+    calls = {call.key: call for call in (run.calls.all() if calls is None else calls)}
     readings = {"ready": str(last.is_ready), "successful": str(last.is_successful)} if last else {}
     graded = []
     for key, predicted in run.predicted_calls.items():

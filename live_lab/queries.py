@@ -169,7 +169,8 @@ EVENT_STATES = {
 
 
 def run_lanes(run_id: int) -> Lanes:
-    """Both lanes of a run, fresh from the database, and what lane 1 never saw. Five queries."""
+    """Both lanes of a run, fresh from the database, and what lane 1 never saw. Four queries
+    (six for a waiting run: its place in line)."""
     run = LabRun.objects.get(pk=run_id)
     observations = list(run.observations.all())
     calls = list(run.calls.all())
@@ -178,7 +179,7 @@ def run_lanes(run_id: int) -> Lanes:
     for event in events:
         event.after_ms = (event.at - run.sent_at).total_seconds() * 1000
         event.task_label = labels.get(event.task_id, "callback" if labels else "")
-    states = observed_states(run)
+    states = observed_states(run, observations=observations)
     missed = []
     for kind, state in EVENT_STATES.items():
         times = [e.after_ms for e in events if e.task_id == run.task_id and e.kind == kind]
@@ -187,7 +188,8 @@ def run_lanes(run_id: int) -> Lanes:
             missed.append(
                 f"The worker reported “{kind}” {when} {times[0]:.0f} ms, but AsyncResult never read {state}."
             )
-    graded = graded_predictions(run) if run.status == LabRun.Status.FINISHED else []
+    finished = run.status == LabRun.Status.FINISHED
+    graded = graded_predictions(run, observations=observations, calls=calls) if finished else []
     queue = queue_place(run) if run.is_waiting else None
     return Lanes(run, observations, calls, events, states, missed, backend_record(run.task_id), graded, queue)
 

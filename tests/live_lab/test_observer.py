@@ -1,6 +1,7 @@
 """The observer's announcements to open run pages, as plain functions (no worker needed)."""
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from live_lab.experiments import EXPERIMENTS
@@ -90,3 +91,30 @@ def test_a_run_deleted_while_observed_is_dropped_and_the_others_still_end():
     kept.refresh_from_db()
     assert kept.status == LabRun.Status.FINISHED
     assert writes.over == {gone.pk, kept.pk}, "the deleted run is no longer observed"
+
+
+@pytest.mark.django_db
+def test_a_finished_runs_lanes_and_grades_come_from_one_read_of_its_readings_and_calls(
+    django_assert_num_queries,
+):
+    run = LabRun.objects.create(
+        owner=make_learner(),
+        experiment="success",
+        task_id="task-finished",
+        prediction=["PENDING", "SUCCESS"],
+        predicted_calls={"ready": "True", "successful": "False"},
+        status=LabRun.Status.FINISHED,
+    )
+    observation_of(run, ("PENDING", "None", False, False, None), after_ms=1.0).save()
+    observation_of(run, ("SUCCESS", "7", True, True, None), after_ms=9.0).save()
+
+    # the run, its readings, its client calls, its lane-2 rows (and, in embedded mode, the result
+    # backend's row); the states seen and the grades are worked out from the readings in hand
+    with django_assert_num_queries(4 if settings.RUN_MODE == "redis" else 5):
+        lanes = run_lanes(run.pk)
+
+    assert lanes.states == ["PENDING", "SUCCESS"]
+    assert [(graded.code, graded.is_right) for graded in lanes.graded] == [
+        ("ready()", True),
+        ("successful()", False),
+    ]
