@@ -2,23 +2,23 @@
 
     .venv/bin/python bench/classroom.py [--learners 50] [--mode embedded|redis|both]
         [--web-processes N] [--database-url postgresql://... [--no-sqlite]] [--cards 5] [--ramp 5]
+        [--task-seconds 2]
 
 For each mode (and each database: SQLite, plus the one --database-url names) it starts, in a
 throwaway runtime folder, what production starts: the web command of deploy/Procfile.production
 (uvicorn, no access log, its processes from --web-processes, default the number of cores) and a
-real Celery worker with 8 processes;
-Redis mode gets its own redis-server. The app runs as in production (DJANGO_DEBUG=false),
-over plain HTTP on loopback (DJANGO_HTTPS=false). Accounts are made in the database up front
-(signups are limited per address), all with one password hash, so each login still checks
-PBKDF2 as a real one does.
+real Celery worker with 8 processes; Redis mode gets its own redis-server. The app runs as in
+production (DJANGO_DEBUG=false), over plain HTTP on loopback (DJANGO_HTTPS=false). Accounts are
+made in the database up front (signups are limited per address), all with one password hash, so
+each login still checks PBKDF2 as a real one does.
 
 Each learner, as a person would, with a think time of 0.5-2 s between two actions:
 logs in through the login form; opens the home page and a topic; rates --cards flashcards;
 takes the topic's 10-question test (each answer autosaved when chosen, then "Save and next"),
-submits it and opens the result; opens the lab, fires the "success" experiment and reads the
-run's event stream to its end. The logins come first, spread over --ramp seconds; the lesson
-starts once everyone is in (a teacher's "now begin"), so that the web CPU of the logins and of
-the rest are measured apart.
+submits it and opens the result; opens the lab, fires the "success" experiment (its task sleeps
+--task-seconds) and reads the run's event stream to its end. The logins come first, spread over
+--ramp seconds; the lesson starts once everyone is in (a teacher's "now begin"), so that the web
+CPU of the logins and of the rest are measured apart.
 
 It prints, per page, p50/p95/p99 and errors; requests per second; web CPU per request (user +
 system time of every web process, from /proc, over the lesson, divided by its requests; the
@@ -70,6 +70,9 @@ def main() -> None:
     )
     parser.add_argument("--cards", type=int, default=5, help="flashcards each learner rates")
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which the logins start")
+    parser.add_argument(
+        "--task-seconds", type=float, default=2.0, help="how long the lab run's task sleeps (0.1 to 10)"
+    )
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument(
         "--no-compression", action="store_true", help="do not ask for gzip (to measure what it costs)"
@@ -79,6 +82,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.learners < 1 or args.web_processes < 1 or args.cards < 0 or args.ramp < 0:
         parser.error("--learners and --web-processes must be at least 1; --cards and --ramp not negative")
+    if not 0.1 <= args.task_seconds <= 10:
+        parser.error("--task-seconds must be from 0.1 to 10 (the success experiment's limits)")
     if args.database_url and not re.match(r"postgres(ql)?://", args.database_url):
         parser.error(f"--database-url={args.database_url!r} is not a postgresql:// URL")
     if args.child:
@@ -480,13 +485,13 @@ def log_in(browser: Browser, username: str) -> None:
     browser.post("login POST", "/accounts/login/", fields, expect=(302,))
 
 
-def lesson(browser: Browser, rng: random.Random, topic: str, cards: int, acknowledged: dict) -> list[float]:
+def lesson(browser: Browser, rng: random.Random, topic: str, args, acknowledged: dict) -> list[float]:
     """Everything after the login; acknowledged is filled in as the server acknowledges."""
     browser.get("home", "/")
     think(rng)
     browser.get("topic", f"/topics/{topic}/")
     think(rng)
-    rate_cards(browser, rng, topic, cards, acknowledged)
+    rate_cards(browser, rng, topic, args.cards, acknowledged)
     take_test(browser, rng, topic, acknowledged)
     think(rng)
     browser.get("lab", "/lab/")
@@ -496,7 +501,8 @@ def lesson(browser: Browser, rng: random.Random, topic: str, cards: int, acknowl
     fields = {
         "x": rng.randint(1, 9),
         "y": rng.randint(1, 9),
-        "seconds": 2.0,  # a 2 s task: the run page stays open a while, as a learner watches it
+        # 2 s by default: the run page stays open a while, as a learner watches it
+        "seconds": args.task_seconds,
         "prediction": "PENDING, SUCCESS",
     }
     _, headers, _ = browser.post("lab fire", "/lab/success/", fields, expect=(302,))
@@ -599,7 +605,7 @@ def run_class(args, base, usernames, topics, web_pid, worker_pid) -> dict:
             return
         think(rng)
         try:
-            seconds = lesson(browser, rng, rng.choice(topics), args.cards, acknowledged[username])
+            seconds = lesson(browser, rng, rng.choice(topics), args, acknowledged[username])
             with lock:
                 stream_seconds.extend(seconds)
         except Refused:

@@ -16,6 +16,7 @@ queues instead of taking every pooled connection.
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.core import signals
@@ -73,8 +74,13 @@ class OneHopHandler(ASGIHandler):
 
 
 def serves_async_view(scope) -> bool:
+    return is_async_view_path(scope["path"].removeprefix(scope.get("root_path", "")) or "/")
+
+
+@lru_cache(maxsize=4096)  # the URLconf does not change while the process runs
+def is_async_view_path(path: str) -> bool:
     try:
-        match = resolve(scope["path"].removeprefix(scope.get("root_path", "")) or "/")
+        match = resolve(path)
     except Resolver404:
         return False
     return iscoroutinefunction(match.func)

@@ -1,0 +1,99 @@
+"""config/asgi.py, the application uvicorn serves, called as uvicorn calls it: ordinary requests
+on a request thread in one hop, the lab's event stream on the event loop."""
+
+import re
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
+from django.test import Client
+from django.utils import timezone
+
+from config.asgi import application
+from live_lab.models import LabRun
+from tests.factories import make_learner
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the request threads see committed rows
+
+
+def serve(method: str, path: str, *, cookies: dict | None = None, body: bytes = b"") -> tuple:
+    """(status, headers, body) of one request to the application."""
+    headers = [(b"host", b"127.0.0.1")]
+    if cookies:
+        headers.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
+    if body:
+        headers.append((b"content-type", b"application/x-www-form-urlencoded"))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    async def exchange():
+        communicator = ApplicationCommunicator(application, scope)
+        await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
+        start = await communicator.receive_output(20)
+        chunks = []
+        while True:
+            message = await communicator.receive_output(20)
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        await communicator.wait(5)
+        return start["status"], start["headers"], b"".join(chunks)
+
+    return async_to_sync(exchange)()
+
+
+def test_a_login_form_posted_to_the_application_reaches_its_view_with_its_cookie_and_fields():
+    make_learner("ada")
+    status, headers, page = serve("GET", "/accounts/login/")
+    assert status == 200
+    cookies = b" ".join(value for name, value in headers if name.lower() == b"set-cookie")
+    csrf_cookie = re.search(rb"csrftoken=([^;]+)", cookies).group(1).decode()
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
+
+    body = f"csrfmiddlewaretoken={token}&username=ada&password=wrong-password".encode()
+    status, _, page = serve("POST", "/accounts/login/", cookies={"csrftoken": csrf_cookie}, body=body)
+
+    assert status == 200
+    assert "Please enter a correct username and password" in page.decode()
+
+
+def test_a_missing_page_is_a_404():
+    status, _, _ = serve("GET", "/no-such-page/")
+
+    assert status == 404
+
+
+def test_the_lab_event_stream_is_streamed_by_the_application():
+    learner = make_learner()
+    run = LabRun.objects.create(
+        owner=learner,
+        experiment="success",
+        task_id=str(uuid.uuid4()),
+        prediction=["PENDING", "SUCCESS"],
+        status=LabRun.Status.FINISHED,
+        finished_at=timezone.now(),
+    )
+    client = Client()
+    client.force_login(learner)
+
+    status, headers, body = serve(
+        "GET", f"/lab/runs/{run.pk}/events", cookies={"sessionid": client.cookies["sessionid"].value}
+    )
+
+    assert status == 200
+    assert (b"content-type", b"text/event-stream") in [(name.lower(), value) for name, value in headers]
+    assert body.decode().startswith("event: lanes\n")
+    assert body.decode().endswith("event: done\ndata: over\n\n")
