@@ -16,6 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from instructor.demo import DEMO_PASSWORD, seed_demo_cohort
+from learn.models import Misconception
 from live_lab.models import LabEvent, LabObservation, LabRun
 from quizzes.models import Attempt
 from tests.browser.conftest import SCREENSHOTS
@@ -77,6 +78,7 @@ def demo_class(curriculum):
         "attempt": attempt,
         "run": finished_run(learner),
         "topic": attempt.topic,
+        "misconception": Misconception.active.first(),
     }
 
 
@@ -90,6 +92,8 @@ def pages_of(demo) -> dict[str, list[tuple[str, str]]]:
             ("login", "/accounts/login/"),
             ("signup", "/accounts/signup/"),
             ("not-found", "/no-such-page/"),
+            ("misconceptions", "/misconceptions/"),
+            ("misconception", f"/misconceptions/{demo['misconception'].slug}/"),
         ],
         "learner": [
             ("home-signed-in", "/"),
