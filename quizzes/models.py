@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from learn.models import Archivable, CurriculumItem, Topic
+from learn.models import Archivable, CurriculumItem, Misconception, Topic
 
 
 class Certainty(models.TextChoices):
@@ -72,6 +72,8 @@ class ExplainPrompt(CurriculumItem):
     topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="explain_prompts")
     prompt = models.TextField()
     hint = models.TextField()
+    # Shown after each check. Prompts synced before it existed have "".
+    model_answer = models.TextField(blank=True)
 
     class Meta:
         ordering = ["topic", "position"]
@@ -81,13 +83,17 @@ class ExplainPrompt(CurriculumItem):
 
 
 class KeyConcept(Archivable):
-    """A concept an explanation should name. `key` is the slug of its name, stable per prompt."""
+    """A concept an explanation should make. `key` is the slug of its name, stable per prompt;
+    `phrasings` are the claims that make it (syntax: quizzes/explain.py)."""
 
     prompt = models.ForeignKey(ExplainPrompt, on_delete=models.PROTECT, related_name="concepts")
     key = models.SlugField(max_length=80)
     name = models.CharField(max_length=200)
     phrasings = models.JSONField(default=list)
     position = models.PositiveIntegerField(default=0)
+    # The cheat-sheet heading that teaches it, and that heading's anchor on the topic page.
+    section_heading = models.CharField(max_length=200, blank=True)
+    section_anchor = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["prompt", "position"]
@@ -97,6 +103,32 @@ class KeyConcept(Archivable):
 
     def __str__(self):
         return self.name
+
+
+class WrongClaim(Archivable):
+    """A wrong claim learners make in an explanation: the misconception it embodies and the
+    concept it contradicts. Found in an answer, it is named and that concept does not count."""
+
+    prompt = models.ForeignKey(ExplainPrompt, on_delete=models.PROTECT, related_name="wrong_claims")
+    key = models.SlugField(max_length=80)
+    name = models.CharField(max_length=200)
+    misconception = models.ForeignKey(Misconception, on_delete=models.PROTECT, related_name="wrong_claims")
+    contradicts = models.ForeignKey(KeyConcept, on_delete=models.PROTECT, related_name="contradicted_by")
+    phrasings = models.JSONField(default=list)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["prompt", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt", "key"], name="unique_wrong_claim_key"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def contradicts_key(self) -> str:
+        return self.contradicts.key
 
 
 class PracticeAnswer(models.Model):
@@ -247,6 +279,8 @@ class ExplainAnswer(models.Model):
     prompt = models.ForeignKey(ExplainPrompt, on_delete=models.PROTECT, related_name="answers")
     text = models.TextField()
     found_keys = models.JSONField(default=list)
+    # The wrong claims found (their keys); answers scored before wrong claims existed have [].
+    wrong_claim_keys = models.JSONField(default=list)
     found_count = models.PositiveSmallIntegerField()
     total = models.PositiveSmallIntegerField()
     answered_at = models.DateTimeField(auto_now_add=True)

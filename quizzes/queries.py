@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from learn.models import Topic
 from live_lab.experiments import get_experiment
+from quizzes import explain
 from quizzes.models import (
     Attempt,
     AttemptQuestion,
@@ -17,6 +18,7 @@ from quizzes.models import (
     Option,
     PracticeAnswer,
     Question,
+    WrongClaim,
 )
 
 
@@ -183,13 +185,28 @@ def lab_experiment_url(question: Question) -> str | None:
     return reverse("live_lab:experiment", args=[question.lab_experiment])
 
 
+def misconception_lab_url(misconception) -> str | None:
+    """The live lab's page of the experiment that shows a misconception wrong, if the lab has it."""
+    if not misconception.lab_slug or get_experiment(misconception.lab_slug) is None:
+        return None
+    return reverse("live_lab:experiment", args=[misconception.lab_slug])
+
+
 # --- Explain ----------------------------------------------------------------------------------
 
 
 def explain_prompts(topic: Topic) -> list[ExplainPrompt]:
+    """The topic's active prompts with what scoring needs: active concepts and wrong claims."""
     return list(
         ExplainPrompt.active.filter(topic=topic)
-        .prefetch_related(Prefetch("concepts", queryset=KeyConcept.active.all(), to_attr="active_concepts"))
+        .prefetch_related(
+            Prefetch("concepts", queryset=KeyConcept.active.all(), to_attr="active_concepts"),
+            Prefetch(
+                "wrong_claims",
+                queryset=WrongClaim.active.select_related("contradicts"),
+                to_attr="active_wrong_claims",
+            ),
+        )
         .order_by("position")
     )
 
@@ -198,39 +215,61 @@ def pick_prompt(prompts: list[ExplainPrompt], slug: str | None) -> ExplainPrompt
     return next((prompt for prompt in prompts if prompt.slug == slug), prompts[0] if prompts else None)
 
 
-def get_explain_answer_for(user, answer_id: int) -> ExplainAnswer:
-    """The learner's own explanation with its prompt, concepts and marks; 404 for anyone else's."""
-    queryset = (
+def _explanations_with_feedback(user):
+    """The learner's explanations with what their feedback shows: every concept, every wrong
+    claim with its misconception (archived ones too: an old answer may name them), the marks."""
+    return (
         ExplainAnswer.objects.filter(learner=user)
         .select_related("prompt__topic")
         .prefetch_related(
             Prefetch("prompt__concepts", queryset=KeyConcept.objects.all(), to_attr="all_concepts"),
+            Prefetch(
+                "prompt__wrong_claims",
+                queryset=WrongClaim.objects.select_related("misconception", "contradicts"),
+                to_attr="all_wrong_claims",
+            ),
             "marks",
         )
     )
-    return get_object_or_404(queryset, pk=answer_id)
+
+
+def get_explain_answer_for(user, answer_id: int) -> ExplainAnswer:
+    """The learner's own explanation with its feedback's rows; 404 for anyone else's."""
+    return get_object_or_404(_explanations_with_feedback(user), pk=answer_id)
 
 
 def last_explanation_for(user, prompt: ExplainPrompt) -> ExplainAnswer | None:
-    return (
-        ExplainAnswer.objects.filter(learner=user, prompt=prompt)
-        .select_related("prompt")
-        .prefetch_related(
-            Prefetch("prompt__concepts", queryset=KeyConcept.objects.all(), to_attr="all_concepts"),
-            "marks",
-        )
-        .first()
-    )
+    return _explanations_with_feedback(user).filter(prompt=prompt).first()
 
 
 def explanation_report(answer: ExplainAnswer) -> dict:
-    """A row per concept the answer was scored on (found automatically, marked by the learner, or
-    missed), and how many the learner marked."""
+    """The feedback on one explanation: a row per concept it was scored on (found, contradicted
+    by a wrong claim it made, marked by the learner, or missed), the wrong claims it made with
+    the sentence that makes each, and how many concepts the learner marked."""
     marked = {mark.concept_id for mark in answer.marks.all()}
     found = set(answer.found_keys)
+    wrong_claims = [wrong for wrong in answer.prompt.all_wrong_claims if wrong.key in answer.wrong_claim_keys]
+    contradicted = {wrong.contradicts_id for wrong in wrong_claims}
     rows = [
-        {"concept": concept, "is_found": concept.key in found, "is_marked": concept.pk in marked}
+        {
+            "concept": concept,
+            "is_found": concept.key in found,
+            "is_contradicted": concept.pk in contradicted,
+            "is_marked": concept.pk in marked,
+        }
         for concept in answer.prompt.all_concepts
         if concept.archived_at is None or concept.key in found
     ]
-    return {"rows": rows, "marked_count": sum(1 for row in rows if row["is_marked"])}
+    wrong_rows = [
+        {
+            "wrong_claim": wrong,
+            "sentence": explain.asserting_sentence(answer.text, wrong.phrasings),
+            "lab_url": misconception_lab_url(wrong.misconception),
+        }
+        for wrong in wrong_claims
+    ]
+    return {
+        "rows": rows,
+        "wrong_claims": wrong_rows,
+        "marked_count": sum(1 for row in rows if row["is_marked"]),
+    }

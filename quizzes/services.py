@@ -22,6 +22,7 @@ from quizzes.models import (
     Option,
     PracticeAnswer,
     Question,
+    WrongClaim,
 )
 
 Difficulty = Question.Difficulty
@@ -248,20 +249,26 @@ def request_hint(question: Question, *, learner) -> HintRequest:
 # --- Explain ----------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def record_explanation(
-    prompt: ExplainPrompt, *, learner, text: str, concepts: list[KeyConcept]
+    prompt: ExplainPrompt,
+    *,
+    learner,
+    text: str,
+    concepts: list[KeyConcept],
+    wrong_claims: list[WrongClaim] = (),
 ) -> ExplainAnswer:
-    """Score `text` against the prompt's active concepts and store it with what was found."""
-    results = explain.find_concepts(text, concepts)
-    found = [result.key for result in results if result.is_found]
+    """Score `text` against the prompt's active concepts and wrong claims, and store it with the
+    concepts that count (a concept a wrong claim contradicts does not) and the wrong claims made."""
+    scoring = explain.score_explanation(text, concepts, wrong_claims)
+    found = scoring.found_keys
     return ExplainAnswer.objects.create(
         learner=learner,
         prompt=prompt,
         text=text,
         found_keys=found,
+        wrong_claim_keys=[wrong.key for wrong in scoring.wrong_claims],
         found_count=len(found),
-        total=len(results),
+        total=len(scoring.concepts),
     )
 
 

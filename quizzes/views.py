@@ -238,7 +238,11 @@ def explain(request, slug):
         form = ExplainForm(request.POST)
         if form.is_valid():
             explanation = record_explanation(
-                prompt, learner=request.user, text=form.cleaned_data["text"], concepts=prompt.active_concepts
+                prompt,
+                learner=request.user,
+                text=form.cleaned_data["text"],
+                concepts=prompt.active_concepts,
+                wrong_claims=prompt.active_wrong_claims,
             )
             if not request.htmx:
                 return redirect(f"{reverse('quizzes:explain', args=[topic.slug])}?p={prompt.slug}")

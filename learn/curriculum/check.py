@@ -144,6 +144,15 @@ def unknown_misconceptions(topics: list[TopicSource], known: set[str]) -> list[P
                         f'"{tag.id}": add content/misconceptions/{tag.id}.md or fix the id'
                     )
                     problems.append(Problem(topic.path, tag.line, message))
+        for prompt in topic.of_kind("explain"):
+            for wrong in prompt.wrong_claims:
+                if wrong.misconception and wrong.misconception not in known:
+                    message = (
+                        f'explain prompt "{prompt.id}" has wrong claim "{wrong.name}" naming unknown '
+                        f'misconception "{wrong.misconception}": add '
+                        f"content/misconceptions/{wrong.misconception}.md or fix the id"
+                    )
+                    problems.append(Problem(topic.path, wrong.field_lines["misconception"], message))
     return problems
 
 

@@ -20,6 +20,8 @@ ITEM_HEADING_RE = re.compile(r"^(card|question|explain): (\S+)$")
 FIELD_RE = re.compile(r"^([a-z_]+):\s*(.*?)\s*$")
 OPTION_RE = re.compile(r"^- \[([ xX])\] ([A-Z])\. (.*)$")
 CONCEPT_RE = re.compile(r"^- ([^:]+):(.*)$")
+# A concept's or wrong claim's own fields, indented under its bullet: `  section: Retrying`.
+BULLET_FIELD_RE = re.compile(r"^ {2,}([a-z_]+):\s*(.*?)\s*$")
 MISCONCEPTION_TAG_RE = re.compile(r"^- ([A-Z]):\s*(\S+)\s*$")
 # Images: ![alt](src "title"), ![alt][ref] or ![ref] with a definition "[ref]: src", <img src=...>.
 IMAGE_RE = re.compile(r"!\[[^\]]*\]\(\s*<?([^\s)>]+)")
@@ -38,10 +40,13 @@ KIND_NAMES = {"card": "card", "question": "question", "explain": "explain prompt
 SUBSECTIONS = {
     "card": {"Back"},
     "question": {"Options", "Explanation", "Hint", "Solution", "Common mistakes", "Misconceptions"},
-    "explain": {"Hint", "Concepts"},
+    "explain": {"Hint", "Concepts", "Wrong claims", "Model answer"},
 }
 # Subsections an item may leave out.
-OPTIONAL_SUBSECTIONS = {"Misconceptions"}
+OPTIONAL_SUBSECTIONS = {"Misconceptions", "Wrong claims"}
+# The fields under a concept's bullet and under a wrong claim's (all required).
+CONCEPT_FIELDS = ("section",)
+WRONG_CLAIM_FIELDS = ("misconception", "contradicts")
 MIN_OPTIONS, MAX_OPTIONS = 2, 6
 MIN_CONCEPTS, MAX_CONCEPTS = 3, 6
 
@@ -68,10 +73,27 @@ class OptionSource:
 
 @dataclass
 class ConceptSource:
+    """A key concept: its name, the claims that make it (`phrasings`) and its fields."""
+
     key: str
     name: str
     phrasings: list[str]
     line: int
+    fields: dict[str, str] = field(default_factory=dict)
+    field_lines: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def section(self) -> str:
+        """The cheat-sheet heading that teaches this concept."""
+        return self.fields.get("section", "")
+
+    @property
+    def misconception(self) -> str:
+        return self.fields.get("misconception", "")
+
+    @property
+    def contradicts(self) -> str:
+        return self.fields.get("contradicts", "")
 
 
 @dataclass
@@ -97,6 +119,8 @@ class ItemSource:
     section_lines: dict[str, int] = field(default_factory=dict)
     options: list[OptionSource] = field(default_factory=list)
     concepts: list[ConceptSource] = field(default_factory=list)
+    # An explain prompt's wrong claims: same shape as concepts, with other fields.
+    wrong_claims: list[ConceptSource] = field(default_factory=list)
     misconceptions: list[MisconceptionTag] = field(default_factory=list)
 
     @property
@@ -120,6 +144,8 @@ class TopicSource:
     tags: list[str] = field(default_factory=list)
     order: int = 0
     body: str = ""
+    # The cheat sheet's headings (`##` to `####`) as written, without the hashes.
+    headings: list[str] = field(default_factory=list)
     items: list[ItemSource] = field(default_factory=list)
 
     def of_kind(self, kind: str) -> list[ItemSource]:
@@ -180,6 +206,7 @@ class FileParser:
         if body_start is None:
             return topic
         self.parse_body(lines, body_start, topic)
+        self.check_sections(topic)
         self.check_images(lines, body_start)
         return topic
 
@@ -243,6 +270,8 @@ class FileParser:
         sections = [(i, text) for i, level, text in headings if level == 2 and text in SECTIONS]
         cheat_sheet_end = sections[0][0] if sections else len(lines)
         topic.body = block(lines, start, cheat_sheet_end)
+        # (a `#` heading is reported on its own below; it still counts here, to report it once)
+        topic.headings = [text for i, level, text in headings if i < cheat_sheet_end]
         if not topic.body.strip():
             self.problem(start, "the cheat sheet is empty: write it before the first section")
         for index, level, _ in headings:
@@ -318,7 +347,9 @@ class FileParser:
                 if name == "Options":
                     item.options = self.parse_options(lines, sub_index + 1, sub_end)
                 elif name == "Concepts":
-                    item.concepts = self.parse_concepts(lines, sub_index + 1, sub_end)
+                    item.concepts = self.parse_concepts(lines, sub_index + 1, sub_end, CONCEPT_FIELDS)
+                elif name == "Wrong claims":
+                    item.wrong_claims = self.parse_concepts(lines, sub_index + 1, sub_end, WRONG_CLAIM_FIELDS)
                 elif name == "Misconceptions":
                     item.misconceptions = self.parse_misconception_tags(lines, sub_index + 1, sub_end)
 
@@ -349,19 +380,48 @@ class FileParser:
         close()
         return options
 
-    def parse_concepts(self, lines, start, end) -> list[ConceptSource]:
-        concepts = []
+    def parse_concepts(self, lines, start, end, field_names) -> list[ConceptSource]:
+        """Concepts or wrong claims: `- Name: claim | claim`, then indented `name: value` fields."""
+        from quizzes.explain import parse_claim  # the claim syntax belongs to the scorer
+
+        kind = "concept" if field_names == CONCEPT_FIELDS else "wrong claim"
+        fields_example = [f"'{name}: ...'" for name in field_names]
+        example = "\n  ".join(["'- Name: claim | another claim'", *fields_example])
+        concepts: list[ConceptSource] = []
         for index in range(start, end):
             line = lines[index]
             if not line.strip():
                 continue
+            field_match = BULLET_FIELD_RE.match(line)
+            if field_match and concepts:
+                key, value = field_match.groups()
+                if key not in field_names:
+                    allowed = ", ".join(field_names)
+                    self.problem(index, f"unknown field {key!r} for a {kind} (allowed: {allowed})")
+                elif key in concepts[-1].fields:
+                    self.problem(index, f"field {key!r} appears twice")
+                elif not value:
+                    self.problem(index, f"field {key!r} is empty")
+                else:
+                    concepts[-1].fields[key] = value
+                    concepts[-1].field_lines[key] = index + 1
+                continue
             match = CONCEPT_RE.match(line)
             phrasings = [p.strip() for p in match.group(2).split("|")] if match else []
             if not match or not all(phrasings):
-                self.problem(index, "expected a concept like '- Name: phrasing | another phrasing'")
+                self.problem(index, f"expected a {kind} like {example}")
                 continue
+            for phrasing in phrasings:
+                try:
+                    parse_claim(phrasing)
+                except ValueError as exc:
+                    self.problem(index, str(exc))
             name = match.group(1).strip()
             concepts.append(ConceptSource(slugify(name), name, phrasings, index + 1))
+        for concept in concepts:
+            for name in field_names:
+                if name not in concept.fields:
+                    self.problem(concept.line - 1, f"{kind} {concept.name!r} has no '{name}:' field")
         return concepts
 
     def parse_misconception_tags(self, lines, start, end) -> list[MisconceptionTag]:
@@ -381,7 +441,7 @@ class FileParser:
         for name in sorted(SUBSECTIONS[item.kind] - OPTIONAL_SUBSECTIONS - set(item.sections)):
             self.problem(index, f"{item.kind} {item.id!r} has no '#### {name}' subsection")
         for name, text in item.sections.items():
-            if not text.strip() and name not in ("Options", "Concepts", "Misconceptions"):
+            if not text.strip() and name not in ("Options", "Concepts", "Misconceptions", "Wrong claims"):
                 self.problem(item.section_lines[name] - 1, f"subsection {name!r} is empty")
         if not item.text.strip():
             what = {"card": "front", "question": "stem", "explain": "prompt"}[item.kind]
@@ -500,6 +560,47 @@ class FileParser:
                     f"concept {concept.name!r} repeats the concept at line {seen[concept.key]}",
                 )
             seen.setdefault(concept.key, concept.line)
+        self.check_wrong_claims(item, seen)
+
+    def check_wrong_claims(self, item: ItemSource, concept_lines: dict[str, int]) -> None:
+        """Each wrong claim contradicts a concept of its prompt (by name), once per name. Whether
+        its misconception exists is checked across files."""
+        if "Wrong claims" in item.sections and not item.wrong_claims:
+            self.problem(
+                item.section_lines["Wrong claims"] - 1,
+                "subsection 'Wrong claims' is empty: list the wrong claims or remove it",
+            )
+        names = {concept.name: concept.key for concept in item.concepts}
+        seen: dict[str, int] = {}
+        for wrong in item.wrong_claims:
+            if wrong.key in seen or wrong.key in concept_lines:
+                first = seen.get(wrong.key) or concept_lines[wrong.key]
+                self.problem(wrong.line - 1, f"wrong claim {wrong.name!r} repeats the name at line {first}")
+            seen.setdefault(wrong.key, wrong.line)
+            if wrong.contradicts and wrong.contradicts not in names:
+                self.problem(
+                    wrong.field_lines["contradicts"] - 1,
+                    f"wrong claim {wrong.name!r} contradicts {wrong.contradicts!r}, which is not a concept "
+                    f"of {item.id!r} (concepts: {', '.join(repr(name) for name in names)})",
+                )
+            if wrong.misconception and not is_slug(wrong.misconception):
+                self.problem(
+                    wrong.field_lines["misconception"] - 1,
+                    f"misconception id {wrong.misconception!r} is not a slug "
+                    "(lowercase letters, digits, hyphens)",
+                )
+
+    def check_sections(self, topic: TopicSource) -> None:
+        """A concept's `section:` names a heading of its topic's cheat sheet, as written."""
+        for item in topic.of_kind("explain"):
+            for concept in item.concepts:
+                if concept.section and concept.section not in topic.headings:
+                    known = "; ".join(repr(heading) for heading in topic.headings) or "none"
+                    self.problem(
+                        concept.field_lines["section"] - 1,
+                        f"concept {concept.name!r} names section {concept.section!r}, which is not a "
+                        f"heading of this topic's cheat sheet (headings: {known})",
+                    )
 
 
 def off_site_images(lines: list[str], start: int) -> list[tuple[int, str]]:

@@ -9,6 +9,7 @@ them all on its first pages, and those were the slowest pages of bench/classroom
 """
 
 import hashlib
+import html
 import re
 import threading
 from functools import lru_cache
@@ -16,9 +17,21 @@ from functools import lru_cache
 import markdown
 import nh3
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import slugify
 
-EXTENSIONS = ["fenced_code", "codehilite", "tables", "sane_lists"]
-EXTENSION_CONFIGS = {"codehilite": {"css_class": "highlight", "guess_lang": False}}
+
+def section_anchor(heading: str) -> str:
+    """The id of a cheat-sheet heading on the page: `## `get()` waits` → `sheet-get-waits`. The
+    prefix keeps headings clear of the page's own ids (`#claims`, `#flashcards`)."""
+    return "sheet-" + slugify(html.unescape(heading.replace("`", "")))
+
+
+EXTENSIONS = ["fenced_code", "codehilite", "tables", "sane_lists", "toc"]
+EXTENSION_CONFIGS = {
+    "codehilite": {"css_class": "highlight", "guess_lang": False},
+    # Headings get ids, so that explain feedback can link to the section that teaches a concept.
+    "toc": {"slugify": lambda value, separator: section_anchor(value)},
+}
 
 # A stem's code block marked runnable (```python runnable) is executed by the test suite
 # (tests/claims/test_runnable_stems.py); on the page it is plain, highlighted Python.
@@ -28,6 +41,8 @@ RUNNABLE_FENCE_RE = re.compile(r"^(\s*)(```|~~~)python runnable[ \t]*$", re.MULT
 ALLOWED_ATTRIBUTES = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
 for tag in ("span", "div", "code", "pre"):
     ALLOWED_ATTRIBUTES.setdefault(tag, set()).add("class")
+for tag in ("h2", "h3", "h4"):
+    ALLOWED_ATTRIBUTES.setdefault(tag, set()).add("id")
 
 
 # One parser for the process, reset before each text. `markdown.markdown()` builds a new one
@@ -80,7 +95,7 @@ def render_html(text: str) -> str:
 
 # Part of every stored text's key: change it whenever render_html's output changes, so that the
 # next `content sync` drops the HTML stored by the old code and renders every text again.
-RENDERING = "2: pre tabindex"
+RENDERING = "3: pre tabindex, heading ids"
 
 
 def digest(text: str) -> str:
@@ -115,7 +130,7 @@ def curriculum_texts() -> set[str]:
         (Flashcard, ["front", "back"]),
         (Question, ["stem", "hint", "explanation", "solution", "common_mistakes"]),
         (Option, ["text"]),
-        (ExplainPrompt, ["prompt", "hint"]),
+        (ExplainPrompt, ["prompt", "hint", "model_answer"]),
     ]
     texts = set()
     for model, names in fields:

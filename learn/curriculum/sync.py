@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from learn.curriculum.check import load_curriculum
 from learn.curriculum.parse import Problem, TopicSource
+from learn.curriculum.render import section_anchor
 from learn.models import Claim, Flashcard, Misconception, Topic
-from quizzes.models import ExplainPrompt, KeyConcept, Option, Question
+from quizzes.models import ExplainPrompt, KeyConcept, Option, Question, WrongClaim
 
 # Where an item stands in its file. A change of these alone is reported as "moved": the text a
 # learner sees is the same.
@@ -138,6 +139,7 @@ def sync_curriculum(path: Path) -> SyncReport:
     prompts = RowSync(report, "explain prompt", ExplainPrompt, "slug", now)
     options_by_question = group_by(Option.objects.all(), "question_id")
     concepts_by_prompt = group_by(KeyConcept.objects.all(), "prompt_id")
+    wrong_claims_by_prompt = group_by(WrongClaim.objects.all(), "prompt_id")
 
     for source in curriculum.topics:
         topic = put_topic(topics, source)
@@ -188,6 +190,7 @@ def sync_curriculum(path: Path) -> SyncReport:
                 source_line=item.line,
                 prompt=item.text,
                 hint=item.sections["Hint"],
+                model_answer=item.sections["Model answer"],
             )
             concepts = RowSync(
                 report, "key concept", KeyConcept, "key", now, concepts_by_prompt.get(prompt.pk, [])
@@ -198,9 +201,26 @@ def sync_curriculum(path: Path) -> SyncReport:
                     prompt=prompt,
                     name=concept.name,
                     phrasings=concept.phrasings,
+                    section_heading=concept.section,
+                    section_anchor=section_anchor(concept.section),
                     position=position_,
                 )
             concepts.archive_missing()
+            wrong_claims = RowSync(
+                report, "wrong claim", WrongClaim, "key", now, wrong_claims_by_prompt.get(prompt.pk, [])
+            )
+            concept_keys = {concept.name: concept.key for concept in item.concepts}
+            for position_, wrong in enumerate(item.wrong_claims):
+                wrong_claims.put(
+                    wrong.key,
+                    prompt=prompt,
+                    name=wrong.name,
+                    misconception_id=misconceptions.seen[wrong.misconception].pk,
+                    contradicts_id=concepts.seen[concept_keys[wrong.contradicts]].pk,
+                    phrasings=wrong.phrasings,
+                    position=position_,
+                )
+            wrong_claims.archive_missing()
 
     for sync in (cards, questions, prompts, topics, misconceptions, claims):
         sync.archive_missing()

@@ -107,9 +107,16 @@ Which states count?
 
 #### Concepts
 
-- Failure is ready: failure | failed
-- Revoked is ready: revoked
-- Success is ready: success | succeeded
+- Failure is ready: failure/failed ready
+  section: Cheat sheet
+- Revoked is ready: revoked ready
+  section: Cheat sheet
+- Success is ready: success/succeeded ready
+  section: Cheat sheet
+
+#### Model answer
+
+SUCCESS, FAILURE and REVOKED are the ready states: `ready()` is true for each.
 """
 
 
