@@ -2,8 +2,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import fsrs
-from django.db.models import Prefetch, Q
+from django.db.models import Count, Prefetch, Q
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from learn.models import CardReviewLog, CardReviewState, Claim, Flashcard, Misconception, Rating, Topic
 from learn.services import (
@@ -110,6 +111,12 @@ def misconceptions_by_topic() -> list[MisconceptionGroup]:
 # A card is "due" when it has a schedule and its due time has come. Cards never rated are
 # "new": they are not due, and never counted in the review queue or the navigation; a topic's
 # cards page introduces them after its due cards.
+#
+# A card in (re)learning (rated Again or Hard, back in a few minutes) comes back in the same
+# session, as in Anki: when nothing else is left, one due within LEARN_AHEAD is shown early
+# (Anki's "learn ahead limit", 20 minutes by default). Without it, a card rated Again left the
+# session and the deck ended on "the next card is due in 0 minutes".
+LEARN_AHEAD = dt.timedelta(minutes=20)
 
 
 @dataclass
@@ -126,6 +133,14 @@ class CardProgress:
 
     def is_due(self, now: dt.datetime) -> bool:
         return self.card is not None and self.card.due <= now
+
+    @property
+    def is_learning(self) -> bool:
+        """Rated, but still in FSRS's short learning or relearning steps."""
+        return self.card is not None and self.card.state != fsrs.State.Review
+
+    def is_learnable_ahead(self, now: dt.datetime) -> bool:
+        return self.is_learning and not self.is_due(now) and self.card.due <= now + LEARN_AHEAD
 
 
 @dataclass
@@ -152,6 +167,26 @@ class Deck:
     next_due_at: dt.datetime | None = None
     last_rating: LastRating | None = None
     choices: list[RatingChoice] = field(default_factory=list)
+    # Anki's three counts: new, learning (due now or within LEARN_AHEAD), review (due now).
+    learning_count: int = 0
+    review_count: int = 0
+
+
+def study_order(progress: list[CardProgress], *, now: dt.datetime, with_new: bool) -> Deck:
+    """Due cards first (earliest first), then new ones, then learning cards due soon."""
+    due = sorted((p for p in progress if p.is_due(now)), key=lambda p: p.card.due)
+    new = [p for p in progress if p.is_new] if with_new else []
+    ahead = sorted((p for p in progress if p.is_learnable_ahead(now)), key=lambda p: p.card.due)
+    later = [p.card.due for p in progress if not p.is_new and not p.is_due(now) and p not in ahead]
+    queue = due + new + ahead
+    return Deck(
+        current=queue[0] if queue else None,
+        due_count=len(due),
+        new_count=len(new),
+        next_due_at=min(later) if later else None,
+        learning_count=sum(1 for p in due + ahead if p.is_learning),
+        review_count=sum(1 for p in due if not p.is_learning),
+    )
 
 
 def human_interval(interval: dt.timedelta) -> str:
@@ -201,6 +236,36 @@ def last_rating_for(user, session) -> LastRating | None:
     return LastRating(len(entries), Rating(entries[-1]["rating"]), entries[-1]["card"])
 
 
+@dataclass
+class RatingsToday:
+    """What a finished deck sums up: today's ratings (of the topic's cards, on a topic's page)."""
+
+    counts: list[tuple[Rating, int]]
+
+    @property
+    def total(self) -> int:
+        return sum(count for _, count in self.counts)
+
+
+def ratings_today(user, session, *, topic: Topic | None = None, now=None) -> RatingsToday:
+    """Ratings since the start of today in the site's time zone (TIME_ZONE)."""
+    start = timezone.localtime(utc(now)).replace(hour=0, minute=0, second=0, microsecond=0)
+    by_rating = dict.fromkeys(Rating, 0)
+    if user.is_authenticated:
+        logs = CardReviewLog.objects.filter(learner=user, reviewed_at__gte=start)
+        if topic is not None:
+            logs = logs.filter(flashcard__topic=topic)
+        for rating, count in logs.values_list("rating").annotate(count=Count("id")).order_by():
+            by_rating[Rating(rating)] += count
+    else:
+        slugs = set(study_cards(topic).values_list("slug", flat=True)) if topic else None
+        for entry in session.get(SESSION_RATINGS, []):
+            is_today = dt.datetime.fromisoformat(entry["reviewed_at"]) >= start
+            if is_today and (slugs is None or entry["card"] in slugs):
+                by_rating[Rating(entry["rating"])] += 1
+    return RatingsToday(list(by_rating.items()))
+
+
 def get_study_topic(slug: str) -> Topic:
     """An active topic, for its cards page; 404 for an unknown or archived one."""
     return get_object_or_404(Topic.active, slug=slug)
@@ -223,18 +288,10 @@ def topic_deck(user, session, topic: Topic, *, now=None) -> Deck:
         ]
     else:
         progress = list(session_progress(session, flashcards).values())
-    due = sorted((p for p in progress if p.is_due(now)), key=lambda p: p.card.due)
-    new = [p for p in progress if p.is_new]
-    later = [p.card.due for p in progress if not p.is_new and not p.is_due(now)]
+    deck = study_order(progress, now=now, with_new=True)
     last = last_rating_for(user, session)
     slugs = {card.slug for card in flashcards}
-    deck = Deck(
-        current=(due + new)[0] if due + new else None,
-        due_count=len(due),
-        new_count=len(new),
-        next_due_at=min(later) if later else None,
-        last_rating=last if last and last.card_slug in slugs else None,
-    )
+    deck.last_rating = last if last and last.card_slug in slugs else None
     if deck.current:
         deck.choices = rating_choices(deck.current, now=now)
     return deck
@@ -258,22 +315,21 @@ def review_deck(user, session, *, now=None) -> Deck:
     if user.is_authenticated:
         states = (
             CardReviewState.objects.filter(
-                learner=user, due_at__lte=now, **active_cards_filter("flashcard__")
+                learner=user, due_at__lte=now + LEARN_AHEAD, **active_cards_filter("flashcard__")
             )
             .select_related("flashcard__topic")
             .order_by("due_at", "pk")
         )
-        due = [CardProgress(state.flashcard, state.to_fsrs(), state.review_count) for state in states]
+        progress = [CardProgress(state.flashcard, state.to_fsrs(), state.review_count) for state in states]
     else:
         replayed = replay_ratings(session.get(SESSION_RATINGS, []))
-        slugs = [slug for slug, (card, _) in replayed.items() if card.due <= now]
+        slugs = [slug for slug, (card, _) in replayed.items() if card.due <= now + LEARN_AHEAD]
         flashcards = Flashcard.objects.filter(slug__in=slugs, **active_cards_filter()).select_related("topic")
-        due = sorted(
-            (CardProgress(card, *replayed[card.slug]) for card in flashcards), key=lambda p: p.card.due
-        )
-    deck = Deck(
-        current=due[0] if due else None, due_count=len(due), last_rating=last_rating_for(user, session)
-    )
+        progress = [CardProgress(card, *replayed[card.slug]) for card in flashcards]
+    # Cards due later than LEARN_AHEAD were not read: the queue never says when the next is due.
+    deck = study_order(progress, now=now, with_new=False)
+    deck.next_due_at = None
+    deck.last_rating = last_rating_for(user, session)
     if deck.current:
         deck.choices = rating_choices(deck.current, now=now)
     return deck

@@ -33,6 +33,7 @@ from learn.queries import (
     last_rating_for,
     misconceptions_by_topic,
     misconceptions_tested_in,
+    ratings_today,
     review_deck,
     session_is_full,
     study_cards,
@@ -274,4 +275,6 @@ def render_deck(request, template, deck, form, context):
     )
     template = page_or_partial(request, template, "card-panel")
     context |= {"deck": deck, "form": form, "revealed": revealed, "is_fragment": "#" in template}
+    if deck.current is None:  # the deck is done: sum up the day's ratings
+        context["today"] = ratings_today(request.user, request.session, topic=context.get("topic"))
     return render(request, template, context, status=400 if has_errors and not request.htmx else 200)

@@ -1,5 +1,5 @@
 // Flashcards: reveal without a round trip, and keyboard shortcuts.
-// Space shows the answer; 1-4 rate Again, Hard, Good, Easy. Everything here is also reachable
+// Space shows the answer; 1-4 rate Again, Hard, Good, Easy; U undoes the last rating. Everything here is also reachable
 // without JavaScript: "Show answer" is a GET form and the ratings are a plain POST form.
 (function () {
   "use strict";
@@ -43,6 +43,14 @@
       // Space on a focused button or link keeps its usual meaning.
       if (event.target.closest("button, a, summary")) return;
       if (reveal()) event.preventDefault();
+      return;
+    }
+    if (event.key === "u" || event.key === "U") {
+      var undo = p.querySelector(".undo-form button");
+      if (undo && !undo.disabled) {
+        event.preventDefault();
+        undo.click();
+      }
       return;
     }
     if (/^[1-4]$/.test(event.key) && p.dataset.revealed === "true") {

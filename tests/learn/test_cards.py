@@ -111,7 +111,7 @@ def test_a_card_in_review_shows_day_intervals(client, deck, ada):
 
     page = client.get(cards_url(topic)).content.decode()
 
-    assert "2 due · 0 new" in page
+    assert "0 new · 0 learning · 2 to review" in page
     assert 'id="next-1" aria-hidden="true">10 min</span>' in page
     assert f'id="next-3" aria-hidden="true">{round(expected[2].total_seconds() / 86400)} days</span>' in page
 
@@ -140,7 +140,7 @@ def test_archived_cards_are_not_shown_or_rated(client, deck, ada):
 
     assert "Is REVOKED ready?" in page
     assert "What does PENDING mean?" not in page
-    assert "0 due · 1 new" in page
+    assert "1 new · 0 learning · 0 to review" in page
     assert response.status_code == 400
     assert not CardReviewLog.objects.exists()
 
@@ -210,7 +210,7 @@ def test_rating_through_htmx_answers_with_the_next_card_panel(client, deck, ada)
     assert panel.lstrip().startswith('<section id="card-panel"')
     assert "<html" not in panel
     assert "Is REVOKED ready?" in panel
-    assert "0 due · 1 new" in panel
+    assert "1 new · 1 learning · 0 to review" in panel  # Good on a new card: back in 10 minutes
     assert "Your last rating: Good." in panel
     # The navigation's count is refreshed out of band.
     assert '<span id="review-due-count" hx-swap-oob="true">0</span>' in panel
@@ -320,7 +320,7 @@ def test_undoing_the_first_rating_makes_the_card_new_again(client, deck, ada):
 
     assert response.status_code == 200
     assert "What does PENDING mean?" in response.content.decode()
-    assert "0 due · 2 new" in response.content.decode()
+    assert "2 new · 0 learning · 0 to review" in response.content.decode()
     assert not CardReviewState.objects.exists()
     assert not CardReviewLog.objects.exists()
 
@@ -367,7 +367,7 @@ def test_two_learners_reviews_never_mix(client, deck, ada):
     post_rating(client, first, 1)
 
     assert "What does PENDING mean?" in page  # still new for Bob
-    assert "0 due · 2 new" in page
+    assert "2 new · 0 learning · 0 to review" in page
     assert "Your last rating" not in page
     assert state_of(ada, first).to_fsrs() == ada_state
     assert state_of(bob, first).review_count == 1
@@ -517,3 +517,56 @@ def test_an_htmx_rating_runs_a_fixed_number_of_queries(client, ada, django_asser
         response = post_rating(client, cards[0], 3, headers=HTMX)
     assert response.status_code == 200
     assert Flashcard.active.count() == 8
+
+
+# --- A session, as Anki runs one ----------------------------------------------------------------
+
+
+def test_a_card_rated_again_comes_back_in_the_same_session_after_the_new_cards(client, deck, ada):
+    topic, first, second = deck
+
+    after_again = post_rating(client, first, 1, headers=HTMX).content.decode()
+    after_good = post_rating(client, second, 3, headers=HTMX).content.decode()
+
+    assert "Is REVOKED ready?" in after_again  # the new card first
+    assert "1 new · 1 learning · 0 to review" in after_again
+    assert "What does PENDING mean?" in after_good  # then the Again card, a minute early
+    assert "All caught up" not in after_good
+    assert "0 new · 2 learning · 0 to review" in after_good
+
+
+def test_a_finished_deck_sums_up_the_days_ratings_and_says_where_to_go_next(client, deck, ada):
+    topic, first, second = deck
+    rate_card(ada, flashcard=first, rating=4, reviews_seen=0, now=days_ago(2))  # not today
+
+    post_rating(client, first, 4, reviews=1)
+    page = client.get(cards_url(topic)).content.decode()
+    assert "Is REVOKED ready?" in page
+    page = post_rating(client, second, 4, headers=HTMX).content.decode()
+
+    assert "All caught up on this topic." in page
+    assert "Today you rated 2 cards of this topic:" in page
+    assert "Again 0 · Hard 0 · Good 0 · Easy 2." in page
+    assert f'href="/topics/{topic.slug}/practice/">practice questions</a>' in page
+    assert "The next card is due in 0" not in page
+
+
+def test_a_visitors_again_card_comes_back_too(client, deck):
+    topic, first, _ = deck
+    client.get(cards_url(topic))
+
+    post_rating(client, first, 1)
+    post_rating(client, _, 4)
+    page = client.get(cards_url(topic)).content.decode()
+
+    assert "What does PENDING mean?" in page
+    assert "0 new · 1 learning · 0 to review" in page
+
+
+def test_the_undo_button_has_the_u_key(client, deck, ada):
+    topic, first, _ = deck
+
+    panel = post_rating(client, first, 3, headers=HTMX).content.decode()
+
+    assert '<button type="submit" class="secondary" aria-keyshortcuts="u">Undo</button>' in panel
+    assert "<kbd>U</kbd> undoes your last rating" in client.get(cards_url(topic)).content.decode()

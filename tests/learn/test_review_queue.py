@@ -186,11 +186,11 @@ def test_the_nav_shows_the_review_link_only_to_signed_in_learners(client, db):
 
 def test_an_anonymous_visitors_queue_comes_from_their_session(client, db):
     card = make_flashcard(front="Session card?")
-    client.post(f"/topics/{card.topic.slug}/cards/rate/", {"card": card.pk, "rating": 1, "reviews": 0})
+    client.post(f"/topics/{card.topic.slug}/cards/rate/", {"card": card.pk, "rating": 4, "reviews": 0})
 
-    assert "Nothing is due." in client.get("/review/").content.decode()
+    assert "Nothing is due." in client.get("/review/").content.decode()  # Easy: back in days
     session = client.session
-    session["card_ratings"][0]["reviewed_at"] = days_ago(1).isoformat()
+    session["card_ratings"][0]["reviewed_at"] = days_ago(60).isoformat()
     session.save()
 
     page = client.get("/review/").content.decode()
@@ -228,3 +228,17 @@ def test_the_nav_count_adds_one_query_to_a_signed_in_page(client, ada, django_as
     # session, user, topics, the nav's due count
     with django_assert_num_queries(4):
         client.get("/")
+
+
+def test_the_queue_shows_a_learning_card_due_within_twenty_minutes_but_not_a_later_one(client, ada):
+    topic = make_topic()
+    again = make_flashcard(topic, front="Rated Again just now?")
+    easy = make_flashcard(topic, front="Rated Easy just now?")
+    rated(ada, again, rating=1, when=timezone.now())  # back in a minute: learning
+    rated(ada, easy, rating=4, when=timezone.now())  # back in days
+
+    page = client.get("/review/").content.decode()
+
+    assert "Rated Again just now?" in page
+    assert "Rated Easy just now?" not in page
+    assert "0 due across all topics · 1 learning · 0 to review" in page
