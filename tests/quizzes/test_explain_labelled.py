@@ -16,6 +16,9 @@ from learn.curriculum.parse import parse_file
 from quizzes.explain import score_explanation
 
 LABELLED = Path(__file__).parent / "labelled_answers"
+# Written after the claims were tuned and never used to tune them: how the scorer does on
+# answers it was not fitted to (docs/scoring.md reports the figures).
+HELD_OUT = LABELLED / "held_out"
 EXACT_AGREEMENT_AIM = 0.9
 
 
@@ -57,10 +60,10 @@ def shipped_prompts() -> dict:
     return prompts
 
 
-def scored_answers() -> list[Scored]:
+def scored_answers(folder: Path = LABELLED) -> list[Scored]:
     prompts = shipped_prompts()
     scored = []
-    for path in sorted(LABELLED.glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")):
         for entry in yaml.safe_load(path.read_text()):
             concepts, wrong_claims = prompts[entry["prompt"]]
             for answer in entry["answers"]:
@@ -144,3 +147,12 @@ def test_every_shipped_prompt_lists_wrong_claims_and_a_model_answer():
         for item in topic.of_kind("explain"):
             assert item.wrong_claims, item.id
             assert item.sections.get("Model answer", "").strip(), item.id
+
+
+def test_on_held_out_answers_the_safety_aims_hold_and_the_agreement_is_reported():
+    held_out = scored_answers(HELD_OUT)
+    print("held out:", agreement_report(held_out))
+
+    assert len(held_out) >= 60
+    assert not [a for a in held_out if a.has_wrong_claim and len(a.scorer) == a.total]
+    assert not [a for a in held_out if a.kind == "keywords" and len(a.scorer) > a.total / 2]
