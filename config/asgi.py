@@ -13,8 +13,10 @@ without holding a database connection, so a burst of logins (each one PBKDF2, ~0
 queues instead of taking every pooled connection.
 """
 
+import asyncio
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
@@ -42,25 +44,38 @@ class OneHopHandler(ASGIHandler):
     def __init__(self, *, threads: int):
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
-        self.respond_in_thread = sync_to_async(
-            self.respond,
-            thread_sensitive=False,
-            executor=ThreadPoolExecutor(threads, thread_name_prefix="request"),
-        )
+        self.threads = ThreadPoolExecutor(threads, thread_name_prefix="request")
+        self.respond_in_thread = sync_to_async(self.respond, thread_sensitive=False, executor=self.threads)
 
     async def handle(self, scope, receive, send):
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
-        response = await self.respond_in_thread(scope, body_file)
+        # A browser that gave up while its request waited for a thread (behind a burst of
+        # logins) is not served: the threads go to requests that someone still waits for.
+        gone = threading.Event()
+        listener = asyncio.create_task(self.note_disconnect(receive, gone))
+        try:
+            response = await self.respond_in_thread(scope, body_file, gone)
+        finally:
+            listener.cancel()
+        if response is None:
+            return
         try:
             await self.send_response(response, send)
         finally:
             if response.streaming:  # a static file: closed once it is sent
                 await sync_to_async(response.close)()
 
-    def respond(self, scope, body_file):
+    async def note_disconnect(self, receive, gone: threading.Event) -> None:
+        if (await receive())["type"] == "http.disconnect":
+            gone.set()
+
+    def respond(self, scope, body_file, gone: threading.Event):
+        if gone.is_set():
+            body_file.close()
+            return None
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, response = self.create_request(scope, body_file)

@@ -1,30 +1,27 @@
 """config/asgi.py, the application uvicorn serves, called as uvicorn calls it: ordinary requests
 on a request thread in one hop, the lab's event stream on the event loop."""
 
+import asyncio
 import re
+import threading
 import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
+from django.core.signals import request_started
 from django.test import Client
 from django.utils import timezone
 
-from config.asgi import application
+from config.asgi import OneHopHandler, application
 from live_lab.models import LabRun
 from tests.factories import make_learner
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the request threads see committed rows
 
 
-def serve(method: str, path: str, *, cookies: dict | None = None, body: bytes = b"") -> tuple:
-    """(status, headers, body) of one request to the application."""
-    headers = [(b"host", b"127.0.0.1")]
-    if cookies:
-        headers.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
-    if body:
-        headers.append((b"content-type", b"application/x-www-form-urlencoded"))
-    scope = {
+def http_scope(method: str, path: str, headers: list | None = None) -> dict:
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -34,10 +31,20 @@ def serve(method: str, path: str, *, cookies: dict | None = None, body: bytes = 
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": headers,
+        "headers": [(b"host", b"127.0.0.1"), *(headers or [])],
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+def serve(method: str, path: str, *, cookies: dict | None = None, body: bytes = b"") -> tuple:
+    """(status, headers, body) of one request to the application."""
+    headers = []
+    if cookies:
+        headers.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
+    if body:
+        headers.append((b"content-type", b"application/x-www-form-urlencoded"))
+    scope = http_scope(method, path, headers)
 
     async def exchange():
         communicator = ApplicationCommunicator(application, scope)
@@ -97,3 +104,32 @@ def test_the_lab_event_stream_is_streamed_by_the_application():
     assert (b"content-type", b"text/event-stream") in [(name.lower(), value) for name, value in headers]
     assert body.decode().startswith("event: lanes\n")
     assert body.decode().endswith("event: done\ndata: over\n\n")
+
+
+def test_a_request_whose_browser_left_while_it_waited_for_a_thread_is_not_served():
+    handler = OneHopHandler(threads=1)
+    busy = threading.Event()
+    handler.threads.submit(busy.wait)  # the one request thread is taken, as by a login
+    served = []
+
+    def count_request(**kwargs):
+        served.append(kwargs["scope"]["path"])
+
+    async def leave_while_waiting():
+        communicator = ApplicationCommunicator(handler, http_scope("GET", "/accounts/login/"))
+        await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+        await communicator.send_input({"type": "http.disconnect"})
+        await asyncio.sleep(0.2)  # the disconnect is noticed while the request waits
+        busy.set()
+        await communicator.wait(10)
+        return await communicator.receive_nothing(0.2)
+
+    request_started.connect(count_request)
+    try:
+        nothing_sent = async_to_sync(leave_while_waiting)()
+    finally:
+        request_started.disconnect(count_request)
+        busy.set()
+
+    assert nothing_sent
+    assert served == [], "the request was never run"
