@@ -19,6 +19,7 @@ from quizzes.forms import (
     QuestionPickForm,
     TestScreenForm,
 )
+from quizzes.misconceptions import attach_feedback, feedback_for_options
 from quizzes.queries import (
     attempt_items,
     attempt_screen,
@@ -136,6 +137,7 @@ def attempt_detail(request, attempt_id):
     if not attempt.is_submitted:
         return redirect("quizzes:test", slug=attempt.topic.slug)
     items = with_marks(attempt_items(attempt))
+    attach_feedback(items)
     context = {
         "attempt": attempt,
         "topic": attempt.topic,
@@ -195,6 +197,10 @@ def practice(request, slug):
             "hint_shown": feedback is None and has_open_hint(request.user, question),
             "lab_url": lab_experiment_url(question),
             "next_question": next_practice_question(questions, question),
+            # The beliefs a wrong answer showed, named in the feedback.
+            "misconceptions": feedback_for_options(feedback.options.all())
+            if feedback and not feedback.is_correct
+            else [],
         }
     return render(request, page_or_partial(request, "quizzes/practice.html", "practice-card"), context)
 

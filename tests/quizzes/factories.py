@@ -102,3 +102,10 @@ def make_wrong_claim(
         "contradicts": prompt.concepts.get(key=contradicts),
     }
     return WrongClaim.objects.create(prompt=prompt, **{**defaults, **fields})
+
+
+def make_tagged_question(topic: Topic, misconception: Misconception, **fields) -> Question:
+    """A question with A right and B wrong, B tagged with `misconception`."""
+    question = make_question(topic, **fields)
+    question.options.filter(key="B").update(misconception=misconception)
+    return question

@@ -1,0 +1,139 @@
+"""The misconception map of a cohort: which wrong beliefs its learners hold, how confidently,
+and which questions and explain prompts revealed them (docs/misconceptions.md).
+
+Built on quizzes/misconceptions.py's rule, with a fixed number of queries whatever the size of
+the cohort (tests pin the count; bench/misconception_map.py times it for 500 learners).
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.utils.html import format_html, format_html_join
+
+from instructor.models import Cohort, Membership
+from instructor.queries import member_ids
+from learn.models import Misconception
+from quizzes.misconceptions import Holding, beliefs_of
+from quizzes.models import ExplainPrompt, Question
+
+# The orders the page offers (`?sort=`): most weighted first, most learners first, by id.
+SORTS = {
+    "weighted": "weighted score",
+    "learners": "learners",
+    "name": "name",
+}
+DEFAULT_SORT = "weighted"
+
+
+@dataclass
+class Holder:
+    membership: Membership
+    holding: Holding
+
+    @property
+    def learner(self):
+        return self.membership.learner
+
+
+@dataclass
+class MapRow:
+    """One misconception: the learners who hold it and the items whose answers showed it."""
+
+    misconception: Misconception
+    holders: list[Holder]
+    questions: list[tuple[Question, int]] = field(default_factory=list)  # with answers that showed it
+    prompts: list[tuple[ExplainPrompt, int]] = field(default_factory=list)
+
+    @property
+    def learners(self) -> int:
+        return len(self.holders)
+
+    @property
+    def weighted(self) -> int:
+        """The sum of the holders' weights: 3 for a learner who was confidently wrong, 1 for one
+        who said they were unsure."""
+        return sum(holder.holding.weight for holder in self.holders)
+
+    @property
+    def confident(self) -> int:
+        return sum(1 for holder in self.holders if holder.holding.is_confident)
+
+    def learner_links(self, base: str) -> str:
+        """The holders as links to their learner pages, most confident first. Built here rather
+        than in the template: a belief of a large cohort may have hundreds of holders."""
+        return format_html_join(
+            ", ",
+            '<a href="{}{}/" class="weight-{}">{}</a>',
+            (
+                (base, holder.membership.learner_id, holder.holding.weight, holder.learner.username)
+                for holder in self.holders
+            ),
+        )
+
+
+@dataclass
+class MisconceptionMap:
+    rows: list[MapRow]
+    learners: int  # in the cohort
+    untouched: int  # active misconceptions no learner holds
+
+    def share(self, row: MapRow) -> int:
+        return round(100 * row.learners / self.learners) if self.learners else 0
+
+
+def misconception_map(cohort: Cohort, *, sort: str = DEFAULT_SORT) -> MisconceptionMap:
+    """Every misconception some learner of the cohort holds now, sorted by `sort` (a key of
+    SORTS). Twelve queries."""
+    found = beliefs_of(member_ids(cohort)).open
+    members = {
+        membership.learner_id: membership
+        for membership in Membership.objects.filter(cohort=cohort).select_related("learner")
+    }
+    by_misconception: dict[int, list[Holding]] = {}
+    for holding in found.values():
+        by_misconception.setdefault(holding.misconception_id, []).append(holding)
+    misconceptions = Misconception.objects.select_related("refuted_by").in_bulk(by_misconception)
+    question_counts, prompt_counts = {}, {}
+    for misconception_id, holdings in by_misconception.items():
+        evidence = [each for holding in holdings for each in holding.evidence]
+        question_counts[misconception_id] = Counter(e.question_id for e in evidence if e.question_id)
+        prompt_counts[misconception_id] = Counter(e.prompt_id for e in evidence if e.prompt_id)
+    questions = Question.objects.select_related("topic").in_bulk(
+        {pk for counts in question_counts.values() for pk in counts}
+    )
+    prompts = ExplainPrompt.objects.select_related("topic").in_bulk(
+        {pk for counts in prompt_counts.values() for pk in counts}
+    )
+    rows = []
+    for misconception_id, holdings in by_misconception.items():
+        holders = [Holder(members[holding.learner_id], holding) for holding in holdings]
+        holders.sort(key=lambda holder: (-holder.holding.weight, holder.learner.username.lower()))
+        rows.append(
+            MapRow(
+                misconception=misconceptions[misconception_id],
+                holders=holders,
+                questions=[(questions[pk], n) for pk, n in question_counts[misconception_id].most_common()],
+                prompts=[(prompts[pk], n) for pk, n in prompt_counts[misconception_id].most_common()],
+            )
+        )
+    sort_map(rows, sort)
+    untouched = Misconception.active.exclude(pk__in=list(by_misconception)).count()
+    return MisconceptionMap(rows=rows, learners=len(members), untouched=untouched)
+
+
+def sort_map(rows: list[MapRow], sort: str) -> None:
+    """Most weighted first, most learners first, or by id; ties by the other figure, then id."""
+    if sort == "learners":
+        rows.sort(key=lambda row: (-row.learners, -row.weighted, row.misconception.slug))
+    elif sort == "name":
+        rows.sort(key=lambda row: row.misconception.slug)
+    else:
+        rows.sort(key=lambda row: (-row.weighted, -row.learners, row.misconception.slug))
+
+
+def weight_label(weight: int) -> str:
+    return {3: "high", 2: "medium or not stated", 1: "low"}[weight]
+
+
+def certainty_badge(holding: Holding) -> str:
+    return format_html('<span class="weight weight-{}">{}</span>', holding.weight, weight_label(holding.weight))

@@ -1,0 +1,230 @@
+"""Which misconceptions a learner holds (quizzes/misconceptions.py), and how the learner is told."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from quizzes.misconceptions import (
+    Evidence,
+    RightAnswer,
+    belief_markdown,
+    beliefs,
+    beliefs_of,
+    open_misconceptions_for,
+)
+from quizzes.models import Certainty, ExplainAnswer, KeyConcept, PracticeAnswer, WrongClaim
+from quizzes.services import record_answer, record_practice_answer, start_attempt, submit_attempt
+from tests.factories import make_learner, make_topic
+from tests.quizzes.factories import make_misconception, make_prompt, make_tagged_question
+
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+LEARNER, BELIEF, OTHER_BELIEF, QUESTION = 1, 10, 11, 100
+
+
+def at(minutes: int) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minutes)
+
+
+def wrong(minutes: int, certainty: str = Certainty.HIGH, *, belief: int = BELIEF) -> Evidence:
+    return Evidence(LEARNER, belief, at(minutes), certainty, question_id=QUESTION)
+
+
+def right(minutes: int, question: int = QUESTION) -> RightAnswer:
+    return RightAnswer(LEARNER, question, at(minutes))
+
+
+TESTED_BY = {QUESTION: {BELIEF}}
+
+
+# --- The rule on plain rows -------------------------------------------------------------------
+
+
+def test_a_tagged_wrong_answer_opens_the_misconception_weighted_by_its_certainty():
+    for certainty, weight in [(Certainty.HIGH, 3), (Certainty.MEDIUM, 2), (Certainty.LOW, 1), ("", 2)]:
+        found = beliefs([wrong(0, certainty)], [], tested_by=TESTED_BY).open
+
+        assert list(found) == [(LEARNER, BELIEF)]
+        assert found[(LEARNER, BELIEF)].weight == weight, certainty
+
+
+def test_the_most_confident_evidence_sets_the_weight():
+    found = beliefs([wrong(0, Certainty.LOW), wrong(5, Certainty.HIGH), wrong(9, Certainty.LOW)], [], tested_by=TESTED_BY)
+
+    holding = found.open[(LEARNER, BELIEF)]
+    assert holding.weight == 3
+    assert len(holding.evidence) == 3
+    assert holding.last_seen_at == at(9)
+
+
+def test_a_high_certainty_right_answer_after_the_evidence_clears_it():
+    found = beliefs([wrong(0)], [right(10)], tested_by=TESTED_BY)
+
+    assert found.open == {}
+    holding, cleared_at = found.cleared[(LEARNER, BELIEF)]
+    assert cleared_at == at(10)
+    assert holding.weight == 3
+
+
+def test_a_right_answer_before_the_last_evidence_or_at_the_same_moment_does_not_clear_it():
+    assert (LEARNER, BELIEF) in beliefs([wrong(0), wrong(20)], [right(10)], tested_by=TESTED_BY).open
+    assert (LEARNER, BELIEF) in beliefs([wrong(10)], [right(10)], tested_by=TESTED_BY).open
+
+
+def test_evidence_after_a_clearing_opens_it_again_with_only_the_new_evidence():
+    found = beliefs([wrong(0, Certainty.HIGH), wrong(30, Certainty.LOW)], [right(10)], tested_by=TESTED_BY)
+
+    holding = found.open[(LEARNER, BELIEF)]
+    assert holding.weight == 1, "the confident answer before the clearing no longer counts"
+    assert found.cleared == {}
+
+
+def test_a_right_answer_clears_only_the_misconceptions_its_question_tests():
+    tested_by = {QUESTION: {BELIEF}, 200: {OTHER_BELIEF}}
+    found = beliefs([wrong(0), wrong(0, belief=OTHER_BELIEF)], [right(10, question=200)], tested_by=tested_by)
+
+    assert set(found.open) == {(LEARNER, BELIEF)}
+
+
+def test_another_learners_right_answer_clears_nothing():
+    found = beliefs([wrong(0)], [RightAnswer(2, QUESTION, at(10))], tested_by=TESTED_BY)
+
+    assert set(found.open) == {(LEARNER, BELIEF)}
+
+
+def test_the_belief_reads_as_a_sentence_whatever_its_first_word():
+    assert belief_markdown("The broker stores results.") == "You may be thinking that the broker stores results."
+    assert belief_markdown("PENDING means the task is queued.") == (
+        "You may be thinking that PENDING means the task is queued."
+    )
+    assert belief_markdown("`get()` returns None.") == "You may be thinking that `get()` returns None."
+    assert belief_markdown("Celery keeps results for ever.").endswith("that Celery keeps results for ever.")
+
+
+# --- Read from the learner's answers ----------------------------------------------------------
+
+
+@pytest.fixture
+def tagged(db):
+    """A topic with two questions testing one misconception (option B of each)."""
+    topic = make_topic()
+    misconception = make_misconception(
+        "pending-means-queued", statement="PENDING means the task is queued.", lab_slug="success"
+    )
+    first = make_tagged_question(topic, misconception, slug="first-q")
+    second = make_tagged_question(topic, misconception, slug="second-q")
+    return misconception, first, second
+
+
+def practise(question, learner, key: str, certainty: str) -> PracticeAnswer:
+    answer = record_practice_answer(question, learner=learner, options=[question.options.get(key=key)])
+    PracticeAnswer.objects.filter(pk=answer.pk).update(certainty=certainty)
+    return answer
+
+
+def test_a_practice_answer_choosing_a_tagged_option_opens_it_and_a_confident_right_answer_clears_it(tagged):
+    misconception, first, second = tagged
+    learner = make_learner()
+    practise(first, learner, "B", Certainty.HIGH)
+
+    [row] = open_misconceptions_for(learner)
+    assert row.named.misconception == misconception
+    assert row.holding.weight == 3
+    assert row.practice_url == f"/topics/{first.topic.slug}/practice/?q=first-q"
+
+    practise(second, learner, "A", Certainty.MEDIUM)
+    assert len(open_misconceptions_for(learner)) == 1, "a right answer at medium certainty is not enough"
+
+    practise(second, learner, "A", Certainty.HIGH)
+    assert open_misconceptions_for(learner) == []
+
+
+def test_only_submitted_tests_count(tagged):
+    misconception, first, second = tagged
+    learner = make_learner()
+    attempt = start_attempt(first.topic, learner=learner)
+    for item in attempt.items.select_related("question"):
+        record_answer(item, options=[item.question.options.get(key="B")])
+
+    assert beliefs_of([learner.pk]).open == {}
+
+    submit_attempt(attempt)
+    holding = beliefs_of([learner.pk]).open[(learner.pk, misconception.pk)]
+    assert {each.question_id for each in holding.evidence} == {first.pk, second.pk}
+    assert holding.weight == 2, "answers without a stated certainty weigh as medium"
+
+
+def test_an_explain_answer_with_a_tagged_wrong_claim_is_evidence(tagged):
+    misconception, first, _ = tagged
+    learner = make_learner()
+    prompt = make_prompt(first.topic)
+    WrongClaim.objects.create(
+        prompt=prompt,
+        key="broker-writes",
+        name="The broker writes the result",
+        misconception=misconception,
+        contradicts=KeyConcept.objects.filter(prompt=prompt).first(),
+        phrasings=["broker writes"],
+    )
+    ExplainAnswer.objects.create(
+        learner=learner, prompt=prompt, text="The broker writes it.", found_count=0, total=5,
+        wrong_claim_keys=["broker-writes"],
+    )  # fmt: skip
+    ExplainAnswer.objects.create(learner=make_learner(), prompt=prompt, text="Fine.", found_count=5, total=5)
+
+    found = beliefs_of([learner.pk]).open
+    [holding] = found.values()
+    assert holding.misconception_id == misconception.pk
+    assert holding.evidence[0].prompt_id == prompt.pk
+
+
+def test_the_learners_rows_are_read_in_a_fixed_number_of_queries(tagged, django_assert_num_queries):
+    misconception, first, second = tagged
+    learner = make_learner()
+    for _ in range(3):
+        practise(first, learner, "B", Certainty.LOW)
+        practise(second, learner, "B", Certainty.HIGH)
+
+    with django_assert_num_queries(8):
+        rows = open_misconceptions_for(learner)
+    assert len(rows) == 1
+    assert timezone.now() - rows[0].holding.last_seen_at < dt.timedelta(minutes=1)
+
+
+# --- What the learner is told -----------------------------------------------------------------
+
+
+def test_a_wrong_practice_answer_names_the_belief_refutes_it_and_links_the_lab(client, learner, tagged):
+    misconception, first, _ = tagged
+
+    response = client.post(
+        f"/topics/{first.topic.slug}/practice/", {"question": "first-q", "options": ["B"]}, follow=True
+    )
+
+    page = response.content.decode()
+    assert "You may be thinking that PENDING means the task is queued." in page
+    assert "The result backend stores results." in page, "the refuting claim"
+    assert 'href="/lab/success/"' in page
+
+
+def test_a_right_practice_answer_names_no_belief(client, learner, tagged):
+    _, first, _ = tagged
+
+    response = client.post(
+        f"/topics/{first.topic.slug}/practice/", {"question": "first-q", "options": ["A"]}, follow=True
+    )
+
+    assert "You may be thinking" not in response.content.decode()
+
+
+def test_the_result_page_names_the_belief_under_each_wrong_answer_that_showed_it(client, learner, tagged):
+    misconception, first, second = tagged
+    attempt = start_attempt(first.topic, learner=learner)
+    for item in attempt.items.select_related("question"):
+        key = "B" if item.question == first else "A"
+        record_answer(item, options=[item.question.options.get(key=key)])
+    submit_attempt(attempt)
+
+    page = client.get(f"/attempts/{attempt.pk}/").content.decode()
+
+    assert page.count("You may be thinking that PENDING means the task is queued.") == 1
