@@ -136,4 +136,6 @@ def weight_label(weight: int) -> str:
 
 
 def certainty_badge(holding: Holding) -> str:
-    return format_html('<span class="weight weight-{}">{}</span>', holding.weight, weight_label(holding.weight))
+    return format_html(
+        '<span class="weight weight-{}">{}</span>', holding.weight, weight_label(holding.weight)
+    )

@@ -48,6 +48,7 @@ from learn.services import (
     undo_last_rating,
 )
 from quizzes.certainty import calibration, score_from_counts
+from quizzes.misconceptions import open_misconceptions_for
 
 # A new account is logged in by the model backend (django-axes' backend only counts failures).
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -65,6 +66,7 @@ def dashboard(request):
         "streak": streak(activity_days(request.user), today=timezone.now().date()),
         "scores": scores,
         "chart": score_chart(scores),
+        "misconceptions": open_misconceptions_for(request.user),
     }
     counts = certainty_counts(request.user)
     context |= {"certainty_score": score_from_counts(counts), "calibration": calibration(counts)}

@@ -49,7 +49,9 @@ def test_a_tagged_wrong_answer_opens_the_misconception_weighted_by_its_certainty
 
 
 def test_the_most_confident_evidence_sets_the_weight():
-    found = beliefs([wrong(0, Certainty.LOW), wrong(5, Certainty.HIGH), wrong(9, Certainty.LOW)], [], tested_by=TESTED_BY)
+    found = beliefs(
+        [wrong(0, Certainty.LOW), wrong(5, Certainty.HIGH), wrong(9, Certainty.LOW)], [], tested_by=TESTED_BY
+    )
 
     holding = found.open[(LEARNER, BELIEF)]
     assert holding.weight == 3
@@ -93,7 +95,9 @@ def test_another_learners_right_answer_clears_nothing():
 
 
 def test_the_belief_reads_as_a_sentence_whatever_its_first_word():
-    assert belief_markdown("The broker stores results.") == "You may be thinking that the broker stores results."
+    assert (
+        belief_markdown("The broker stores results.") == "You may be thinking that the broker stores results."
+    )
     assert belief_markdown("PENDING means the task is queued.") == (
         "You may be thinking that PENDING means the task is queued."
     )
@@ -181,11 +185,15 @@ def test_an_explain_answer_with_a_tagged_wrong_claim_is_evidence(tagged):
 def test_the_learners_rows_are_read_in_a_fixed_number_of_queries(tagged, django_assert_num_queries):
     misconception, first, second = tagged
     learner = make_learner()
+    with django_assert_num_queries(2):
+        assert open_misconceptions_for(learner) == []
+
     for _ in range(3):
         practise(first, learner, "B", Certainty.LOW)
         practise(second, learner, "B", Certainty.HIGH)
 
-    with django_assert_num_queries(8):
+    # tagged options chosen, explain answers, right answers, tags, misconceptions, options to practise
+    with django_assert_num_queries(6):
         rows = open_misconceptions_for(learner)
     assert len(rows) == 1
     assert timezone.now() - rows[0].holding.last_seen_at < dt.timedelta(minutes=1)
@@ -228,3 +236,28 @@ def test_the_result_page_names_the_belief_under_each_wrong_answer_that_showed_it
     page = client.get(f"/attempts/{attempt.pk}/").content.decode()
 
     assert page.count("You may be thinking that PENDING means the task is queued.") == 1
+
+
+def test_the_dashboard_lists_an_open_misconception_until_a_confident_right_answer_clears_it(
+    client, learner, tagged
+):
+    misconception, first, second = tagged
+    practise(first, learner, "B", Certainty.HIGH)
+
+    page = client.get("/dashboard/").content.decode()
+    assert 'Beliefs to check <span class="count">(1)</span>' in page
+    assert "You may be thinking that PENDING means the task is queued." in page
+    assert f'href="/topics/{first.topic.slug}/practice/?q=first-q"' in page
+
+    practise(second, learner, "A", Certainty.HIGH)
+
+    page = client.get("/dashboard/").content.decode()
+    assert "You may be thinking" not in page
+    assert 'Beliefs to check <span class="count">(0)</span>' in page
+
+
+def test_another_learners_misconceptions_are_not_on_my_dashboard(client, learner, tagged):
+    _, first, _ = tagged
+    practise(first, make_learner(), "B", Certainty.HIGH)
+
+    assert "You may be thinking" not in client.get("/dashboard/").content.decode()
