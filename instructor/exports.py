@@ -3,6 +3,7 @@
 import csv
 
 from instructor.item_analysis import ItemStats
+from instructor.misconception_map import MisconceptionMap
 from instructor.queries import Grid
 
 # A cell starting with one of these is read as a formula by spreadsheets (OWASP "CSV
@@ -92,5 +93,42 @@ def write_items(items: list[ItemStats], out) -> None:
                 item.certain_responses,
                 "" if item.cbm_average is None else f"{item.cbm_average:.2f}",
                 ratio(item.confident_wrong_share),
+            ]
+        )
+
+
+def write_misconceptions(found: MisconceptionMap, out) -> None:
+    """A row per misconception the cohort holds: the figures of the misconception map, in its
+    default order (weighted score first)."""
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "misconception",
+            "statement",
+            "refuted by",
+            "learners",
+            "share of cohort %",
+            "confident learners",
+            "weighted score",
+            "questions (answers that showed it)",
+            "explain prompts (answers that showed it)",
+            "learners (weight)",
+        ]
+    )
+    for row in found.rows:
+        writer.writerow(
+            [
+                cell_text(row.misconception.slug),
+                cell_text(row.misconception.statement),
+                cell_text(row.misconception.refuted_by.slug),
+                row.learners,
+                row.share,
+                row.confident,
+                row.weighted,
+                "; ".join(f"{question.slug}={count}" for question, count in row.questions),
+                "; ".join(f"{prompt.slug}={count}" for prompt, count in row.prompts),
+                cell_text(
+                    "; ".join(f"{holder.learner.username}={holder.holding.weight}" for holder in row.holders)
+                ),
             ]
         )

@@ -3,6 +3,8 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from instructor.misconception_map import DEFAULT_SORT as DEFAULT_MAP_SORT
+from instructor.misconception_map import SORTS as MAP_SORTS
 from instructor.models import JOIN_CODE_LENGTH, Cohort
 
 DEFAULT_SORT = "learner"
@@ -48,6 +50,24 @@ class SortForm(forms.Form):
         if self.is_valid() and self.cleaned_data["sort"]:
             return self.cleaned_data["sort"]
         return DEFAULT_SORT
+
+
+class MisconceptionSortForm(forms.Form):
+    """`?sort=` on the misconception map: weighted (the default), learners or name."""
+
+    sort = forms.ChoiceField(
+        required=False,
+        choices=list(MAP_SORTS.items()),
+        error_messages={
+            "invalid_choice": "Cannot sort by “%(value)s”: use a column's heading link. "
+            "Sorted by weighted score instead."
+        },
+    )
+
+    def chosen_sort(self) -> str:
+        if self.is_valid() and self.cleaned_data["sort"]:
+            return self.cleaned_data["sort"]
+        return DEFAULT_MAP_SORT
 
 
 class JoinCodeForm(forms.Form):

@@ -5,10 +5,12 @@ Built on quizzes/misconceptions.py's rule, with a fixed number of queries whatev
 the cohort (tests pin the count; bench/misconception_map.py times it for 500 learners).
 """
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.utils.html import format_html, format_html_join
+from django.urls import reverse
+from django.utils.html import format_html_join
 
 from instructor.models import Cohort, Membership
 from instructor.queries import member_ids
@@ -43,6 +45,8 @@ class MapRow:
     holders: list[Holder]
     questions: list[tuple[Question, int]] = field(default_factory=list)  # with answers that showed it
     prompts: list[tuple[ExplainPrompt, int]] = field(default_factory=list)
+    learner_base: str = ""  # the learner pages' URL without the learner id
+    cohort_learners: int = 0
 
     @property
     def learners(self) -> int:
@@ -55,17 +59,28 @@ class MapRow:
         return sum(holder.holding.weight for holder in self.holders)
 
     @property
+    def share(self) -> int:
+        """The holders as a percentage of the cohort."""
+        return round(100 * self.learners / self.cohort_learners) if self.cohort_learners else 0
+
+    @property
     def confident(self) -> int:
         return sum(1 for holder in self.holders if holder.holding.is_confident)
 
-    def learner_links(self, base: str) -> str:
-        """The holders as links to their learner pages, most confident first. Built here rather
-        than in the template: a belief of a large cohort may have hundreds of holders."""
+    def learner_links(self) -> str:
+        """The holders as links to their learner pages, most confident first, the confident ones
+        in bold. Built here rather than in the template: in a large cohort a belief may have
+        hundreds of holders, and one format_html_join costs a fraction of a template loop."""
         return format_html_join(
             ", ",
-            '<a href="{}{}/" class="weight-{}">{}</a>',
+            '<a href="{}{}/" class="holder weight-{}">{}</a>',
             (
-                (base, holder.membership.learner_id, holder.holding.weight, holder.learner.username)
+                (
+                    self.learner_base,
+                    holder.membership.learner_id,
+                    holder.holding.weight,
+                    holder.learner.username,
+                )
                 for holder in self.holders
             ),
         )
@@ -76,9 +91,6 @@ class MisconceptionMap:
     rows: list[MapRow]
     learners: int  # in the cohort
     untouched: int  # active misconceptions no learner holds
-
-    def share(self, row: MapRow) -> int:
-        return round(100 * row.learners / self.learners) if self.learners else 0
 
 
 def misconception_map(cohort: Cohort, *, sort: str = DEFAULT_SORT) -> MisconceptionMap:
@@ -104,6 +116,7 @@ def misconception_map(cohort: Cohort, *, sort: str = DEFAULT_SORT) -> Misconcept
     prompts = ExplainPrompt.objects.select_related("topic").in_bulk(
         {pk for counts in prompt_counts.values() for pk in counts}
     )
+    learner_base = reverse("instructor:learner_detail", args=[cohort.pk, 0]).removesuffix("0/")
     rows = []
     for misconception_id, holdings in by_misconception.items():
         holders = [Holder(members[holding.learner_id], holding) for holding in holdings]
@@ -114,6 +127,8 @@ def misconception_map(cohort: Cohort, *, sort: str = DEFAULT_SORT) -> Misconcept
                 holders=holders,
                 questions=[(questions[pk], n) for pk, n in question_counts[misconception_id].most_common()],
                 prompts=[(prompts[pk], n) for pk, n in prompt_counts[misconception_id].most_common()],
+                learner_base=learner_base,
+                cohort_learners=len(members),
             )
         )
     sort_map(rows, sort)
@@ -131,11 +146,55 @@ def sort_map(rows: list[MapRow], sort: str) -> None:
         rows.sort(key=lambda row: (-row.weighted, -row.learners, row.misconception.slug))
 
 
-def weight_label(weight: int) -> str:
-    return {3: "high", 2: "medium or not stated", 1: "low"}[weight]
+# --- One learner ---------------------------------------------------------------------------
 
 
-def certainty_badge(holding: Holding) -> str:
-    return format_html(
-        '<span class="weight weight-{}">{}</span>', holding.weight, weight_label(holding.weight)
+@dataclass
+class LearnerBelief:
+    """A misconception one learner holds or held, for their page in the instructor's reports."""
+
+    misconception: Misconception
+    holding: Holding
+    cleared_at: dt.datetime | None
+    questions: list[Question]  # whose answers showed it
+    prompts: list[ExplainPrompt]
+
+    @property
+    def is_open(self) -> bool:
+        return self.cleared_at is None
+
+
+def learner_misconceptions(learner) -> list[LearnerBelief]:
+    """The learner's open misconceptions (most confident first), then the cleared ones (latest
+    cleared first). Two queries when there are none, seven at most."""
+    found = beliefs_of([learner.pk])
+    holdings = [(holding, None) for holding in found.open.values()]
+    holdings += list(found.cleared.values())
+    if not holdings:
+        return []
+    misconceptions = Misconception.objects.select_related("refuted_by").in_bulk(
+        {holding.misconception_id for holding, _ in holdings}
     )
+    evidence = [each for holding, _ in holdings for each in holding.evidence]
+    questions = Question.objects.select_related("topic").in_bulk(
+        {e.question_id for e in evidence if e.question_id}
+    )
+    prompts = ExplainPrompt.objects.in_bulk({e.prompt_id for e in evidence if e.prompt_id})
+    rows = [
+        LearnerBelief(
+            misconception=misconceptions[holding.misconception_id],
+            holding=holding,
+            cleared_at=cleared_at,
+            questions=[questions[pk] for pk in dict.fromkeys(e.question_id for e in holding.evidence) if pk],
+            prompts=[prompts[pk] for pk in dict.fromkeys(e.prompt_id for e in holding.evidence) if pk],
+        )
+        for holding, cleared_at in holdings
+    ]
+    rows.sort(
+        key=lambda row: (
+            not row.is_open,
+            -row.holding.weight if row.is_open else 0,
+            -(row.cleared_at or row.holding.last_seen_at).timestamp(),
+        )
+    )
+    return rows

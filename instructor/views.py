@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from instructor import charts
-from instructor.exports import write_grades, write_items
-from instructor.forms import CohortForm, JoinCodeForm, SortForm
+from instructor.exports import write_grades, write_items, write_misconceptions
+from instructor.forms import CohortForm, JoinCodeForm, MisconceptionSortForm, SortForm
 from instructor.item_analysis import (
     ANSWER_TIME_NOTE,
     CONFIDENT_WRONG_HIGH,
@@ -20,6 +20,8 @@ from instructor.item_analysis import (
     FLAG_MIN_RESPONSES,
     item_analysis,
 )
+from instructor.misconception_map import SORTS as MAP_SORTS
+from instructor.misconception_map import learner_misconceptions, misconception_map
 from instructor.queries import (
     INACTIVE_AFTER,
     INSTRUCTOR_NAV_FLAG,
@@ -134,6 +136,7 @@ def learner_detail(request, cohort_id, user_id):
         "retention": flashcard_retention(learner),
         "runs": runs,
         "timeline": activity_timeline(learner, attempts=attempts, runs=runs),
+        "misconceptions": learner_misconceptions(learner),
     }
     return render(request, "instructor/learner_detail.html", context)
 
@@ -157,6 +160,23 @@ def item_analysis_page(request, cohort_id):
     return render(request, "instructor/item_analysis.html", context)
 
 
+@instructor_required
+def misconception_map_page(request, cohort_id):
+    cohort = get_cohort_for(request.user, cohort_id)
+    sort_form = MisconceptionSortForm(request.GET)
+    sort = sort_form.chosen_sort()
+    context = {
+        "cohort": cohort,
+        "map": misconception_map(cohort, sort=sort),
+        "sort_form": sort_form,
+        "columns": [
+            {"href": f"?sort={key}", "label": label, "is_current": key == sort}
+            for key, label in MAP_SORTS.items()
+        ],
+    }
+    return render(request, "instructor/misconception_map.html", context)
+
+
 def csv_response(text: str, filename: str) -> HttpResponse:
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -177,6 +197,14 @@ def items_csv(request, cohort_id):
     out = io.StringIO()
     write_items(item_analysis(cohort), out)
     return csv_response(out.getvalue(), f"cohort-{cohort.pk}-items-{timezone.now():%Y-%m-%d}.csv")
+
+
+@instructor_required
+def misconceptions_csv(request, cohort_id):
+    cohort = get_cohort_for(request.user, cohort_id)
+    out = io.StringIO()
+    write_misconceptions(misconception_map(cohort), out)
+    return csv_response(out.getvalue(), f"cohort-{cohort.pk}-misconceptions-{timezone.now():%Y-%m-%d}.csv")
 
 
 # --- Learners joining -------------------------------------------------------------------------

@@ -37,18 +37,23 @@ def make_abc_topic(count: int, **topic_fields) -> tuple[Topic, list[Question]]:
 
 
 def answer_test(
-    topic: Topic, learner, answers: dict[Question, str | None], certainties: dict[Question, str] | None = None
+    topic: Topic,
+    learner,
+    answers: dict[Question, str | None],
+    certainties: dict[Question, str] | None = None,
+    *,
+    certainty: str = "",
 ) -> Attempt:
     """Start a test on `topic` (which must have at most 10 questions, so all are drawn), answer
     each question with the option key given (None leaves it unanswered) and the certainty given
-    (none: as before certainty-based marking), and submit it."""
+    in `certainties`, else `certainty` ("": as before certainty-based marking), and submit it."""
     attempt = start_attempt(topic, learner=learner)
     certainties = certainties or {}
     for item in attempt.items.select_related("question"):
         key = answers.get(item.question)
         if key is not None:
             option = item.question.options.get(key=key)
-            record_answer(item, options=[option], certainty=certainties.get(item.question, ""))
+            record_answer(item, options=[option], certainty=certainties.get(item.question, certainty))
     submit_attempt(attempt)
     attempt.refresh_from_db()
     return attempt

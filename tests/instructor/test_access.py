@@ -16,7 +16,15 @@ pytestmark = pytest.mark.django_db
 
 def cohort_urls(cohort, learner) -> list[str]:
     base = f"/instructor/cohorts/{cohort.pk}/"
-    return [base, f"{base}learners/{learner.pk}/", f"{base}items/", f"{base}grades.csv", f"{base}items.csv"]
+    return [
+        base,
+        f"{base}learners/{learner.pk}/",
+        f"{base}items/",
+        f"{base}grades.csv",
+        f"{base}items.csv",
+        f"{base}misconceptions/",
+        f"{base}misconceptions.csv",
+    ]
 
 
 def test_the_instructors_group_exists_after_migrating_so_the_admin_can_offer_it():

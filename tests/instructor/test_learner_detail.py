@@ -81,6 +81,7 @@ def test_the_drill_down_runs_a_fixed_number_of_queries(client, ada_in_cohort, dj
     client.get(url)
 
     # session, user, role, cohort, membership, mastery, attempts + items + options + chosen,
-    # card states, lab runs, timeline ratings, practice, explain, the navigation's due count
-    with django_assert_num_queries(16):
+    # card states, lab runs, timeline ratings, practice, explain, the navigation's due count,
+    # misconceptions: tagged options chosen, explain answers with wrong claims
+    with django_assert_num_queries(18):
         client.get(url)
