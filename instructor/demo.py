@@ -6,8 +6,15 @@ probability 1 / (1 + e^(−a(θ + practice − b))), the two-parameter logistic 
 response theory, where `practice` grows with each test the learner took on the topic. In each
 topic one question is made a giveaway (b far below everyone) and one a coin toss (a = 0), so
 that the item analysis has something to flag. About one learner in ten stopped 8 to 30 days
-ago. Card reviews follow the app's own FSRS scheduler; lab predictions are right more often for
-abler learners.
+ago.
+
+Every answer comes with a certainty (low, medium, high), more often high the likelier the
+learner was to be right, and now and then confidently wrong. Three beliefs are planted for the
+misconception map (instructor/misconception_map.py): the misconceptions tagged on the most
+questions are each held by a share of the learners (PLANTED_SHARES), who pick the option that
+embodies it most of the time a question tests it, mostly with high certainty, and are never sure
+when they do answer such a question right. Card reviews follow the app's own FSRS scheduler;
+lab predictions are right more often for abler learners.
 
 Tests are drawn by quizzes.services.draw_questions and graded by its breakdown and verdict_for,
 as real tests are. Everything else is plain bulk_create: about 15 s for 500 learners.
@@ -18,7 +25,8 @@ import math
 import random
 import time
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import fsrs
 from django.contrib.auth import get_user_model
@@ -29,15 +37,19 @@ from django.utils import timezone
 
 from instructor.models import Cohort, Membership
 from instructor.services import create_cohort, grant_instructor
-from learn.models import CardReviewLog, CardReviewState, Flashcard, Topic
+from learn.models import CardReviewLog, CardReviewState, Flashcard, Misconception, Topic
 from learn.services import SCHEDULER
 from live_lab.models import LabRun
-from quizzes.models import Attempt, AttemptQuestion, AttemptScore, Option, Question
+from quizzes.models import Attempt, AttemptQuestion, AttemptScore, Certainty, Option, Question
 from quizzes.services import breakdown, draw_questions, verdict_for
 
 DEMO_PASSWORD = "demo-password"
 COURSE_DAYS = 56
 DIFFICULTY_B = {"easy": -1.6, "medium": -0.7, "hard": 0.2}
+# The planted beliefs: the share of learners holding each, and how often a believer picks the
+# option that embodies it when a question tests it.
+PLANTED_SHARES = (0.5, 0.4, 0.3)
+BELIEVER_PICKS = 0.8
 
 
 class NoCurriculum(Exception):
@@ -54,6 +66,7 @@ class DemoReport:
     reviews: int = 0
     lab_runs: int = 0
     seconds: float = 0.0
+    planted: dict[str, int] = field(default_factory=dict)  # misconception slug -> believers
 
 
 @dataclass
@@ -100,6 +113,24 @@ def chosen_options(item: Item, *, is_right: bool, rng: random.Random) -> list[Op
     if len(item.correct) > 1 and rng.random() < 0.5:
         return [item.correct[0], wrong]  # half right is wrong
     return [wrong]
+
+
+def planted_beliefs(items: list[Item]) -> list[int]:
+    """The misconceptions tagged on the most questions (ties by id), one per planted share."""
+    questions = Counter(
+        misconception_id
+        for item in items
+        for misconception_id in {option.misconception_id for option in item.wrong if option.misconception_id}
+    )
+    ranked = sorted(questions, key=lambda misconception_id: (-questions[misconception_id], misconception_id))
+    return ranked[: len(PLANTED_SHARES)]
+
+
+def certainty_for(*, is_right: bool, p_right: float, rng: random.Random) -> str:
+    """The certainty a learner states: when right, high the more likely they were to be right;
+    when wrong, mostly low or medium, and high about one time in six."""
+    weights = [2 * p_right, 1, 1 - p_right] if is_right else [0.15, 0.45, 0.4]
+    return rng.choices([Certainty.HIGH, Certainty.MEDIUM, Certainty.LOW], weights=weights)[0]
 
 
 def demo_cohort_name(owner) -> str:
@@ -163,9 +194,13 @@ def seed_demo_cohort(
     report.learners = len(users)
 
     items_by_topic = {topic.pk: simulated_items(topic, rng) for topic in topics}
+    planted = planted_beliefs([item for items in items_by_topic.values() for item in items])
+    believers = Counter()
     attempts, attempt_items, picks, scores, states, logs, runs = [], [], [], [], [], [], []
     for user in users:
         ability = rng.gauss(0, 1)
+        beliefs = {pk for pk, share in zip(planted, PLANTED_SHARES, strict=False) if rng.random() < share}
+        believers.update(beliefs)
         # One learner in ten stopped coming 8 to 30 days ago; the others are active up to today.
         stopped = now - dt.timedelta(days=rng.uniform(8, 30)) if rng.random() < 0.1 else now
         first = course_start + dt.timedelta(days=rng.uniform(0, 14))
@@ -187,6 +222,7 @@ def seed_demo_cohort(
                 moment,
                 ability + practice,
                 rng,
+                beliefs=beliefs,
                 attempts=attempts,
                 attempt_items=attempt_items,
                 picks=picks,
@@ -224,6 +260,8 @@ def seed_demo_cohort(
     report.responses = len(attempt_items)
     report.reviews = len(logs)
     report.lab_runs = len(runs)
+    slugs = Misconception.objects.in_bulk(planted)
+    report.planted = {slugs[pk].slug: believers[pk] for pk in planted}
     report.seconds = time.perf_counter() - started
     return report
 
@@ -253,7 +291,9 @@ def create_keeping_times(model, rows: list, field_name: str) -> None:
     model.objects.bulk_update(rows, [field_name], batch_size=500)
 
 
-def simulate_test(user, topic, items, moment, ability, rng, *, attempts, attempt_items, picks, scores):
+def simulate_test(
+    user, topic, items, moment, ability, rng, *, beliefs, attempts, attempt_items, picks, scores
+):
     by_question = {item.question.pk: item for item in items}
     drawn = draw_questions([item.question for item in items], rng=rng)
     attempt = Attempt(learner=user, topic=topic, status=Attempt.Status.SUBMITTED, started_at=moment)
@@ -268,10 +308,19 @@ def simulate_test(user, topic, items, moment, ability, rng, *, attempts, attempt
             clock += dt.timedelta(
                 seconds=rng.lognormvariate(math.log(max(10.0, 35 + 15 * (item.b + 1))), 0.5)
             )
-            is_right = rng.random() < logistic(item.a * (ability - item.b))
             row.answered_at = clock
-            row.is_correct = is_right
-            picks.append((row, chosen_options(item, is_right=is_right, rng=rng)))
+            believed = [option for option in item.wrong if option.misconception_id in beliefs]
+            if believed and rng.random() < BELIEVER_PICKS:
+                row.is_correct = False
+                row.certainty = Certainty.HIGH if rng.random() < 0.7 else Certainty.MEDIUM
+                picks.append((row, [rng.choice(believed)]))
+            else:
+                p_right = logistic(item.a * (ability - item.b))
+                row.is_correct = rng.random() < p_right
+                row.certainty = certainty_for(is_right=row.is_correct, p_right=p_right, rng=rng)
+                if believed and row.certainty == Certainty.HIGH:
+                    row.certainty = Certainty.MEDIUM  # a believer is never sure of the other answer
+                picks.append((row, chosen_options(item, is_right=row.is_correct, rng=rng)))
         rows.append(row)
     attempt.last_answered_at = clock
     attempt.submitted_at = clock + dt.timedelta(seconds=rng.uniform(5, 60))

@@ -41,3 +41,6 @@ class Command(BaseCommand):
             f"{report.lab_runs} lab runs. Instructor {report.instructor!r} (password {DEMO_PASSWORD!r} if "
             "it was created now); learners demo<cohort>-0001… share that password."
         )
+        if report.planted:
+            beliefs = ", ".join(f"{slug} ({count} learners)" for slug, count in report.planted.items())
+            self.stdout.write(f"Planted misconceptions, for the misconception map: {beliefs}.")
