@@ -62,9 +62,7 @@ def test_seed_demo_refuses_zero_learners():
         call_command("seed_demo", "--learners", "0")
 
 
-def test_seed_demo_states_a_certainty_with_every_answer_and_plants_beliefs_that_top_the_map(
-    client, instructor
-):
+def test_seed_demo_states_a_certainty_with_every_answer_and_plants_beliefs_that_top_the_map(client):
     # Two topics whose wrong options (B and C of every question) are tagged round-robin with ten
     # misconceptions: each is tagged on five or six questions, so none has more chances to show.
     beliefs = [make_misconception(f"belief-{n:02d}") for n in range(10)]
@@ -96,3 +94,7 @@ def test_seed_demo_states_a_certainty_with_every_answer_and_plants_beliefs_that_
     assert found.rows[2].weighted > background[0].weighted
     confident_share = [row.confident / row.learners for row in found.rows]
     assert min(confident_share[:3]) > 0.5 > max(confident_share[3:]), "believers are sure of themselves"
+    client.force_login(cohort.owner)
+    page = client.get(f"/instructor/cohorts/{cohort.pk}/misconceptions/").content.decode()
+    shown = [part.split('"', 1)[0] for part in page.split('<tr id="misconception-')[1:]]
+    assert shown == [row.misconception.slug for row in found.rows]
