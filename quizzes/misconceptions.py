@@ -15,10 +15,12 @@ learner or a whole cohort with a fixed number of queries.
 """
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
 
+from django.db.models import Max
 from django.urls import reverse
 
 from learn.models import Misconception
@@ -36,9 +38,9 @@ CERTAINTY_WEIGHT = {Certainty.HIGH: 3, Certainty.MEDIUM: 2, Certainty.LOW: 1, ""
 CONFIDENT_WEIGHT = CERTAINTY_WEIGHT[Certainty.HIGH]
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """One answer that showed the belief: a tagged option chosen, or a tagged wrong claim made."""
+class Evidence(NamedTuple):
+    """One answer that showed the belief: a tagged option chosen, or a tagged wrong claim made.
+    (A tuple: a cohort of 500 has tens of thousands.)"""
 
     learner_id: int
     misconception_id: int
@@ -52,15 +54,6 @@ class Evidence:
         return CERTAINTY_WEIGHT[self.certainty]
 
 
-@dataclass(frozen=True)
-class RightAnswer:
-    """A right answer given with high certainty to a question that tests some misconception."""
-
-    learner_id: int
-    question_id: int
-    at: dt.datetime
-
-
 @dataclass
 class Holding:
     """One learner's belief in one misconception: the evidence since it was last cleared."""
@@ -69,9 +62,9 @@ class Holding:
     misconception_id: int
     evidence: list[Evidence] = field(default_factory=list)
 
-    @property
+    @cached_property
     def weight(self) -> int:
-        return max(each.weight for each in self.evidence)
+        return max(CERTAINTY_WEIGHT[each.certainty] for each in self.evidence)
 
     @property
     def is_confident(self) -> bool:
@@ -84,53 +77,34 @@ class Holding:
 
 @dataclass
 class Beliefs:
-    """`open`: what the learners hold now; `cleared`: what they held and then answered right
-    (learner id, misconception id) -> the last Holding before it was cleared, and when."""
+    """`open`: what the learners hold now; `cleared`: what they held before their last clearing
+    and have not shown since. Both keyed by (learner id, misconception id); `cleared` gives the
+    Holding before the clearing and when it was cleared."""
 
     open: dict[tuple[int, int], Holding]
     cleared: dict[tuple[int, int], tuple[Holding, dt.datetime]]
 
 
-def beliefs(
-    evidence: Iterable[Evidence], right_answers: Iterable[RightAnswer], *, tested_by: dict[int, set[int]]
-) -> Beliefs:
-    """Apply the rule to the learners' evidence and high-certainty right answers, in time order.
+def beliefs(evidence: Iterable[Evidence], last_cleared: dict[tuple[int, int], dt.datetime]) -> Beliefs:
+    """Apply the rule to the learners' evidence and, per (learner id, misconception id), the
+    moment of their latest high-certainty right answer to a question testing it.
 
-    `tested_by` maps a question id to the misconceptions its options are tagged with. A right
-    answer at the same moment as a piece of evidence comes first, so it does not clear it.
+    Only the latest clearing matters: evidence before it was cleared, evidence after it is held
+    (an earlier clearing only cleared evidence that the latest one clears too). Evidence at the
+    very moment of the clearing is held: the clearing must come after it.
     """
-    # (moment, 0 for a right answer / 1 for evidence, the row): sorting puts ties in that order.
-    events = [(answer.at, 0, answer) for answer in right_answers]
-    events += [(each.at, 1, each) for each in evidence]
-    events.sort(key=lambda event: (event[0], event[1]))
     held: dict[tuple[int, int], Holding] = {}
-    cleared: dict[tuple[int, int], tuple[Holding, dt.datetime]] = {}
-    for at, kind, row in events:
-        if kind == 1:
-            pair = (row.learner_id, row.misconception_id)
-            held.setdefault(pair, Holding(row.learner_id, row.misconception_id)).evidence.append(row)
-            continue
-        for misconception_id in tested_by.get(row.question_id, ()):
-            pair = (row.learner_id, misconception_id)
-            holding = held.pop(pair, None)
-            if holding is not None:
-                cleared[pair] = (holding, at)
-    for pair in held:
-        cleared.pop(pair, None)  # held again after it was cleared
+    before: dict[tuple[int, int], Holding] = {}
+    for each in evidence:
+        pair = (each.learner_id, each.misconception_id)
+        cleared_at = last_cleared.get(pair)
+        side = before if cleared_at is not None and each.at < cleared_at else held
+        side.setdefault(pair, Holding(*pair)).evidence.append(each)
+    cleared = {pair: (holding, last_cleared[pair]) for pair, holding in before.items() if pair not in held}
     return Beliefs(open=held, cleared=cleared)
 
 
 # --- Reads ------------------------------------------------------------------------------------
-
-
-def tested_by() -> dict[int, set[int]]:
-    """Question id -> the misconceptions its options are tagged with (archived ones too: old
-    answers point at them). One query."""
-    tags = defaultdict(set)
-    rows = Option.objects.filter(misconception__isnull=False).values_list("question_id", "misconception_id")
-    for question_id, misconception_id in rows:
-        tags[question_id].add(misconception_id)
-    return dict(tags)
 
 
 def read_evidence(learner_ids) -> list[Evidence]:
@@ -158,10 +132,8 @@ def read_evidence(learner_ids) -> list[Evidence]:
         "option__question_id",
     )
     # UNION ALL: the same option chosen twice is two answers.
-    evidence = [
-        Evidence(learner_id, misconception_id, at, certainty, question_id=question_id)
-        for learner_id, misconception_id, at, certainty, question_id in practice.union(tests, all=True)
-    ]
+    # Each row is (learner id, misconception id, at, certainty, question id): an Evidence.
+    evidence = [Evidence(*row) for row in practice.union(tests, all=True)]
     explained = list(
         ExplainAnswer.objects.filter(learner_id__in=learner_ids)
         .exclude(wrong_claim_keys=[])
@@ -180,30 +152,48 @@ def read_evidence(learner_ids) -> list[Evidence]:
     return evidence
 
 
-def read_right_answers(learner_ids) -> list[RightAnswer]:
-    """High-certainty right answers of the learners to questions that test a misconception, in
-    practice and in submitted tests. One query (a UNION)."""
-    testing = Option.objects.filter(misconception__isnull=False).values("question_id")
-    practice = PracticeAnswer.objects.filter(
-        learner_id__in=learner_ids, is_correct=True, certainty=Certainty.HIGH, question_id__in=testing
-    ).values_list("learner_id", "question_id", "answered_at")
-    tests = AttemptQuestion.objects.filter(
-        attempt__learner_id__in=learner_ids,
-        attempt__status=Attempt.Status.SUBMITTED,
-        is_correct=True,
-        certainty=Certainty.HIGH,
-        question_id__in=testing,
-    ).values_list("attempt__learner_id", "question_id", "answered_at")
-    return [RightAnswer(*row) for row in practice.order_by().union(tests.order_by(), all=True)]
+def read_last_cleared(learner_ids) -> dict[tuple[int, int], dt.datetime]:
+    """(learner id, misconception id) -> the learner's latest right answer with high certainty to
+    a question that tests the misconception, in practice or in a submitted test. One query (a
+    UNION of two GROUP BYs): one row per pair, whatever the number of answers."""
+    practice = (
+        PracticeAnswer.objects.filter(
+            learner_id__in=learner_ids,
+            is_correct=True,
+            certainty=Certainty.HIGH,
+            question__options__misconception__isnull=False,
+        )
+        .values_list("learner_id", "question__options__misconception_id")
+        .annotate(last=Max("answered_at"))
+        .order_by()
+    )
+    tests = (
+        AttemptQuestion.objects.filter(
+            attempt__learner_id__in=learner_ids,
+            attempt__status=Attempt.Status.SUBMITTED,
+            is_correct=True,
+            certainty=Certainty.HIGH,
+            question__options__misconception__isnull=False,
+        )
+        .values_list("attempt__learner_id", "question__options__misconception_id")
+        .annotate(last=Max("answered_at"))
+        .order_by()
+    )
+    last_cleared = {}
+    for learner_id, misconception_id, at in practice.union(tests, all=True):
+        pair = (learner_id, misconception_id)
+        if pair not in last_cleared or at > last_cleared[pair]:
+            last_cleared[pair] = at
+    return last_cleared
 
 
 def beliefs_of(learner_ids) -> Beliefs:
     """The rule applied to the learners `learner_ids` (a list or a subquery). Two queries when
-    they showed no misconception, four (five with explain wrong claims) when they did."""
+    they showed no misconception, three (four with explain wrong claims) when they did."""
     evidence = read_evidence(learner_ids)
     if not evidence:
         return Beliefs(open={}, cleared={})
-    return beliefs(evidence, read_right_answers(learner_ids), tested_by=tested_by())
+    return beliefs(evidence, read_last_cleared(learner_ids))
 
 
 # --- For the learner's pages -----------------------------------------------------------------
@@ -286,7 +276,7 @@ class OpenMisconception:
 
 def open_misconceptions_for(learner) -> list[OpenMisconception]:
     """The learner's open misconceptions, most confident first, then most recent. Two queries
-    when they have shown none, six when they hold some (seven with explain wrong claims)."""
+    when they have shown none, five when they hold some (six with explain wrong claims)."""
     found = beliefs_of([learner.pk]).open
     if not found:
         return []

@@ -92,7 +92,7 @@ def test_each_holder_links_to_their_learner_page_which_lists_their_misconception
 
     page = client.get(map_url(cohort)).content.decode()
     assert (
-        f'<a href="/instructor/cohorts/{cohort.pk}/learners/{ada.pk}/" class="holder weight-3">ada</a>'
+        f'<a href="/instructor/cohorts/{cohort.pk}/learners/{ada.pk}/" class="holder confident">ada</a>'
         in page
     )
 
@@ -203,9 +203,9 @@ def test_the_map_runs_the_same_number_of_queries_for_any_cohort_size(client, ins
     small, large = query_counts(client, map_url, cohorts)
 
     assert small == large
-    # session, user, role, cohort, evidence, explain answers, right answers, tags, members,
+    # session, user, role, cohort, evidence, explain answers, latest clearings, members,
     # misconceptions, questions, untouched count, the navigation's due count
-    assert large == 13
+    assert large == 12
 
 
 def read_csv(response) -> list[dict]:

@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from quizzes.misconceptions import (
     Evidence,
-    RightAnswer,
     belief_markdown,
     beliefs,
     beliefs_of,
@@ -30,11 +29,9 @@ def wrong(minutes: int, certainty: str = Certainty.HIGH, *, belief: int = BELIEF
     return Evidence(LEARNER, belief, at(minutes), certainty, question_id=QUESTION)
 
 
-def right(minutes: int, question: int = QUESTION) -> RightAnswer:
-    return RightAnswer(LEARNER, question, at(minutes))
-
-
-TESTED_BY = {QUESTION: {BELIEF}}
+def cleared_at(minutes: int, *, belief: int = BELIEF, learner: int = LEARNER) -> dict:
+    """The latest high-certainty right answer on a question testing `belief`."""
+    return {(learner, belief): at(minutes)}
 
 
 # --- The rule on plain rows -------------------------------------------------------------------
@@ -42,16 +39,14 @@ TESTED_BY = {QUESTION: {BELIEF}}
 
 def test_a_tagged_wrong_answer_opens_the_misconception_weighted_by_its_certainty():
     for certainty, weight in [(Certainty.HIGH, 3), (Certainty.MEDIUM, 2), (Certainty.LOW, 1), ("", 2)]:
-        found = beliefs([wrong(0, certainty)], [], tested_by=TESTED_BY).open
+        found = beliefs([wrong(0, certainty)], {}).open
 
         assert list(found) == [(LEARNER, BELIEF)]
         assert found[(LEARNER, BELIEF)].weight == weight, certainty
 
 
 def test_the_most_confident_evidence_sets_the_weight():
-    found = beliefs(
-        [wrong(0, Certainty.LOW), wrong(5, Certainty.HIGH), wrong(9, Certainty.LOW)], [], tested_by=TESTED_BY
-    )
+    found = beliefs([wrong(0, Certainty.LOW), wrong(5, Certainty.HIGH), wrong(9, Certainty.LOW)], {})
 
     holding = found.open[(LEARNER, BELIEF)]
     assert holding.weight == 3
@@ -60,38 +55,32 @@ def test_the_most_confident_evidence_sets_the_weight():
 
 
 def test_a_high_certainty_right_answer_after_the_evidence_clears_it():
-    found = beliefs([wrong(0)], [right(10)], tested_by=TESTED_BY)
+    found = beliefs([wrong(0)], cleared_at(10))
 
     assert found.open == {}
-    holding, cleared_at = found.cleared[(LEARNER, BELIEF)]
-    assert cleared_at == at(10)
+    holding, when = found.cleared[(LEARNER, BELIEF)]
+    assert when == at(10)
     assert holding.weight == 3
 
 
 def test_a_right_answer_before_the_last_evidence_or_at_the_same_moment_does_not_clear_it():
-    assert (LEARNER, BELIEF) in beliefs([wrong(0), wrong(20)], [right(10)], tested_by=TESTED_BY).open
-    assert (LEARNER, BELIEF) in beliefs([wrong(10)], [right(10)], tested_by=TESTED_BY).open
+    assert (LEARNER, BELIEF) in beliefs([wrong(0), wrong(20)], cleared_at(10)).open
+    assert (LEARNER, BELIEF) in beliefs([wrong(10)], cleared_at(10)).open
 
 
 def test_evidence_after_a_clearing_opens_it_again_with_only_the_new_evidence():
-    found = beliefs([wrong(0, Certainty.HIGH), wrong(30, Certainty.LOW)], [right(10)], tested_by=TESTED_BY)
+    found = beliefs([wrong(0, Certainty.HIGH), wrong(30, Certainty.LOW)], cleared_at(10))
 
     holding = found.open[(LEARNER, BELIEF)]
     assert holding.weight == 1, "the confident answer before the clearing no longer counts"
     assert found.cleared == {}
 
 
-def test_a_right_answer_clears_only_the_misconceptions_its_question_tests():
-    tested_by = {QUESTION: {BELIEF}, 200: {OTHER_BELIEF}}
-    found = beliefs([wrong(0), wrong(0, belief=OTHER_BELIEF)], [right(10, question=200)], tested_by=tested_by)
+def test_a_clearing_clears_only_its_own_learner_and_misconception():
+    evidence = [wrong(0), wrong(0, belief=OTHER_BELIEF)]
 
-    assert set(found.open) == {(LEARNER, BELIEF)}
-
-
-def test_another_learners_right_answer_clears_nothing():
-    found = beliefs([wrong(0)], [RightAnswer(2, QUESTION, at(10))], tested_by=TESTED_BY)
-
-    assert set(found.open) == {(LEARNER, BELIEF)}
+    assert set(beliefs(evidence, cleared_at(10, belief=OTHER_BELIEF)).open) == {(LEARNER, BELIEF)}
+    assert len(beliefs(evidence, cleared_at(10, learner=2)).open) == 2
 
 
 def test_the_belief_reads_as_a_sentence_whatever_its_first_word():
@@ -192,8 +181,8 @@ def test_the_learners_rows_are_read_in_a_fixed_number_of_queries(tagged, django_
         practise(first, learner, "B", Certainty.LOW)
         practise(second, learner, "B", Certainty.HIGH)
 
-    # tagged options chosen, explain answers, right answers, tags, misconceptions, options to practise
-    with django_assert_num_queries(6):
+    # tagged options chosen, explain answers, latest clearings, misconceptions, options to practise
+    with django_assert_num_queries(5):
         rows = open_misconceptions_for(learner)
     assert len(rows) == 1
     assert timezone.now() - rows[0].holding.last_seen_at < dt.timedelta(minutes=1)
