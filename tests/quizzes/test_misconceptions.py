@@ -12,10 +12,10 @@ from quizzes.misconceptions import (
     beliefs_of,
     open_misconceptions_for,
 )
-from quizzes.models import Certainty, ExplainAnswer, KeyConcept, PracticeAnswer, WrongClaim
+from quizzes.models import Certainty, PracticeAnswer
 from quizzes.services import record_answer, record_practice_answer, start_attempt, submit_attempt
 from tests.factories import make_learner, make_topic
-from tests.quizzes.factories import make_misconception, make_prompt, make_tagged_question
+from tests.quizzes.factories import make_misconception, make_tagged_question
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 LEARNER, BELIEF, OTHER_BELIEF, QUESTION = 1, 10, 11, 100
@@ -110,9 +110,9 @@ def tagged(db):
 
 
 def practise(question, learner, key: str, certainty: str) -> PracticeAnswer:
-    answer = record_practice_answer(question, learner=learner, options=[question.options.get(key=key)])
-    PracticeAnswer.objects.filter(pk=answer.pk).update(certainty=certainty)
-    return answer
+    return record_practice_answer(
+        question, learner=learner, options=[question.options.get(key=key)], certainty=certainty
+    )
 
 
 def test_a_practice_answer_choosing_a_tagged_option_opens_it_and_a_confident_right_answer_clears_it(tagged):
@@ -147,42 +147,18 @@ def test_only_submitted_tests_count(tagged):
     assert holding.weight == 2, "answers without a stated certainty weigh as medium"
 
 
-def test_an_explain_answer_with_a_tagged_wrong_claim_is_evidence(tagged):
-    misconception, first, _ = tagged
-    learner = make_learner()
-    prompt = make_prompt(first.topic)
-    WrongClaim.objects.create(
-        prompt=prompt,
-        key="broker-writes",
-        name="The broker writes the result",
-        misconception=misconception,
-        contradicts=KeyConcept.objects.filter(prompt=prompt).first(),
-        phrasings=["broker writes"],
-    )
-    ExplainAnswer.objects.create(
-        learner=learner, prompt=prompt, text="The broker writes it.", found_count=0, total=5,
-        wrong_claim_keys=["broker-writes"],
-    )  # fmt: skip
-    ExplainAnswer.objects.create(learner=make_learner(), prompt=prompt, text="Fine.", found_count=5, total=5)
-
-    found = beliefs_of([learner.pk]).open
-    [holding] = found.values()
-    assert holding.misconception_id == misconception.pk
-    assert holding.evidence[0].prompt_id == prompt.pk
-
-
 def test_the_learners_rows_are_read_in_a_fixed_number_of_queries(tagged, django_assert_num_queries):
     misconception, first, second = tagged
     learner = make_learner()
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         assert open_misconceptions_for(learner) == []
 
     for _ in range(3):
         practise(first, learner, "B", Certainty.LOW)
         practise(second, learner, "B", Certainty.HIGH)
 
-    # tagged options chosen, explain answers, latest clearings, misconceptions, options to practise
-    with django_assert_num_queries(5):
+    # tagged options chosen, latest clearings, misconceptions, options to practise
+    with django_assert_num_queries(4):
         rows = open_misconceptions_for(learner)
     assert len(rows) == 1
     assert timezone.now() - rows[0].holding.last_seen_at < dt.timedelta(minutes=1)
@@ -195,7 +171,9 @@ def test_a_wrong_practice_answer_names_the_belief_refutes_it_and_links_the_lab(c
     misconception, first, _ = tagged
 
     response = client.post(
-        f"/topics/{first.topic.slug}/practice/", {"question": "first-q", "options": ["B"]}, follow=True
+        f"/topics/{first.topic.slug}/practice/",
+        {"question": "first-q", "options": ["B"], "certainty": "high"},
+        follow=True,
     )
 
     page = response.content.decode()
@@ -208,7 +186,9 @@ def test_a_right_practice_answer_names_no_belief(client, learner, tagged):
     _, first, _ = tagged
 
     response = client.post(
-        f"/topics/{first.topic.slug}/practice/", {"question": "first-q", "options": ["A"]}, follow=True
+        f"/topics/{first.topic.slug}/practice/",
+        {"question": "first-q", "options": ["A"], "certainty": "high"},
+        follow=True,
     )
 
     assert "You may be thinking" not in response.content.decode()
