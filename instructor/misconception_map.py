@@ -83,7 +83,7 @@ class MisconceptionMap:
 
 def misconception_map(cohort: Cohort, *, sort: str = DEFAULT_SORT) -> MisconceptionMap:
     """Every misconception some learner of the cohort holds now, sorted by `sort` (a key of
-    SORTS). Seven queries."""
+    SORTS). Eight queries (ten when explain answers showed some)."""
     found = beliefs_of(member_ids(cohort)).open
     members = {
         membership.learner_id: membership
@@ -173,7 +173,7 @@ class LearnerBelief:
 
 def learner_misconceptions(learner) -> list[LearnerBelief]:
     """The learner's open misconceptions (most confident first), then the cleared ones (latest
-    cleared first). One query when there are none, five at most."""
+    cleared first). Two queries when there are none, seven at most."""
     found = beliefs_of([learner.pk])
     holdings = [(holding, None) for holding in found.open.values()]
     holdings += list(found.cleared.values())

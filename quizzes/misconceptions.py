@@ -28,8 +28,10 @@ from quizzes.models import (
     Attempt,
     AttemptQuestion,
     Certainty,
+    ExplainAnswer,
     Option,
     PracticeAnswer,
+    WrongClaim,
 )
 
 CERTAINTY_WEIGHT = {Certainty.HIGH: 3, Certainty.MEDIUM: 2, Certainty.LOW: 1, "": 2}
@@ -107,7 +109,9 @@ def beliefs(evidence: Iterable[Evidence], last_cleared: dict[tuple[int, int], dt
 
 def read_evidence(learner_ids) -> list[Evidence]:
     """The evidence of the learners `learner_ids` (a list or a subquery of ids): the tagged
-    options they chose in practice and in submitted tests. One query (a UNION)."""
+    options they chose in practice and in submitted tests (one query, a UNION), and the wrong
+    claims their explain answers made (one query, and one more for those claims' tags when
+    there are any)."""
     practice = PracticeAnswer.options.through.objects.filter(
         practiceanswer__learner_id__in=learner_ids, option__misconception__isnull=False
     ).values_list(
@@ -130,7 +134,23 @@ def read_evidence(learner_ids) -> list[Evidence]:
     )
     # UNION ALL: the same option chosen twice is two answers.
     # Each row is (learner id, misconception id, at, certainty, question id): an Evidence.
-    return [Evidence(*row) for row in practice.union(tests, all=True)]
+    evidence = [Evidence(*row) for row in practice.union(tests, all=True)]
+    explained = list(
+        ExplainAnswer.objects.filter(learner_id__in=learner_ids)
+        .exclude(wrong_claim_keys=[])
+        .values_list("learner_id", "prompt_id", "answered_at", "wrong_claim_keys")
+    )
+    if explained:
+        claims = {
+            (prompt_id, key): misconception_id
+            for prompt_id, key, misconception_id in WrongClaim.objects.filter(
+                prompt_id__in={row[1] for row in explained}
+            ).values_list("prompt_id", "key", "misconception_id")
+        }
+        for learner_id, prompt_id, at, keys in explained:
+            for misconception_id in {claims[(prompt_id, key)] for key in keys if (prompt_id, key) in claims}:
+                evidence.append(Evidence(learner_id, misconception_id, at, prompt_id=prompt_id))
+    return evidence
 
 
 def read_last_cleared(learner_ids) -> dict[tuple[int, int], dt.datetime]:
@@ -169,8 +189,8 @@ def read_last_cleared(learner_ids) -> dict[tuple[int, int], dt.datetime]:
 
 
 def beliefs_of(learner_ids) -> Beliefs:
-    """The rule applied to the learners `learner_ids` (a list or a subquery). One query when
-    they showed no misconception, two when they did."""
+    """The rule applied to the learners `learner_ids` (a list or a subquery). Two queries when
+    they showed no misconception, three (four with explain wrong claims) when they did."""
     evidence = read_evidence(learner_ids)
     if not evidence:
         return Beliefs(open={}, cleared={})
@@ -256,8 +276,8 @@ class OpenMisconception:
 
 
 def open_misconceptions_for(learner) -> list[OpenMisconception]:
-    """The learner's open misconceptions, most confident first, then most recent. One query
-    when they have shown none, four when they hold some."""
+    """The learner's open misconceptions, most confident first, then most recent. Two queries
+    when they have shown none, five when they hold some (six with explain wrong claims)."""
     found = beliefs_of([learner.pk]).open
     if not found:
         return []

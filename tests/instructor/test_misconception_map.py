@@ -204,9 +204,9 @@ def test_the_map_runs_the_same_number_of_queries_for_any_cohort_size(client, ins
     small, large = query_counts(client, map_url, cohorts)
 
     assert small == large
-    # session, user, role, cohort, evidence, latest clearings, members, misconceptions,
-    # questions, untouched count, the navigation's due count
-    assert large == 11
+    # session, user, role, cohort, evidence, explain answers, latest clearings, members,
+    # misconceptions, questions, untouched count, the navigation's due count
+    assert large == 12
 
 
 def read_csv(response) -> list[dict]:

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from quizzes.misconceptions import (
@@ -13,9 +14,15 @@ from quizzes.misconceptions import (
     open_misconceptions_for,
 )
 from quizzes.models import Certainty, PracticeAnswer
-from quizzes.services import record_answer, record_practice_answer, start_attempt, submit_attempt
+from quizzes.services import (
+    record_answer,
+    record_explanation,
+    record_practice_answer,
+    start_attempt,
+    submit_attempt,
+)
 from tests.factories import make_learner, make_topic
-from tests.quizzes.factories import make_misconception, make_tagged_question
+from tests.quizzes.factories import make_misconception, make_prompt, make_tagged_question, make_wrong_claim
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 LEARNER, BELIEF, OTHER_BELIEF, QUESTION = 1, 10, 11, 100
@@ -147,18 +154,47 @@ def test_only_submitted_tests_count(tagged):
     assert holding.weight == 2, "answers without a stated certainty weigh as medium"
 
 
+def test_an_explain_answer_making_a_tagged_wrong_claim_is_evidence(tagged):
+    misconception, first, _ = tagged
+    learner = make_learner()
+    prompt = make_prompt(first.topic)
+    make_wrong_claim(prompt, misconception=misconception)
+    record_explanation(
+        prompt,
+        learner=learner,
+        text="The worker runs the task. Then the broker stores the result in Redis.",
+        concepts=list(prompt.concepts.all()),
+        wrong_claims=list(prompt.wrong_claims.all()),
+    )
+    record_explanation(
+        prompt,
+        learner=make_learner(),
+        text="The worker writes the result to the result backend.",
+        concepts=list(prompt.concepts.all()),
+        wrong_claims=list(prompt.wrong_claims.all()),
+    )
+
+    [holding] = beliefs_of([learner.pk]).open.values()
+    assert holding.misconception_id == misconception.pk
+    assert holding.evidence[0].prompt_id == prompt.pk
+    assert holding.weight == 2, "an explain answer states no certainty"
+    assert len(beliefs_of(get_user_model().objects.values("pk")).open) == 1, (
+        "the right explanation shows nothing"
+    )
+
+
 def test_the_learners_rows_are_read_in_a_fixed_number_of_queries(tagged, django_assert_num_queries):
     misconception, first, second = tagged
     learner = make_learner()
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         assert open_misconceptions_for(learner) == []
 
     for _ in range(3):
         practise(first, learner, "B", Certainty.LOW)
         practise(second, learner, "B", Certainty.HIGH)
 
-    # tagged options chosen, latest clearings, misconceptions, options to practise
-    with django_assert_num_queries(4):
+    # tagged options chosen, explain answers, latest clearings, misconceptions, options to practise
+    with django_assert_num_queries(5):
         rows = open_misconceptions_for(learner)
     assert len(rows) == 1
     assert timezone.now() - rows[0].holding.last_seen_at < dt.timedelta(minutes=1)
