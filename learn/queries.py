@@ -56,14 +56,25 @@ def claims_cited_by(topic: Topic) -> list[Claim]:
 
 
 def get_misconception_page(slug: str) -> Misconception:
-    """An active misconception with its refuting claim and `tested_by`: the active questions that
-    test it, with their topics, in curriculum order (two queries)."""
+    """An active misconception with its refuting claim, `tested_by`: the active questions that
+    test it, and `probed_by`: the active explain prompts with a wrong claim naming it, each with
+    its topic, in curriculum order (three queries)."""
     misconception = get_object_or_404(Misconception.active.select_related("refuted_by"), slug=slug)
     misconception.tested_by = list(
         Question.active.filter(
             topic__archived_at__isnull=True,
             options__misconception=misconception,
             options__archived_at__isnull=True,
+        )
+        .select_related("topic")
+        .distinct()
+        .order_by("topic__order", "position")
+    )
+    misconception.probed_by = list(
+        ExplainPrompt.active.filter(
+            topic__archived_at__isnull=True,
+            wrong_claims__misconception=misconception,
+            wrong_claims__archived_at__isnull=True,
         )
         .select_related("topic")
         .distinct()

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from learn.models import Claim, Misconception
 from tests.factories import make_question, make_topic
+from tests.quizzes.factories import make_prompt, make_wrong_claim
 
 
 @pytest.fixture
@@ -129,3 +130,18 @@ def test_a_topic_page_links_the_misconceptions_its_questions_test(client):
     assert "Misconceptions these questions test" in page
     assert f'<a href="{misconception.get_absolute_url()}"><code>ready()</code> is true' in page
     assert "/misconceptions/pending-means-queued/" not in page
+
+
+@pytest.mark.django_db
+def test_the_page_links_the_explain_prompts_that_watch_for_it_and_not_archived_ones(client):
+    misconception = make_misconception()
+    prompt = make_prompt(make_topic(title="Result backends", slug="backends"), slug="explain-backends")
+    make_wrong_claim(prompt, misconception=misconception)
+    archived = make_prompt(make_topic(), archived_at=timezone.now())
+    make_wrong_claim(archived, misconception=misconception)
+
+    page = client.get(misconception.get_absolute_url()).content.decode()
+
+    assert "Explain prompts that watch for it" in page
+    assert page.count('href="/topics/backends/#explain-explain-backends"') == 1
+    assert archived.slug not in page
