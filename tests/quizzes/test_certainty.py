@@ -226,6 +226,7 @@ def test_the_result_page_shows_the_plain_and_the_certainty_based_score_and_the_c
     assert cells(page, "Medium") == ["3", "2 (67 %)", "67–80 %", "well calibrated (few answers yet)"]
     assert cells(page, "Low") == ["2", "2 (100 %)", "under 67 %", "under-confident (few answers yet)"]
     assert "high certainty: -6" in text  # question 4, wrong at high certainty
+    assert text.count("no answer: 0") == 1  # question 10
 
 
 def test_an_attempt_answered_before_certainty_keeps_its_score_and_gets_no_certainty_figures(client, learner):
