@@ -2,7 +2,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import fsrs
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -15,29 +15,12 @@ from learn.services import (
     replay_ratings,
     utc,
 )
-from quizzes.models import ExplainPrompt, KeyConcept, Option, Question
+from quizzes.models import ExplainPrompt, Option, Question
 
 
 def get_topic_page(slug: str) -> Topic:
-    """An active topic with its active cards, questions (with options) and prompts."""
-    queryset = Topic.active.prefetch_related(
-        Prefetch("flashcards", queryset=Flashcard.active.all(), to_attr="active_flashcards"),
-        Prefetch(
-            "questions",
-            queryset=Question.active.prefetch_related(
-                Prefetch("options", queryset=Option.active.all(), to_attr="active_options")
-            ),
-            to_attr="active_questions",
-        ),
-        Prefetch(
-            "explain_prompts",
-            queryset=ExplainPrompt.active.prefetch_related(
-                Prefetch("concepts", queryset=KeyConcept.active.all(), to_attr="active_concepts")
-            ),
-            to_attr="active_prompts",
-        ),
-    )
-    return get_object_or_404(queryset, slug=slug)
+    """An active topic, for its page (the lesson: the cheat sheet and the steps, no answers)."""
+    return get_object_or_404(Topic.active, slug=slug)
 
 
 def claims_cited_by(topic: Topic) -> list[Claim]:

@@ -17,6 +17,7 @@ from config.htmx import page_or_partial
 from instructor.queries import INSTRUCTOR_NAV_FLAG, is_instructor
 from learn.curriculum.claims import installed_celery_version
 from learn.forms import RateForm, SignupForm, UndoForm, signup_limit_error
+from learn.path import continue_step, learning_paths
 from learn.progress import (
     activity_days,
     certainty_counts,
@@ -55,7 +56,10 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def topic_list(request):
-    return render(request, "learn/topic_list.html", {"topics": topics_with_progress(request.user)})
+    topics = topics_with_progress(request.user)
+    paths = learning_paths(request.user, topics)
+    context = {"paths": paths, "next": continue_step(paths)}
+    return render(request, "learn/topic_list.html", context)
 
 
 @login_required
@@ -77,6 +81,7 @@ def topic_detail(request, slug):
     topic = get_topic_page(slug)
     context = {
         "topic": topic,
+        "path": learning_paths(request.user, [topic])[0],
         "claims": claims_cited_by(topic),
         "misconceptions": misconceptions_tested_in(topic),
         "celery_version": installed_celery_version(),

@@ -150,8 +150,8 @@ def test_the_catalog_shows_mastery_to_a_learner_with_a_fixed_number_of_queries(
         take_test(make_topic_with_questions(), learner, right=9)
     client.force_login(learner)
 
-    # session, user, topics with progress, nav due count
-    with django_assert_num_queries(4):
+    # session, user, topics with progress, the learning path (4 totals, 5 of the learner's), nav due count
+    with django_assert_num_queries(13):
         page = client.get("/").content.decode()
 
     assert page.count("Strong</span>") == 3

@@ -127,7 +127,7 @@ def test_a_topic_page_links_the_misconceptions_its_questions_test(client):
 
     page = client.get("/topics/asyncresult/").content.decode()
 
-    assert "Misconceptions these questions test" in page
+    assert "1 misconception this topic's questions test" in page
     assert f'<a href="{misconception.get_absolute_url()}"><code>ready()</code> is true' in page
     assert "/misconceptions/pending-means-queued/" not in page
 

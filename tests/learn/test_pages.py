@@ -1,11 +1,14 @@
 """The catalog and topic pages, rendered from the shipped curriculum."""
 
+import re
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 
-from tests.factories import make_topic
+from learn.models import Flashcard, Topic
+from learn.services import rate_card
+from tests.factories import make_learner, make_topic
 
 SEED_TOPIC = "/topics/task-results-in-django/"
 
@@ -35,18 +38,63 @@ def test_the_seed_topic_shows_the_corrected_cheat_sheet(client, curriculum):
     assert "<code>.result</code> is the meta of the <em>current</em> state" in page
 
 
-def test_the_topic_page_lists_its_flashcards_and_questions_with_highlighted_code(client, curriculum):
-    page = client.get(SEED_TOPIC).content.decode()
+def test_the_topic_page_is_the_lesson_its_steps_and_cheat_sheet_without_the_answers(client, curriculum):
+    page = client.get("/topics/task-results-in-django/").content.decode()
 
-    assert page.count('class="card flashcard"') >= 5
-    assert page.count('class="card question"') >= 10
+    steps = re.findall(r'<li class="step[^"]*">\s*<a href="([^"]+)">([^<]+)</a>', page)
+    assert [label for _, label in steps] == [
+        "Read the cheat sheet",
+        "Flashcards",
+        "Practice questions",
+        "Explain in your own words",
+        "The test",
+        "The live lab",
+    ]
+    assert steps[1][0] == "/topics/task-results-in-django/cards/"
+    assert steps[5][0].startswith("/lab/")
+    assert steps[5][0] != "/lab/"  # an experiment of this topic, not the catalog
     assert '<div class="highlight"><pre tabindex="0">' in page
     assert '<span class="n">result</span>' in page
+    assert "Answer and explanation" not in page  # no dump of every answer
+    assert 'class="card question"' not in page
+    assert '<details id="claims">' in page  # how we know: collapsed
 
 
 def test_the_topic_page_runs_a_fixed_number_of_queries(client, curriculum, django_assert_num_queries):
-    with django_assert_num_queries(8):  # the 8th: the misconceptions its questions test
+    # The topic, its claims (2), the misconceptions its questions test, and the path's totals
+    # of cards, questions, prompts and experiments (4) less one: a visitor's stored-HTML read is
+    # warm. A learner adds their 5 (cards rated, practice, explain, scores, lab runs), the session,
+    # the user and the navigation's count of due cards.
+    with django_assert_num_queries(7):
         client.get(SEED_TOPIC)
+    client.force_login(make_learner())
+    client.get(SEED_TOPIC)
+    with django_assert_num_queries(7 + 5 + 3):
+        client.get(SEED_TOPIC)
+
+
+def test_the_path_follows_what_the_learner_did_and_the_home_page_continues_from_there(client, curriculum):
+    learner = make_learner()
+    client.force_login(learner)
+    home = client.get("/").content.decode()
+    start = 'href="/topics/task-results-in-django/#cheat-sheet">Start: Task results and status in Django'
+    assert start in home
+
+    topic = Topic.objects.get(slug="task-results-in-django")
+    cards = list(Flashcard.active.filter(topic=topic))
+    for card in cards:
+        rate_card(learner, flashcard=card, rating=3, reviews_seen=0)
+    page = client.get(SEED_TOPIC).content.decode()
+    home = client.get("/").content.decode()
+
+    assert re.search(r'<li class="step is-done">\s*<a href="[^"]+">Read the cheat sheet', page)
+    assert re.search(r'<li class="step is-done">\s*<a href="[^"]+">Flashcards</a>', page)
+    assert f"{len(cards)} of {len(cards)} rated" in page
+    assert re.search(r'<li class="step is-next">\s*<a href="/topics/task-results-in-django/practice/">', page)
+    assert "0 of 10 answered" in page
+    go_on = '/practice/">Continue: Task results and status in Django, practice questions</a>'
+    assert go_on in home
+    assert "2 of 6 steps done" in home
 
 
 def test_an_unknown_topic_gets_404(client, curriculum):
