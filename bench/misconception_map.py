@@ -81,7 +81,6 @@ def main():
     for row in found.rows[:5]:
         figures = f"{row.learners:>4} learners {row.confident:>4} confident {row.weighted:>5}"
         print(f"  {row.misconception.slug:<45} {figures}")
-    holder = found.rows[0].holders[0].membership.learner_id if found.rows else None
     base = f"/instructor/cohorts/{cohort.pk}/"
     pages = {
         "map (weighted score)": f"{base}misconceptions/",
@@ -89,8 +88,10 @@ def main():
         "map by name": f"{base}misconceptions/?sort=name",
         "misconceptions.csv": f"{base}misconceptions.csv",
     }
-    if holder:
-        pages["a holder's learner page"] = f"{base}learners/{holder}/"
+    if found.rows:
+        top = found.rows[0]
+        pages["the top belief's holders"] = f"{base}misconceptions/{top.misconception.slug}/"
+        pages["a holder's learner page"] = f"{base}learners/{found.holders(top)[0].membership.learner_id}/"
     client = Client()
     client.force_login(cohort.owner)
     print(f"{'page':<30} {'median ms':>10} {'max ms':>8} {'queries':>8} {'bytes':>9}")

@@ -128,7 +128,9 @@ def write_misconceptions(found: MisconceptionMap, out) -> None:
                 "; ".join(f"{question.slug}={count}" for question, count in row.questions),
                 "; ".join(f"{prompt.slug}={count}" for prompt, count in row.prompts),
                 cell_text(
-                    "; ".join(f"{holder.learner.username}={holder.holding.weight}" for holder in row.holders)
+                    "; ".join(
+                        f"{holder.learner.username}={holder.holding.weight}" for holder in found.holders(row)
+                    )
                 ),
             ]
         )

@@ -9,8 +9,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.shortcuts import get_object_or_404
 
 from instructor.models import Cohort, Membership
 from instructor.queries import member_ids
@@ -31,7 +30,6 @@ DEFAULT_SORT = "weighted"
 class Holder:
     membership: Membership
     holding: Holding
-    link: str = ""  # to the learner's page (HTML)
 
     @property
     def learner(self):
@@ -40,51 +38,55 @@ class Holder:
 
 @dataclass
 class MapRow:
-    """One misconception: the learners who hold it and the items whose answers showed it."""
+    """One misconception: how many learners hold it and how strongly, and the items whose
+    answers showed it. The holders themselves are on the misconception's own page."""
 
     misconception: Misconception
-    holders: list[Holder]
+    holdings: list[Holding]
     questions: list[tuple[Question, int]] = field(default_factory=list)  # with answers that showed it
     prompts: list[tuple[ExplainPrompt, int]] = field(default_factory=list)
     cohort_learners: int = 0
+    learners: int = field(init=False)
+    weighted: int = field(init=False)
+    confident: int = field(init=False)
 
-    @property
-    def learners(self) -> int:
-        return len(self.holders)
-
-    @property
-    def weighted(self) -> int:
-        """The sum of the holders' weights: 3 for a learner who was confidently wrong, 1 for one
-        who said they were unsure."""
-        return sum(holder.holding.weight for holder in self.holders)
+    def __post_init__(self):
+        self.learners = len(self.holdings)
+        # 3 for a learner who was confidently wrong, 1 for one who said they were unsure.
+        self.weighted = sum(holding.weight for holding in self.holdings)
+        self.confident = sum(1 for holding in self.holdings if holding.is_confident)
 
     @property
     def share(self) -> int:
         """The holders as a percentage of the cohort."""
         return round(100 * self.learners / self.cohort_learners) if self.cohort_learners else 0
 
-    @property
-    def confident(self) -> int:
-        return sum(1 for holder in self.holders if holder.holding.is_confident)
-
-    def learner_links(self) -> str:
-        """The holders as links to their learner pages, most confident first, the confident ones
-        in bold. Built here rather than in the template: in a large cohort a belief may have
-        hundreds of holders, and each learner's link is built once for the whole map."""
-        return format_html_join(", ", "{}", ((holder.link,) for holder in self.holders))
-
 
 @dataclass
 class MisconceptionMap:
     rows: list[MapRow]
-    learners: int  # in the cohort
+    members: dict[int, Membership]  # learner id -> membership, with the learner
     untouched: int  # active misconceptions no learner holds
 
+    @property
+    def learners(self) -> int:
+        return len(self.members)
 
-def misconception_map(cohort: Cohort, *, sort: str = DEFAULT_SORT) -> MisconceptionMap:
+    def holders(self, row: MapRow) -> list[Holder]:
+        """The row's holders, most confident first, then by name."""
+        holders = [Holder(self.members[holding.learner_id], holding) for holding in row.holdings]
+        holders.sort(key=lambda holder: (-holder.holding.weight, holder.learner.username.lower()))
+        return holders
+
+
+def misconception_map(
+    cohort: Cohort, *, sort: str = DEFAULT_SORT, misconception: Misconception | None = None
+) -> MisconceptionMap:
     """Every misconception some learner of the cohort holds now, sorted by `sort` (a key of
-    SORTS). Eight queries (ten when explain answers showed some)."""
-    found = beliefs_of(member_ids(cohort)).open
+    SORTS); only `misconception` when given. Nine queries (eleven when explain answers showed
+    some)."""
+    only = [misconception.pk] if misconception else None
+    found = beliefs_of(member_ids(cohort), misconception_ids=only).open
     members = {
         membership.learner_id: membership
         for membership in Membership.objects.filter(cohort=cohort).select_related("learner")
@@ -104,36 +106,24 @@ def misconception_map(cohort: Cohort, *, sort: str = DEFAULT_SORT) -> Misconcept
     prompts = ExplainPrompt.objects.select_related("topic").in_bulk(
         {pk for counts in prompt_counts.values() for pk in counts}
     )
-    learner_base = reverse("instructor:learner_detail", args=[cohort.pk, 0]).removesuffix("0/")
-    links = {}  # (learner id, is confident) -> the link, built once for every row it appears in
-    rows = []
-    for misconception_id, holdings in by_misconception.items():
-        holders = []
-        for holding in holdings:
-            membership = members[holding.learner_id]
-            key = (holding.learner_id, holding.is_confident)
-            if key not in links:
-                links[key] = format_html(
-                    '<a href="{}{}/" class="holder{}">{}</a>',
-                    learner_base,
-                    holding.learner_id,
-                    " confident" if holding.is_confident else "",
-                    membership.learner.username,
-                )
-            holders.append(Holder(membership, holding, links[key]))
-        holders.sort(key=lambda holder: (-holder.holding.weight, holder.learner.username.lower()))
-        rows.append(
-            MapRow(
-                misconception=misconceptions[misconception_id],
-                holders=holders,
-                questions=by_count(question_counts[misconception_id], questions),
-                prompts=by_count(prompt_counts[misconception_id], prompts),
-                cohort_learners=len(members),
-            )
+    rows = [
+        MapRow(
+            misconception=misconceptions[misconception_id],
+            holdings=holdings,
+            questions=by_count(question_counts[misconception_id], questions),
+            prompts=by_count(prompt_counts[misconception_id], prompts),
+            cohort_learners=len(members),
         )
+        for misconception_id, holdings in by_misconception.items()
+    ]
     sort_map(rows, sort)
-    untouched = Misconception.active.exclude(pk__in=list(by_misconception)).count()
-    return MisconceptionMap(rows=rows, learners=len(members), untouched=untouched)
+    untouched = 0 if misconception else Misconception.active.exclude(pk__in=list(by_misconception)).count()
+    return MisconceptionMap(rows=rows, members=members, untouched=untouched)
+
+
+def get_misconception(slug: str) -> Misconception:
+    """Any misconception, archived ones too (learners' answers may still show them); 404 else."""
+    return get_object_or_404(Misconception.objects.select_related("refuted_by"), slug=slug)
 
 
 def by_count(counts: Counter, items: dict) -> list[tuple]:

@@ -18,6 +18,11 @@ urlpatterns = [
         name="misconception_map",
     ),
     path(
+        "instructor/cohorts/<id:cohort_id>/misconceptions/<slug:slug>/",
+        views.misconception_holders,
+        name="misconception_holders",
+    ),
+    path(
         "instructor/cohorts/<id:cohort_id>/misconceptions.csv",
         views.misconceptions_csv,
         name="misconceptions_csv",

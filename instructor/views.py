@@ -21,7 +21,7 @@ from instructor.item_analysis import (
     item_analysis,
 )
 from instructor.misconception_map import SORTS as MAP_SORTS
-from instructor.misconception_map import learner_misconceptions, misconception_map
+from instructor.misconception_map import get_misconception, learner_misconceptions, misconception_map
 from instructor.queries import (
     INACTIVE_AFTER,
     INSTRUCTOR_NAV_FLAG,
@@ -168,6 +168,7 @@ def misconception_map_page(request, cohort_id):
     context = {
         "cohort": cohort,
         "map": misconception_map(cohort, sort=sort),
+        "items_url": reverse("instructor:item_analysis", args=[cohort.pk]),
         "sort_form": sort_form,
         "columns": [
             {"href": f"?sort={key}", "label": label, "is_current": key == sort}
@@ -175,6 +176,22 @@ def misconception_map_page(request, cohort_id):
         ],
     }
     return render(request, "instructor/misconception_map.html", context)
+
+
+@instructor_required
+def misconception_holders(request, cohort_id, slug):
+    cohort = get_cohort_for(request.user, cohort_id)
+    misconception = get_misconception(slug)
+    found = misconception_map(cohort, misconception=misconception)
+    context = {
+        "cohort": cohort,
+        "misconception": misconception,
+        "row": found.rows[0] if found.rows else None,
+        "holders": found.holders(found.rows[0]) if found.rows else [],
+        "learners": found.learners,
+        "learner_base": reverse("instructor:learner_detail", args=[cohort.pk, 0]).removesuffix("0/"),
+    }
+    return render(request, "instructor/misconception_holders.html", context)
 
 
 def csv_response(text: str, filename: str) -> HttpResponse:

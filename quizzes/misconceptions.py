@@ -107,13 +107,19 @@ def beliefs(evidence: Iterable[Evidence], last_cleared: dict[tuple[int, int], dt
 # --- Reads ------------------------------------------------------------------------------------
 
 
-def read_evidence(learner_ids) -> list[Evidence]:
+def read_evidence(learner_ids, *, misconception_ids=None) -> list[Evidence]:
     """The evidence of the learners `learner_ids` (a list or a subquery of ids): the tagged
-    options they chose in practice and in submitted tests (one query, a UNION), and the wrong
-    claims their explain answers made (one query, and one more for those claims' tags when
-    there are any)."""
+    options they chose in practice and in submitted tests, and the wrong claims their explain
+    answers made; only of `misconception_ids` when given. Three queries, and one more for
+    those claims' tags when there are any.
+
+    Practice and tests are two queries rather than one UNION ALL: on SQLite the UNION took
+    twice as long as its two parts for 500 learners (bench/misconception_map.py)."""
+    tagged = {"option__misconception__isnull": False}
+    if misconception_ids is not None:
+        tagged = {"option__misconception_id__in": misconception_ids}
     practice = PracticeAnswer.options.through.objects.filter(
-        practiceanswer__learner_id__in=learner_ids, option__misconception__isnull=False
+        practiceanswer__learner_id__in=learner_ids, **tagged
     ).values_list(
         "practiceanswer__learner_id",
         "option__misconception_id",
@@ -124,7 +130,7 @@ def read_evidence(learner_ids) -> list[Evidence]:
     tests = AttemptQuestion.chosen.through.objects.filter(
         attemptquestion__attempt__learner_id__in=learner_ids,
         attemptquestion__attempt__status=Attempt.Status.SUBMITTED,
-        option__misconception__isnull=False,
+        **tagged,
     ).values_list(
         "attemptquestion__attempt__learner_id",
         "option__misconception_id",
@@ -132,9 +138,8 @@ def read_evidence(learner_ids) -> list[Evidence]:
         "attemptquestion__certainty",
         "option__question_id",
     )
-    # UNION ALL: the same option chosen twice is two answers.
     # Each row is (learner id, misconception id, at, certainty, question id): an Evidence.
-    evidence = [Evidence(*row) for row in practice.union(tests, all=True)]
+    evidence = [Evidence(*row) for rows in (practice, tests) for row in rows]
     explained = list(
         ExplainAnswer.objects.filter(learner_id__in=learner_ids)
         .exclude(wrong_claim_keys=[])
@@ -149,20 +154,25 @@ def read_evidence(learner_ids) -> list[Evidence]:
         }
         for learner_id, prompt_id, at, keys in explained:
             for misconception_id in {claims[(prompt_id, key)] for key in keys if (prompt_id, key) in claims}:
-                evidence.append(Evidence(learner_id, misconception_id, at, prompt_id=prompt_id))
+                if misconception_ids is None or misconception_id in misconception_ids:
+                    evidence.append(Evidence(learner_id, misconception_id, at, prompt_id=prompt_id))
     return evidence
 
 
-def read_last_cleared(learner_ids) -> dict[tuple[int, int], dt.datetime]:
+def read_last_cleared(learner_ids, *, misconception_ids=None) -> dict[tuple[int, int], dt.datetime]:
     """(learner id, misconception id) -> the learner's latest right answer with high certainty to
-    a question that tests the misconception, in practice or in a submitted test. One query (a
-    UNION of two GROUP BYs): one row per pair, whatever the number of answers."""
+    a question that tests the misconception, in practice or in a submitted test. Two queries
+    (GROUP BY: one row per pair, whatever the number of answers); only of `misconception_ids`
+    when given."""
+    testing = {"question__options__misconception__isnull": False}
+    if misconception_ids is not None:
+        testing = {"question__options__misconception_id__in": misconception_ids}
     practice = (
         PracticeAnswer.objects.filter(
             learner_id__in=learner_ids,
             is_correct=True,
             certainty=Certainty.HIGH,
-            question__options__misconception__isnull=False,
+            **testing,
         )
         .values_list("learner_id", "question__options__misconception_id")
         .annotate(last=Max("answered_at"))
@@ -174,27 +184,28 @@ def read_last_cleared(learner_ids) -> dict[tuple[int, int], dt.datetime]:
             attempt__status=Attempt.Status.SUBMITTED,
             is_correct=True,
             certainty=Certainty.HIGH,
-            question__options__misconception__isnull=False,
+            **testing,
         )
         .values_list("attempt__learner_id", "question__options__misconception_id")
         .annotate(last=Max("answered_at"))
         .order_by()
     )
     last_cleared = {}
-    for learner_id, misconception_id, at in practice.union(tests, all=True):
+    for learner_id, misconception_id, at in [*practice, *tests]:
         pair = (learner_id, misconception_id)
         if pair not in last_cleared or at > last_cleared[pair]:
             last_cleared[pair] = at
     return last_cleared
 
 
-def beliefs_of(learner_ids) -> Beliefs:
-    """The rule applied to the learners `learner_ids` (a list or a subquery). Two queries when
-    they showed no misconception, three (four with explain wrong claims) when they did."""
-    evidence = read_evidence(learner_ids)
+def beliefs_of(learner_ids, *, misconception_ids=None) -> Beliefs:
+    """The rule applied to the learners `learner_ids` (a list or a subquery), for every
+    misconception or only `misconception_ids`. Three queries when
+    they showed no misconception, five (six with explain wrong claims) when they did."""
+    evidence = read_evidence(learner_ids, misconception_ids=misconception_ids)
     if not evidence:
         return Beliefs(open={}, cleared={})
-    return beliefs(evidence, read_last_cleared(learner_ids))
+    return beliefs(evidence, read_last_cleared(learner_ids, misconception_ids=misconception_ids))
 
 
 # --- For the learner's pages -----------------------------------------------------------------
@@ -276,8 +287,8 @@ class OpenMisconception:
 
 
 def open_misconceptions_for(learner) -> list[OpenMisconception]:
-    """The learner's open misconceptions, most confident first, then most recent. Two queries
-    when they have shown none, five when they hold some (six with explain wrong claims)."""
+    """The learner's open misconceptions, most confident first, then most recent. Three queries
+    when they have shown none, seven when they hold some (eight with explain wrong claims)."""
     found = beliefs_of([learner.pk]).open
     if not found:
         return []

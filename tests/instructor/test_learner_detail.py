@@ -83,5 +83,5 @@ def test_the_drill_down_runs_a_fixed_number_of_queries(client, ada_in_cohort, dj
     # session, user, role, cohort, membership, mastery, attempts + items + options + chosen,
     # card states, lab runs, timeline ratings, practice, explain, the navigation's due count,
     # the misconceptions' evidence (tagged options chosen, explain answers with wrong claims)
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(19):
         client.get(url)

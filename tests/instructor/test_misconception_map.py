@@ -8,7 +8,7 @@ import pytest
 from quizzes.models import Certainty
 from quizzes.services import record_practice_answer
 from tests.factories import make_learner
-from tests.instructor.factories import answer_test, make_abc_topic, make_cohort, query_counts
+from tests.instructor.factories import answer_test, make_abc_topic, make_cohort, make_instructor, query_counts
 from tests.quizzes.factories import make_misconception
 
 pytestmark = pytest.mark.django_db
@@ -92,10 +92,19 @@ def test_each_holder_links_to_their_learner_page_which_lists_their_misconception
     cohort, questions, ada = planted
 
     page = client.get(map_url(cohort)).content.decode()
+    holders_url = f"/instructor/cohorts/{cohort.pk}/misconceptions/pending-means-queued/"
+    assert f'<a href="{holders_url}">7 learners</a>' in page
+    holders = client.get(holders_url).content.decode()
+    assert (
+        'Held by <strong class="learner-count">7</strong> of 11 learners (64 %), 7 of them confidently'
+        in holders
+    )
     assert (
         f'<a href="/instructor/cohorts/{cohort.pk}/learners/{ada.pk}/" class="holder confident">ada</a>'
-        in page
+        in holders
     )
+    assert ">cy</a>" not in holders, "cy cleared it"
+    assert ">doubter0</a>" not in holders, "a doubter holds another belief"
 
     detail = client.get(f"/instructor/cohorts/{cohort.pk}/learners/{ada.pk}/").content.decode()
     assert 'Misconceptions <span class="count">(2)</span>' in detail
@@ -158,6 +167,16 @@ def test_weights_can_put_few_confident_holders_above_many_unsure_ones(client, in
     ]
 
 
+def test_another_instructor_gets_404_for_a_misconceptions_holders(client, planted):
+    cohort, _, _ = planted
+    other = make_cohort(make_instructor("other"), name="Other group")
+
+    assert (
+        client.get(f"/instructor/cohorts/{other.pk}/misconceptions/pending-means-queued/").status_code == 404
+    )
+    assert client.get(f"/instructor/cohorts/{cohort.pk}/misconceptions/no-such-belief/").status_code == 404
+
+
 def test_an_empty_cohort_has_an_empty_map(client, instructor):
     cohort = make_cohort(instructor)
 
@@ -204,9 +223,10 @@ def test_the_map_runs_the_same_number_of_queries_for_any_cohort_size(client, ins
     small, large = query_counts(client, map_url, cohorts)
 
     assert small == large
-    # session, user, role, cohort, evidence, explain answers, latest clearings, members,
-    # misconceptions, questions, untouched count, the navigation's due count
-    assert large == 12
+    # session, user, role, cohort, evidence (practice, tests, explain answers), latest clearings
+    # (practice, tests), members, misconceptions, questions, untouched count, the navigation's
+    # due count
+    assert large == 14
 
 
 def read_csv(response) -> list[dict]:

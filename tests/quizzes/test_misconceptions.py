@@ -186,15 +186,16 @@ def test_an_explain_answer_making_a_tagged_wrong_claim_is_evidence(tagged):
 def test_the_learners_rows_are_read_in_a_fixed_number_of_queries(tagged, django_assert_num_queries):
     misconception, first, second = tagged
     learner = make_learner()
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         assert open_misconceptions_for(learner) == []
 
     for _ in range(3):
         practise(first, learner, "B", Certainty.LOW)
         practise(second, learner, "B", Certainty.HIGH)
 
-    # tagged options chosen, explain answers, latest clearings, misconceptions, options to practise
-    with django_assert_num_queries(5):
+    # tagged options chosen (practice, tests), explain answers, latest clearings (practice,
+    # tests), misconceptions, options to practise
+    with django_assert_num_queries(7):
         rows = open_misconceptions_for(learner)
     assert len(rows) == 1
     assert timezone.now() - rows[0].holding.last_seen_at < dt.timedelta(minutes=1)
