@@ -11,18 +11,23 @@ A key concept is found when the answer makes its claim, not when it uses its wor
   or more: one letter added, missing or changed, or two swapped (`wroker`), two such typos from
   LONG_WORD letters. Another actor is never a typo (`broker` for `worker`).
 - The terms of a claim must be in one sentence. The first term is the claim's subject and the
-  second its predicate: the subject comes first, at most SUBJECT_GAP words before the predicate
-  ("the worker, not the broker, writes"), or after it in the passive ("written by the worker").
-  Every other term stands within TERM_WINDOW words of those two.
-- Another actor (ACTORS) between the subject and the predicate blocks the claim ("the worker
-  sends it and the broker writes the result" does not say the worker writes), unless it is
-  negated ("not the broker") or follows a preposition ("sends it to the broker").
+  second its predicate: the subject comes at most SUBJECT_GAP words before the predicate ("the
+  worker, not the broker, writes"), and the other terms follow in the order written, each within
+  TERM_WINDOW words of the one before. In the passive ("the states are written by the worker")
+  the subject follows the predicate after `by`, and the other terms stand within TERM_WINDOW
+  words of the two, in any order.
+- When the subject is an actor (ACTORS), another actor between it and the predicate blocks the
+  claim ("the worker sends it and the broker writes the result" does not say the worker
+  writes), unless that actor is negated ("not the broker"), follows a preposition ("sends it to
+  the broker") or directly follows the subject ("the key-value backend").
 - A negation (NEGATIONS, after `n't` becomes ` not`) inside the matched words, or among the
-  NEGATION_LOOKBACK words before them in the same clause, cancels the claim, unless it is one of
-  the claim's own terms (`never/not call get`) or negates an actor as above.
+  NEGATION_LOOKBACK words before them up to a comma or colon, cancels the claim, unless it is
+  one of the claim's own terms (`never/not call get`) or negates another actor as above.
 - A sentence of fewer than MIN_SENTENCE_WORDS words, or a list (three or more comma-separated
-  pieces of LIST_PIECE_WORDS words or fewer on average), makes no claim: a keyword list scores 0.
-- A wrong claim is matched the same way. Found, it cancels the concept it contradicts.
+  pieces of LIST_PIECE_WORDS words or fewer on average, or a bullet of that many words), makes
+  no claim: a keyword list scores 0.
+- A wrong claim is matched the same way, and a hedge (HEDGES) cancels it like a negation. Found,
+  it cancels the concept it contradicts.
 """
 
 import re
@@ -43,24 +48,8 @@ NEGATIONS = frozenset(
 # Who can do something in a claim: one of them between a claim's subject and its predicate is
 # the real subject of that predicate.
 ACTORS = frozenset(
-    {
-        "worker",
-        "broker",
-        "backend",
-        "redis",
-        "database",
-        "view",
-        "client",
-        "caller",
-        "django",
-        "browser",
-        "beat",
-        "flower",
-        "sender",
-        "rabbitmq",
-        "page",
-        "user",
-    }
+    {"worker", "broker", "backend", "redis", "database", "view", "client", "caller", "django"}
+    | {"browser", "beat", "flower", "sender", "rabbitmq", "page", "user"}
 )
 ARTICLES = frozenset({"the", "a", "an"})
 # A wrong claim is only made when it is asserted: "it can mean queued" is not "it means queued".
