@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in, screenshot
+from tests.browser.test_every_page import SCHEMES, SIZES, layout_problems
 from tests.factories import make_learner
 
 pytestmark = pytest.mark.browser
@@ -36,6 +37,14 @@ def test_a_wrong_claim_is_explained_and_a_missed_concept_links_to_its_section(pa
     )
     expect(result.get_by_role("heading", name="Model answer")).to_be_visible()
     screenshot(page, "explain-feedback")
+    problems = []
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        for scheme in SCHEMES:
+            page.emulate_media(color_scheme=scheme)
+            problems.extend(layout_problems(page, f"explain feedback at {size}, {scheme}"))
+    assert not problems, "\n".join(problems)
+    page.set_viewport_size({"width": 1100, "height": 900})
 
     result.locator("li.missed", has_text="STARTED needs tracking").get_by_role("link").click()
     expect(page).to_have_url(
