@@ -27,6 +27,7 @@ from live_lab.worker_ping import worker_answers
 RENDER_AT_LEAST_EVERY = 15.0  # seconds: the lanes are read again this often, should a change be missed
 WAITING_RENDER_EVERY = 2.0  # the same for a waiting run: its place in line changes
 STREAM_FOR = 120.0
+LANES_SETTLE = 0.15  # seconds from a store to the read of the lanes, for the stores after it
 
 
 @require_GET
@@ -121,12 +122,12 @@ async def lane_stream(run: LabRun):
     """Send the lanes whenever they change; end with a `done` event once the run is over.
 
     When this process's observer stores something, it calls back, from its thread, into this
-    event loop, and the lanes are read and rendered again. A new lane-1 reading goes out at
-    once, alone, as a `reading` event (one table row), before it is even stored. The observer
-    also announces new lane-2 rows (written by the worker) for runs with an open page. A run
-    observed by another web process is announced by this process's one page watcher
-    (live_lab/run_changes.py): pushed over Redis in Redis mode, one look for all pages
-    otherwise. The lanes are also read again every RENDER_AT_LEAST_EVERY, in case an
+    event loop, and the lanes are read and rendered again, LANES_SETTLE after the first store
+    of a burst. A new lane-1 reading goes out at once, alone, as a `reading` event (one table
+    row), before it is even stored. The observer also announces new lane-2 rows (written by
+    the worker) for runs with an open page. A run observed by another web process is announced
+    by this process's one page watcher (live_lab/run_changes.py): pushed over Redis in Redis
+    mode, one look for all pages otherwise. The lanes are also read again every RENDER_AT_LEAST_EVERY, in case an
     announcement was lost, and a waiting run's every WAITING_RENDER_EVERY (its place in line).
     """
     loop = asyncio.get_running_loop()
@@ -152,6 +153,7 @@ async def lane_stream(run: LabRun):
         dispatcher.wake()  # this process too sends waiting runs and adopts orphaned ones
     try:
         last, newest_shown, every = None, -1.0, RENDER_AT_LEAST_EVERY
+        read_at = loop.time()  # when the lanes are read next (None: when something is stored)
         deadline = loop.time() + STREAM_FOR
         while loop.time() < deadline:
             woken.clear()
@@ -161,8 +163,12 @@ async def lane_stream(run: LabRun):
                     yield server_sent_event("reading", row)
                     newest_shown = observation.after_ms
             readings.clear()
-            if stale:
-                stale = False  # before reading: a store during the read makes them stale again
+            if stale and read_at is None:
+                # Stores come in bursts (a reading, the worker's lane-2 rows, a client call):
+                # one read a moment after the first serves the whole burst.
+                read_at = loop.time() + LANES_SETTLE
+            if read_at is not None and loop.time() >= read_at:
+                stale, read_at = False, None  # before reading: a store meanwhile is read next
                 html, lanes = await sync_to_async(render_lanes, thread_sensitive=False)(run.pk)
                 every = WAITING_RENDER_EVERY if lanes.run.is_waiting else RENDER_AT_LEAST_EVERY
                 if html != last:
@@ -172,10 +178,12 @@ async def lane_stream(run: LabRun):
                 if lanes.is_over:
                     yield server_sent_event("done", "over")
                     return
+            wait = every if read_at is None else read_at - loop.time()
             try:
-                await asyncio.wait_for(woken.wait(), min(every, max(deadline - loop.time(), 0)))
+                await asyncio.wait_for(woken.wait(), max(min(wait, deadline - loop.time()), 0))
             except TimeoutError:
-                stale = True
+                if read_at is None:
+                    stale, read_at = True, loop.time()
     finally:
         stop_listening(run.pk, wake_up)
         remote_runs.unwatch(run.pk)
