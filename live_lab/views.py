@@ -127,8 +127,9 @@ async def lane_stream(run: LabRun):
     row), before it is even stored. The observer also announces new lane-2 rows (written by
     the worker) for runs with an open page. A run observed by another web process is announced
     by this process's one page watcher (live_lab/run_changes.py): pushed over Redis in Redis
-    mode, one look for all pages otherwise. The lanes are also read again every RENDER_AT_LEAST_EVERY, in case an
-    announcement was lost, and a waiting run's every WAITING_RENDER_EVERY (its place in line).
+    mode, one look for all pages otherwise. The lanes are also read again every
+    RENDER_AT_LEAST_EVERY, in case an announcement was lost, and a waiting run's every
+    WAITING_RENDER_EVERY (its place in line).
     """
     loop = asyncio.get_running_loop()
     woken = asyncio.Event()
