@@ -118,12 +118,21 @@ class MarkCoveredForm(forms.Form):
 
 
 class TestScreenForm(forms.Form):
-    """`?q=` on the test page: the question position to show."""
+    """`?q=` on the test page: the question position to show; `?confirm=1`: the summary shown
+    before submitting (unanswered questions, answers without certainty, "Submit now")."""
 
     q = forms.IntegerField(min_value=1, required=False)
+    confirm = forms.BooleanField(required=False)
 
     def position(self) -> int | None:
         return self.cleaned_data.get("q") if self.is_valid() else None
+
+    def is_confirming(self) -> bool:
+        return bool(self.is_valid() and self.cleaned_data.get("confirm"))
+
+    def names_a_screen_of_an_attempt(self) -> bool:
+        """True for the URL of one question or of the confirmation: a screen of an open attempt."""
+        return self.position() is not None or self.is_confirming()
 
 
 class PracticeScreenForm(forms.Form):
@@ -131,6 +140,13 @@ class PracticeScreenForm(forms.Form):
 
     q = forms.SlugField(required=False)
     answered = forms.IntegerField(min_value=1, required=False)
+
+
+class MissedForm(forms.Form):
+    """`missed=<attempt id>` (query string, or a hidden field when answering): practise the
+    questions that submitted test got wrong, one after the other."""
+
+    missed = forms.IntegerField(min_value=1, required=False)
 
 
 class ExplainScreenForm(forms.Form):

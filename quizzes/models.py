@@ -211,6 +211,11 @@ class Attempt(models.Model):
     def is_submitted(self) -> bool:
         return self.status == self.Status.SUBMITTED
 
+    @property
+    def time_taken(self):
+        """From start to submit (a timedelta); None while the attempt is open."""
+        return self.submitted_at - self.started_at if self.submitted_at else None
+
 
 class AttemptQuestion(models.Model):
     """A question drawn for an attempt, at `position` (1-based), and the learner's answer to it."""

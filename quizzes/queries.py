@@ -85,6 +85,14 @@ def item_at(items: list[AttemptQuestion], position: int) -> AttemptQuestion:
     raise Http404("No such question in this test.")
 
 
+def last_submitted_attempt_for(user, topic: Topic) -> Attempt | None:
+    return (
+        Attempt.objects.filter(learner=user, topic=topic, status=Attempt.Status.SUBMITTED)
+        .order_by("-submitted_at")
+        .first()
+    )
+
+
 def topic_has_questions(topic: Topic) -> bool:
     return Question.active.filter(topic=topic).exists()
 
@@ -97,15 +105,20 @@ def past_attempts_for(user, topic: Topic) -> list[Attempt]:
     )
 
 
-def attempt_screen(items: list[AttemptQuestion], requested: int | None, *, saved=None) -> dict:
+def attempt_screen(
+    items: list[AttemptQuestion], requested: int | None, *, saved=None, confirming: bool = False
+) -> dict:
     """What the test page shows: the requested question if it exists, else the first unanswered.
     `items` are `test_items` (or `attempt_items`); what the screen shows of them is read here.
 
-    No current item once every question is answered and none was requested: the review screen.
+    No current item once every question is answered and none was requested: the review screen;
+    none either when `confirming`: the summary asked before submitting.
     `saved` is the position whose answer was just stored.
     """
     by_position = {item.position: item for item in items}
-    if requested not in by_position:
+    if confirming:
+        requested = None
+    elif requested not in by_position:
         requested = next((item.position for item in items if not item.is_answered), None)
     item = by_position.get(requested)
     if item is not None:
@@ -125,6 +138,10 @@ def attempt_screen(items: list[AttemptQuestion], requested: int | None, *, saved
         "chosen_keys": {option.key for option in item.chosen_options} if item else set(),
         "chosen_certainty": item.certainty if item else "",
         "saved": item is not None and item.position == saved,
+        "confirming": confirming,
+        "unanswered_items": [each for each in items if not each.is_answered],
+        # Answers given before certainty-based marking was asked; they count in the plain score only.
+        "uncertain_items": [each for each in items if each.is_answered and not each.certainty],
     }
 
 
@@ -157,6 +174,27 @@ def pick_practice_question(questions: list[Question], slug: str | None) -> Quest
     if never:
         return never[0]
     return min(questions, key=lambda question: question.last_answered_at)
+
+
+def missed_question_slugs(user, attempt_id: int, *, topic: Topic) -> list[str]:
+    """The questions the learner's submitted attempt on `topic` got wrong (unanswered ones too),
+    in the test's order; 404 for another learner's attempt, an open one or another topic's."""
+    attempt = get_object_or_404(
+        Attempt.objects.filter(learner=user, topic=topic, status=Attempt.Status.SUBMITTED), pk=attempt_id
+    )
+    return list(
+        attempt.items.filter(is_correct=False).order_by("position").values_list("question__slug", flat=True)
+    )
+
+
+def next_missed_question(
+    questions: list[Question], current: Question | None, missed: list[str]
+) -> Question | None:
+    """The first missed question after `current` (after none: the first) among `questions`, the
+    active ones; None after the last."""
+    active = {question.slug: question for question in questions}
+    later = missed[missed.index(current.slug) + 1 :] if current and current.slug in missed else missed
+    return next((active[slug] for slug in later if slug in active), None)
 
 
 def next_practice_question(questions: list[Question], current: Question) -> Question:

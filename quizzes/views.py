@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 from django_htmx.http import push_url
 
@@ -15,6 +16,7 @@ from quizzes.forms import (
     ExplainForm,
     ExplainScreenForm,
     MarkCoveredForm,
+    MissedForm,
     PracticeScreenForm,
     QuestionPickForm,
     TestScreenForm,
@@ -33,6 +35,9 @@ from quizzes.queries import (
     item_at,
     lab_experiment_url,
     last_explanation_for,
+    last_submitted_attempt_for,
+    missed_question_slugs,
+    next_missed_question,
     next_practice_question,
     open_attempt_for,
     past_attempts_for,
@@ -69,12 +74,22 @@ def test(request, slug):
         return redirect("quizzes:test", slug=topic.slug)
     screen = TestScreenForm(request.GET)
     attempt = open_attempt_for(request.user, topic)
+    if attempt is None and screen.names_a_screen_of_an_attempt():
+        # Back after submitting (or an old link): that question's attempt is submitted now,
+        # so its result is what this URL has to show, not a start page.
+        submitted = last_submitted_attempt_for(request.user, topic)
+        if submitted:
+            return redirect(submitted)
     context = {"topic": topic, "attempt": attempt, "past_attempts": past_attempts_for(request.user, topic)}
     if attempt:
-        context |= attempt_screen(test_items(attempt), screen.position())
+        context |= attempt_screen(test_items(attempt), screen.position(), confirming=screen.is_confirming())
     else:
         context["topic_has_questions"] = topic_has_questions(topic)
-    return render(request, "quizzes/test.html", context)
+    response = render(request, "quizzes/test.html", context)
+    if attempt:
+        # An answerable page must never come back from the browser's cache once submitted (Back).
+        add_never_cache_headers(response)
+    return response
 
 
 @login_required
@@ -142,6 +157,7 @@ def attempt_detail(request, attempt_id):
         "attempt": attempt,
         "topic": attempt.topic,
         "items": items,
+        "missed_count": sum(1 for item in items if not item.is_correct),
         "groups": breakdown(items),
         "certainty_score": score_test(items),
         "calibration": calibration(tally((item.is_correct, item.certainty) for item in items)),
@@ -157,6 +173,10 @@ def practice(request, slug):
     """One question at a time. GET shows it (with the feedback of `?answered=`); POST grades it."""
     topic = get_topic(slug)
     questions = practice_questions(request.user, topic)
+    # `missed=<attempt id>`: the questions that test got wrong, one after the other.
+    missed_form = MissedForm(request.POST if request.method == "POST" else request.GET)
+    missed_id = missed_form.cleaned_data.get("missed") if missed_form.is_valid() else None
+    missed = missed_question_slugs(request.user, missed_id, topic=topic) if missed_id else []
     feedback = None
     if request.method == "POST":
         question = picked_question(request, questions)
@@ -170,11 +190,13 @@ def practice(request, slug):
             )
             if not request.htmx:
                 url = reverse("quizzes:practice", args=[topic.slug])
-                return redirect(f"{url}?q={question.slug}&answered={feedback.pk}")
+                also_missed = f"&missed={missed_id}" if missed else ""
+                return redirect(f"{url}?q={question.slug}&answered={feedback.pk}{also_missed}")
     else:
         screen = PracticeScreenForm(request.GET)
         wanted = screen.cleaned_data if screen.is_valid() else {}
-        question = pick_practice_question(questions, wanted.get("q"))
+        first_missed = next_missed_question(questions, None, missed)
+        question = pick_practice_question(questions, wanted.get("q") or (first_missed and first_missed.slug))
         form = None
         if question and wanted.get("answered"):
             feedback = get_practice_answer_for(request.user, wanted["answered"], question=question)
@@ -184,6 +206,8 @@ def practice(request, slug):
         "question": question,
         "form": form,
         "feedback": feedback,
+        "missed_id": missed_id if missed else None,
+        "missed_count": len(missed),
     }
     if question:
         context |= {
@@ -196,7 +220,10 @@ def practice(request, slug):
             "feedback_mark": mark_of(feedback),
             "hint_shown": feedback is None and has_open_hint(request.user, question),
             "lab_url": lab_experiment_url(question),
-            "next_question": next_practice_question(questions, question),
+            "next_question": next_missed_question(questions, question, missed)
+            if missed
+            else next_practice_question(questions, question),
+            "missed_number": missed.index(question.slug) + 1 if question.slug in missed else None,
             # The beliefs a wrong answer showed, named in the feedback.
             "misconceptions": feedback_for_options(feedback.options.all())
             if feedback and not feedback.is_correct

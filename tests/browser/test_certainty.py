@@ -68,6 +68,7 @@ def test_a_learner_answers_with_certainty_by_keyboard_and_sees_the_score_and_cal
     )
     assert stored == {1: "low", 2: "medium", 3: "high", 4: "high"}
     page.get_by_role("button", name="Submit test").click()
+    page.get_by_role("button", name="Submit now").click()  # the confirmation step
 
     # 1 + 2 + 3 − 6 = 0 marks over 10 questions (6 unanswered at 0), 3 of 10 right.
     summary = page.locator(".certainty-summary")

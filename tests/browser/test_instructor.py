@@ -33,6 +33,7 @@ def take_a_test_choosing_the_first_option(page, slug: str) -> str:
         expect(page.get_by_text(f"{number} of 10 answered")).to_be_visible()
         page.get_by_role("button", name="Save and next").click()
     page.get_by_role("button", name="Submit test").click()
+    page.get_by_role("button", name="Submit now").click()  # the confirmation step
     score = page.locator("section.score h2")
     expect(score).to_contain_text("of 10 correct")
     return re.search(r"(\d+) of 10", score.inner_text()).group(1)

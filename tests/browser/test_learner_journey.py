@@ -78,6 +78,7 @@ def test_a_learner_signs_up_studies_every_mode_and_sees_the_score_on_the_dashboa
         answer_test_question(page, number)
     expect(page.get_by_text("10 of 10 answered")).to_be_visible()
     page.get_by_role("button", name="Submit test").click()
+    page.get_by_role("button", name="Submit now").click()  # the confirmation step
     score = page.locator("section.score h2")
     expect(score).to_contain_text("of 10 correct")
     correct = re.search(r"(\d+) of 10", score.inner_text()).group(1)
