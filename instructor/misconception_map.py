@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from instructor.models import Cohort, Membership
 from instructor.queries import member_ids
 from learn.models import Misconception
-from quizzes.misconceptions import Holding, beliefs_of
+from quizzes.misconceptions import Holding, beliefs_of, moment
 from quizzes.models import ExplainPrompt, Question
 
 # The orders the page offers (`?sort=`): most weighted first, most learners first, by id.
@@ -181,7 +181,7 @@ def learner_misconceptions(learner) -> list[LearnerBelief]:
         LearnerBelief(
             misconception=misconceptions[holding.misconception_id],
             holding=holding,
-            cleared_at=cleared_at,
+            cleared_at=moment(cleared_at) if cleared_at else None,
             questions=[questions[pk] for pk in dict.fromkeys(e.question_id for e in holding.evidence) if pk],
             prompts=[prompts[pk] for pk in dict.fromkeys(e.prompt_id for e in holding.evidence) if pk],
         )

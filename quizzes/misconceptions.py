@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
-from django.db.models import Max
+from django.db.models import CharField, Max
+from django.db.models.functions import Cast
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from learn.models import Misconception
 from quizzes.models import (
@@ -40,11 +43,11 @@ CONFIDENT_WEIGHT = CERTAINTY_WEIGHT[Certainty.HIGH]
 
 class Evidence(NamedTuple):
     """One answer that showed the belief: a tagged option chosen, or a tagged wrong claim made.
-    (A tuple: a cohort of 500 has tens of thousands.)"""
+    (A tuple: a cohort of 500 has tens of thousands.) `at` is a Stamp."""
 
     learner_id: int
     misconception_id: int
-    at: dt.datetime
+    at: str
     certainty: str = ""
     question_id: int | None = None
     prompt_id: int | None = None
@@ -72,7 +75,7 @@ class Holding:
 
     @property
     def last_seen_at(self) -> dt.datetime:
-        return max(each.at for each in self.evidence)
+        return moment(max(each.at for each in self.evidence))
 
 
 @dataclass
@@ -82,10 +85,10 @@ class Beliefs:
     Holding before the clearing and when it was cleared."""
 
     open: dict[tuple[int, int], Holding]
-    cleared: dict[tuple[int, int], tuple[Holding, dt.datetime]]
+    cleared: dict[tuple[int, int], tuple[Holding, str]]
 
 
-def beliefs(evidence: Iterable[Evidence], last_cleared: dict[tuple[int, int], dt.datetime]) -> Beliefs:
+def beliefs(evidence: Iterable[Evidence], last_cleared: dict[tuple[int, int], str]) -> Beliefs:
     """Apply the rule to the learners' evidence and, per (learner id, misconception id), the
     moment of their latest high-certainty right answer to a question testing it.
 
@@ -106,6 +109,23 @@ def beliefs(evidence: Iterable[Evidence], last_cleared: dict[tuple[int, int], dt
 
 # --- Reads ------------------------------------------------------------------------------------
 
+# The rule only compares moments. The reads below fetch them as the database's own text
+# (`stamp()`), which sorts as time on both backends: SQLite stores "YYYY-MM-DD HH:MM:SS[.ffffff]"
+# in UTC, PostgreSQL prints timestamptz in the connection's time zone, UTC (Django sets it), as
+# "YYYY-MM-DD HH:MM:SS[.f…]+00"; a missing fraction sorts first, as it should. Turning 40,000
+# moments of a 500-learner cohort into aware datetimes was a quarter of the map's time
+# (bench/misconception_map.py); the few shown are parsed by `moment()`.
+
+
+def stamp(expression) -> Cast:
+    return Cast(expression, CharField())
+
+
+def moment(text: str) -> dt.datetime:
+    """A stamp as an aware datetime."""
+    value = parse_datetime(text)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)
+
 
 def read_evidence(learner_ids, *, misconception_ids=None) -> list[Evidence]:
     """The evidence of the learners `learner_ids` (a list or a subquery of ids): the tagged
@@ -118,32 +138,39 @@ def read_evidence(learner_ids, *, misconception_ids=None) -> list[Evidence]:
     tagged = {"option__misconception__isnull": False}
     if misconception_ids is not None:
         tagged = {"option__misconception_id__in": misconception_ids}
-    practice = PracticeAnswer.options.through.objects.filter(
-        practiceanswer__learner_id__in=learner_ids, **tagged
-    ).values_list(
-        "practiceanswer__learner_id",
-        "option__misconception_id",
-        "practiceanswer__answered_at",
-        "practiceanswer__certainty",
-        "option__question_id",
+    practice = (
+        PracticeAnswer.options.through.objects.filter(practiceanswer__learner_id__in=learner_ids, **tagged)
+        .annotate(at=stamp("practiceanswer__answered_at"))
+        .values_list(
+            "practiceanswer__learner_id",
+            "option__misconception_id",
+            "at",
+            "practiceanswer__certainty",
+            "option__question_id",
+        )
     )
-    tests = AttemptQuestion.chosen.through.objects.filter(
-        attemptquestion__attempt__learner_id__in=learner_ids,
-        attemptquestion__attempt__status=Attempt.Status.SUBMITTED,
-        **tagged,
-    ).values_list(
-        "attemptquestion__attempt__learner_id",
-        "option__misconception_id",
-        "attemptquestion__answered_at",
-        "attemptquestion__certainty",
-        "option__question_id",
+    tests = (
+        AttemptQuestion.chosen.through.objects.filter(
+            attemptquestion__attempt__learner_id__in=learner_ids,
+            attemptquestion__attempt__status=Attempt.Status.SUBMITTED,
+            **tagged,
+        )
+        .annotate(at=stamp("attemptquestion__answered_at"))
+        .values_list(
+            "attemptquestion__attempt__learner_id",
+            "option__misconception_id",
+            "at",
+            "attemptquestion__certainty",
+            "option__question_id",
+        )
     )
     # Each row is (learner id, misconception id, at, certainty, question id): an Evidence.
     evidence = [Evidence(*row) for rows in (practice, tests) for row in rows]
     explained = list(
         ExplainAnswer.objects.filter(learner_id__in=learner_ids)
         .exclude(wrong_claim_keys=[])
-        .values_list("learner_id", "prompt_id", "answered_at", "wrong_claim_keys")
+        .annotate(at=stamp("answered_at"))
+        .values_list("learner_id", "prompt_id", "at", "wrong_claim_keys")
     )
     if explained:
         claims = {
@@ -159,7 +186,7 @@ def read_evidence(learner_ids, *, misconception_ids=None) -> list[Evidence]:
     return evidence
 
 
-def read_last_cleared(learner_ids, *, misconception_ids=None) -> dict[tuple[int, int], dt.datetime]:
+def read_last_cleared(learner_ids, *, misconception_ids=None) -> dict[tuple[int, int], str]:
     """(learner id, misconception id) -> the learner's latest right answer with high certainty to
     a question that tests the misconception, in practice or in a submitted test. Two queries
     (GROUP BY: one row per pair, whatever the number of answers); only of `misconception_ids`
@@ -175,7 +202,7 @@ def read_last_cleared(learner_ids, *, misconception_ids=None) -> dict[tuple[int,
             **testing,
         )
         .values_list("learner_id", "question__options__misconception_id")
-        .annotate(last=Max("answered_at"))
+        .annotate(last=stamp(Max("answered_at")))
         .order_by()
     )
     tests = (
@@ -187,7 +214,7 @@ def read_last_cleared(learner_ids, *, misconception_ids=None) -> dict[tuple[int,
             **testing,
         )
         .values_list("attempt__learner_id", "question__options__misconception_id")
-        .annotate(last=Max("answered_at"))
+        .annotate(last=stamp(Max("answered_at")))
         .order_by()
     )
     last_cleared = {}

@@ -28,8 +28,9 @@ T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 LEARNER, BELIEF, OTHER_BELIEF, QUESTION = 1, 10, 11, 100
 
 
-def at(minutes: int) -> dt.datetime:
-    return T0 + dt.timedelta(minutes=minutes)
+def at(minutes: int) -> str:
+    """A moment as the reads give it: the database's text, which sorts as time."""
+    return (T0 + dt.timedelta(minutes=minutes)).isoformat(sep=" ")
 
 
 def wrong(minutes: int, certainty: str = Certainty.HIGH, *, belief: int = BELIEF) -> Evidence:
@@ -58,7 +59,7 @@ def test_the_most_confident_evidence_sets_the_weight():
     holding = found.open[(LEARNER, BELIEF)]
     assert holding.weight == 3
     assert len(holding.evidence) == 3
-    assert holding.last_seen_at == at(9)
+    assert holding.last_seen_at == T0 + dt.timedelta(minutes=9)
 
 
 def test_a_high_certainty_right_answer_after_the_evidence_clears_it():
