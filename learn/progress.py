@@ -7,11 +7,12 @@ cards or attempts.
 import datetime as dt
 from dataclasses import dataclass
 
+import fsrs
 from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, Subquery, TextChoices
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from learn.models import CardReviewLog, CardReviewState, Flashcard, Topic
+from learn.models import CardReviewLog, CardReviewState, Flashcard, Rating, Topic
 from quizzes import certainty
 from quizzes.models import Attempt, AttemptQuestion, AttemptScore, ExplainAnswer, PracticeAnswer
 
@@ -120,14 +121,6 @@ def streak(days: set[dt.date], *, today: dt.date) -> int:
     return count
 
 
-@dataclass
-class ScorePoint:
-    attempt: Attempt
-    percent: int
-    x: float
-    y: float
-
-
 def recent_scores(user, *, limit: int = 10) -> list[Attempt]:
     """The learner's latest submitted attempts, newest first, with topic and score, each given
     `certainty_score` (quizzes.certainty.score_test; None for a test taken before CBM). Two queries."""
@@ -166,23 +159,103 @@ def certainty_counts(user) -> dict[str, tuple[int, int]]:
     return counts
 
 
-def score_chart(attempts: list[Attempt], *, width: int = 320, height: int = 120, pad: int = 12) -> dict:
-    """SVG geometry for scores over time (oldest left), drawn by the dashboard template."""
-    ordered = list(reversed(attempts))
-    inner_w, inner_h = width - 2 * pad, height - 2 * pad
-    step = inner_w / (len(ordered) - 1) if len(ordered) > 1 else 0
-    points = []
-    for index, attempt in enumerate(ordered):
-        percent = attempt.score.percent
-        x = pad + (index * step if len(ordered) > 1 else inner_w / 2)
-        y = pad + inner_h * (1 - percent / 100)
-        points.append(ScorePoint(attempt, percent, round(x, 1), round(y, 1)))
-    return {
-        "width": width,
-        "height": height,
-        "points": points,
-        "polyline": " ".join(f"{p.x},{p.y}" for p in points),
-        "strong_y": round(pad + inner_h * 0.2, 1),  # the 80 % line of the "strong" verdict
-        "left": pad,
-        "right": width - pad,
-    }
+# The retention figures of Anki's statistics screen (docs/mastery.md, "Retention").
+RETENTION_DAYS = 30
+FORECAST_DAYS = 30
+# (label, lowest stability in days, the next bucket's lowest); 21 is MASTERED_STABILITY_DAYS.
+STABILITY_BUCKETS = [
+    ("under 1 day", 0, 1),
+    ("1 to 7 days", 1, 7),
+    ("7 to 21 days", 7, 21),
+    ("21 to 90 days", 21, 90),
+    ("90 days or more", 90, None),
+]
+
+
+@dataclass
+class Retention:
+    reviews: int
+    passed: int
+
+    @property
+    def percent(self) -> int | None:
+        return round(100 * self.passed / self.reviews) if self.reviews else None
+
+
+def true_retention(user, *, now: dt.datetime | None = None, days: int = RETENTION_DAYS) -> Retention:
+    """Anki's "true retention" over the last `days`: of the ratings given to cards that were in the
+    review state (not new, learning or relearning), the share not rated Again. One query.
+
+    The card's state before a rating is in the log's `state_before` (fsrs.Card.to_dict(), whose
+    "state" is fsrs.State's number); a new card's first rating has none.
+    """
+    now = now or timezone.now()
+    reviews = CardReviewLog.objects.filter(
+        learner=user,
+        reviewed_at__gt=now - dt.timedelta(days=days),
+        reviewed_at__lte=now,
+        state_before__state=fsrs.State.Review.value,
+    )
+    figures = reviews.aggregate(reviews=Count("pk"), passed=Count("pk", filter=Q(rating__gt=Rating.AGAIN)))
+    return Retention(**figures)
+
+
+@dataclass
+class Bucket:
+    label: str
+    cards: int
+
+
+@dataclass
+class DueDay:
+    day: dt.date
+    reviews: int
+
+
+@dataclass
+class Schedule:
+    by_stability: list[Bucket]
+    forecast: list[DueDay]  # FORECAST_DAYS days from today (UTC); overdue cards count today
+
+    @property
+    def cards(self) -> int:
+        return sum(bucket.cards for bucket in self.by_stability)
+
+    @property
+    def forecast_reviews(self) -> int:
+        return sum(day.reviews for day in self.forecast)
+
+
+def stability_buckets(stabilities: list[float | None]) -> list[Bucket]:
+    """How many cards fall in each STABILITY_BUCKETS range (no stability yet counts as under a day)."""
+    buckets = []
+    for label, low, high in STABILITY_BUCKETS:
+        count = sum(1 for s in stabilities if (s or 0) >= low and (high is None or (s or 0) < high))
+        buckets.append(Bucket(label, count))
+    return buckets
+
+
+def due_forecast(due_dates: list[dt.date], *, today: dt.date, days: int = FORECAST_DAYS) -> list[DueDay]:
+    """Reviews due on each of the `days` days from today; a card already overdue is due today."""
+    counts = [0] * days
+    for due in due_dates:
+        offset = max(0, (due - today).days)
+        if offset < days:
+            counts[offset] += 1
+    return [DueDay(today + dt.timedelta(days=offset), count) for offset, count in enumerate(counts)]
+
+
+def card_schedule(user, *, now: dt.datetime | None = None) -> Schedule:
+    """The learner's active cards by stability, and the reviews due over the next 30 days. One query."""
+    now = now or timezone.now()
+    rows = CardReviewState.objects.filter(
+        learner=user, flashcard__archived_at__isnull=True, flashcard__topic__archived_at__isnull=True
+    ).values_list("stability", "due_at")
+    rows = list(rows.order_by())
+    utc = dt.UTC
+    return Schedule(
+        by_stability=stability_buckets([stability for stability, _ in rows]),
+        forecast=due_forecast(
+            [due_at.astimezone(utc).date() for _, due_at in rows], today=now.astimezone(utc).date()
+        ),
+    )

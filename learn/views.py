@@ -15,16 +15,18 @@ from django.views.decorators.http import require_POST
 from config.client_address import client_address
 from config.htmx import page_or_partial
 from instructor.queries import INSTRUCTOR_NAV_FLAG, is_instructor
+from learn.charts import forecast_chart, score_chart
 from learn.curriculum.claims import installed_celery_version
 from learn.forms import RateForm, SignupForm, UndoForm, signup_limit_error
 from learn.path import continue_step, learning_paths
 from learn.progress import (
     activity_days,
+    card_schedule,
     certainty_counts,
     recent_scores,
-    score_chart,
     streak,
     topics_with_progress,
+    true_retention,
 )
 from learn.queries import (
     claims_cited_by,
@@ -64,12 +66,19 @@ def topic_list(request):
 
 @login_required
 def dashboard(request):
+    now = timezone.now()
+    topics = topics_with_progress(request.user, now=now)
     scores = recent_scores(request.user)
+    schedule = card_schedule(request.user, now=now)
     context = {
-        "topics": topics_with_progress(request.user),
-        "streak": streak(activity_days(request.user), today=timezone.now().date()),
+        "topics": topics,
+        "next": continue_step(learning_paths(request.user, topics)),
+        "streak": streak(activity_days(request.user), today=now.date()),
         "scores": scores,
         "chart": score_chart(scores),
+        "retention": true_retention(request.user, now=now),
+        "schedule": schedule,
+        "forecast_chart": forecast_chart(schedule.forecast),
         "misconceptions": open_misconceptions_for(request.user),
     }
     counts = certainty_counts(request.user)

@@ -70,8 +70,9 @@ def test_the_dashboard_shows_each_topics_mastery_due_cards_and_best_score(client
 
     page = client.get("/dashboard/").content.decode()
 
+    table = page[page.index('id="topics-heading"') :]
     rows = {
-        title: page[page.index(title) :].split("</tr>")[0] for title in ("Strong", "Learning", "Untouched")
+        title: table[table.index(title) :].split("</tr>")[0] for title in ("Strong", "Learning", "Untouched")
     }
     assert "Strong</span>" in rows["Strong"]
     assert "100 %" in rows["Strong"]
@@ -95,6 +96,63 @@ def test_recent_scores_are_listed_newest_first_and_drawn_as_an_svg_chart(client)
     assert page.count('class="chart-point"') == 3
     assert "<polyline" in page
     assert "https://" not in page, "the chart is drawn by the server, with no CDN"
+
+
+def test_the_score_chart_has_axes_dates_and_one_series_per_topic_with_a_legend(client):
+    learner = make_learner()
+    first = make_topic_with_questions(title="First charted")
+    second = make_topic_with_questions(title="Second charted")
+    for topic, right in ((first, 4), (second, 9), (first, 7)):
+        take_test(topic, learner, right=right)
+    client.force_login(learner)
+
+    page = client.get("/dashboard/").content.decode()
+
+    chart = page[page.index('aria-labelledby="chart-title"') : page.index("</figure>")]
+    assert chart.count('<g class="chart-series') == 2, "one series per topic"
+    first_series = chart[chart.index(f'data-topic="{first.slug}"') :].split("</g>")[0]
+    assert first_series.count('class="chart-point"') == 2
+    assert "<polyline" in first_series, "a topic's own scores are joined, never another topic's"
+    assert chart.count('class="chart-axis"') == 2
+    assert ">0 %</text>" in chart, "the y axis is labelled"
+    assert ">100 %</text>" in chart
+    today = timezone.now()
+    assert chart.count('class="chart-label chart-date"') == 1, "three tests on one day: one date label"
+    assert f'text-anchor="middle">{today.day} {today:%b}</text>' in chart
+    legend = chart[chart.index('class="chart-legend"') :]
+    assert legend.index("First charted") < legend.index("Second charted")
+    assert legend.count('class="legend-point"') == 2, "each topic's marker shape is in the legend"
+    assert 'aria-describedby="score-list"' in chart, "a text alternative: the list of scores"
+    assert 'id="score-list"' in page
+
+
+def test_the_next_step_is_the_first_step_not_done_when_no_card_is_due(client):
+    learner = make_learner()
+    make_topic_with_questions(title="Only topic")
+    client.force_login(learner)
+
+    page = client.get("/dashboard/").content.decode()
+
+    card = page[page.index('id="next-heading"') : page.index("</section>")]
+    assert "Continue: Read the cheat sheet" in card
+    assert "Only topic" in card
+    assert "due" not in card
+
+
+def test_due_cards_come_first_in_the_next_step_with_the_right_plural(client):
+    learner = make_learner()
+    topic = make_topic_with_questions(title="Carded topic")
+    for card in (make_flashcard(topic), make_flashcard(topic)):
+        yesterday = timezone.now() - dt.timedelta(days=1)
+        rate_card(learner, flashcard=card, rating=1, reviews_seen=0, now=yesterday)
+    client.force_login(learner)
+
+    page = client.get("/dashboard/").content.decode()
+
+    card = page[page.index('id="next-heading"') : page.index("</section>")]
+    assert "You have 2 cards due: reviewing them now" in card
+    assert "Review 2 due cards</a>" in card
+    assert '<span class="stat-value">2</span> cards due' in page
 
 
 def test_a_topic_becomes_mastered_when_strong_and_every_card_is_stable(client):
@@ -135,11 +193,12 @@ def test_the_dashboard_runs_a_fixed_number_of_queries(client, django_assert_num_
         take_test(topic, learner, right=7)
     client.force_login(learner)
 
-    # session, user, topics with progress, activity days, recent scores, their questions'
-    # certainties, the certainty counts of practice and tests, nav due count, and for open
-    # misconceptions the tagged options chosen (practice, tests) and the explain answers with
-    # wrong claims
-    with django_assert_num_queries(11):
+    # session, user, topics with progress, the learning path for the next step (4 totals, 5 of
+    # the learner's), activity days, recent scores, their questions' certainties, true retention,
+    # the cards' schedule, the certainty counts of practice and tests, nav due count, and for
+    # open misconceptions the tagged options chosen (practice, tests) and the explain answers
+    # with wrong claims
+    with django_assert_num_queries(22):
         client.get("/dashboard/")
 
 
