@@ -440,6 +440,37 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
+# --- Sandbox workers (docs/live-lab.md, "Sandbox workers") -----------------------------------
+# A worker of its own for one lab run, started by live_lab/sandbox.py with LAB_SANDBOX set to the
+# configuration the run chose (JSON, live_lab/sandbox_config.py); only sandbox workers set it.
+# Its values replace the app's own Celery settings above, in that worker only; the pool and the
+# concurrency are on its command line (`celery worker --pool` defaults to prefork, not a setting).
+LAB_SANDBOX = None
+if os.environ.get("LAB_SANDBOX", "").strip():
+    from live_lab.sandbox_config import SandboxConfig  # plain Python: no app is loaded by it
+
+    try:
+        LAB_SANDBOX = SandboxConfig.from_json(os.environ["LAB_SANDBOX"])
+    except (TypeError, ValueError) as error:
+        raise ImproperlyConfigured(
+            f"LAB_SANDBOX={os.environ['LAB_SANDBOX']!r} is not a sandbox configuration: {error}. "
+            "It is set by live_lab/sandbox.py for the workers it starts; unset it elsewhere."
+        ) from None
+    CELERY_TASK_ACKS_LATE = LAB_SANDBOX.acks_late
+    CELERY_TASK_REJECT_ON_WORKER_LOST = LAB_SANDBOX.reject_on_worker_lost
+    CELERY_TASK_TRACK_STARTED = LAB_SANDBOX.track_started
+    CELERY_RESULT_EXPIRES = LAB_SANDBOX.result_expires
+    CELERY_WORKER_PREFETCH_MULTIPLIER = LAB_SANDBOX.prefetch_multiplier
+    if RUN_MODE == "redis":  # the filesystem broker has no visibility timeout: nothing to set
+        CELERY_BROKER_TRANSPORT_OPTIONS = {
+            **CELERY_BROKER_TRANSPORT_OPTIONS,
+            "visibility_timeout": LAB_SANDBOX.visibility_timeout,
+        }
+# Sandbox workers running at once, across every web process of the site (claimed in the database).
+LAB_SANDBOXES = env_int("LAB_SANDBOXES", 2, low=0, high=64)
+# A sandbox worker kills itself (and so its pool) this many seconds after it started.
+LAB_SANDBOX_LIFETIME = env_int("LAB_SANDBOX_LIFETIME", 120, low=5, high=3_600)
+
 # How the lab shares the worker among a class (docs/live-lab.md, "A class at once"). Runs are
 # held by the web app and sent to the broker only while the worker has a free slot; at most
 # LAB_SLOTS_PER_LEARNER of one learner's runs are on the worker at once, and the next run sent

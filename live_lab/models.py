@@ -150,3 +150,22 @@ class LabEvent(models.Model):
 
     def __str__(self):
         return f"{self.task_id} {self.kind}"
+
+
+class SandboxClaim(models.Model):
+    """One of the site's LAB_SANDBOXES sandbox workers, claimed by the process that runs it.
+
+    The unique slot number is what bounds them: two processes claiming the last free slot at
+    once cannot both insert it (live_lab/sandbox.py).
+    """
+
+    slot = models.PositiveSmallIntegerField(unique=True)
+    holder = models.CharField(max_length=255, help_text="host:pid of the process that claimed it.")
+    hostname = models.CharField(max_length=255, help_text="The sandbox worker's own hostname.")
+    claimed_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(
+        help_text="By then its worker has killed itself (LAB_SANDBOX_LIFETIME): the slot is free again."
+    )
+
+    def __str__(self):
+        return f"sandbox slot {self.slot}: {self.hostname}"

@@ -1,0 +1,136 @@
+"""Sandbox workers (live_lab/sandbox.py), real processes killed for real: a pool process killed
+mid-task with and without acks_late, the starting process SIGKILLed, and the site-wide bound."""
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from config.celery import app
+from live_lab.models import LabEvent, SandboxClaim
+from live_lab.sandbox import Sandbox, SandboxesBusy, claim_sandbox_slot, start_sandbox
+from live_lab.sandbox_config import SandboxConfig
+from live_lab.tasks import slow_tracked
+from tests.conftest import worker_env
+from tests.web_process import wait_until
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def starts(task_id: str) -> int:
+    return LabEvent.objects.filter(task_id=task_id, kind=LabEvent.Kind.STARTED).count()
+
+
+def run_a_task_and_kill_its_pool_process(config: SandboxConfig):
+    """The task's result once it is over, and how many times it started."""
+    sandbox = start_sandbox(config, env=worker_env())
+    assert isinstance(sandbox, Sandbox), sandbox
+    with sandbox:
+        result = slow_tracked.apply_async((2,), queue=sandbox.queue)
+        wait_until(lambda: starts(result.id) == 1, "the task starting on the sandbox", 20)
+        sandbox.kill_pool_process()
+        # The worker waits up to worker_lost_wait (10 s) for a result the dead process may have sent.
+        wait_until(result.ready, "the task over", app.conf.worker_lost_wait + 15, every=0.2)
+        time.sleep(1.0)  # a redelivered message would have started again by now
+        assert sandbox.is_alive(), "only the pool process died; the worker replaced it"
+        return result, starts(result.id)
+
+
+def test_with_acks_late_and_reject_on_worker_lost_a_task_whose_pool_process_is_killed_runs_again():
+    result, started = run_a_task_and_kill_its_pool_process(
+        SandboxConfig(acks_late=True, reject_on_worker_lost=True)
+    )
+    assert result.state == "SUCCESS"
+    assert result.result == "slept 2 s"
+    assert started == 2
+
+
+def test_with_the_defaults_a_task_whose_pool_process_is_killed_fails_with_worker_lost_and_runs_once():
+    result, started = run_a_task_and_kill_its_pool_process(SandboxConfig())
+    assert result.state == "FAILURE"
+    assert type(result.result).__name__ == "WorkerLostError"
+    assert started == 1
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def first_line(process: subprocess.Popen, timeout: float) -> str:
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert lines and lines[0], f"no line from the holder in {timeout} s: {process.stderr.read() if process.poll() is not None else ''}"
+    return lines[0]
+
+
+def test_a_sandbox_worker_and_its_pool_die_when_the_process_that_started_it_is_sigkilled():
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.live_lab.sandbox_holder"],
+        cwd=settings.BASE_DIR,
+        env=worker_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        started = json.loads(first_line(holder, timeout=40))
+        pids = [started["pid"], *started["pool"]]
+        assert len(pids) == 3 and all(is_running(pid) for pid in pids), started
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(5)
+        wait_until(lambda: not any(is_running(pid) for pid in pids), "the sandbox's processes gone", 5)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(5)
+        for pid in pids if "pids" in locals() else []:
+            if is_running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_with_one_sandbox_for_the_site_a_second_run_is_told_to_wait_until_the_first_stops(settings):
+    settings.LAB_SANDBOXES = 1
+    first = start_sandbox(SandboxConfig(), env=worker_env())
+    assert isinstance(first, Sandbox), first
+    try:
+        second = start_sandbox(SandboxConfig())
+        assert isinstance(second, SandboxesBusy)
+        assert second.message.startswith("All 1 sandbox workers are in use by other runs.")
+    finally:
+        first.stop()
+    assert not first.is_alive()
+    assert claim_sandbox_slot(hostname="next") is not None, "stopping released the slot"
+
+
+def test_a_slot_whose_holder_outlived_the_sandbox_lifetime_is_claimed_again(settings):
+    settings.LAB_SANDBOXES = 1
+    assert claim_sandbox_slot(hostname="first") is not None
+    assert claim_sandbox_slot(hostname="second") is None
+    SandboxClaim.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    claim = claim_sandbox_slot(hostname="second")
+    assert claim is not None and claim.hostname == "second"
+
+
+def test_a_configuration_outside_the_bounds_is_refused_with_what_is_wrong():
+    with pytest.raises(ValueError, match="concurrency must be a whole number from 1 to 4, not 5"):
+        SandboxConfig(concurrency=5)
+    with pytest.raises(ValueError, match="pool must be one of prefork, solo, threads"):
+        SandboxConfig(pool="eventlet")
+    with pytest.raises(ValueError, match="unknown keys: acks_early"):
+        SandboxConfig.from_json('{"acks_early": true}')
+    assert SandboxConfig.from_json(SandboxConfig(acks_late=True).to_json()) == SandboxConfig(acks_late=True)
