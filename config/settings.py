@@ -461,6 +461,10 @@ if os.environ.get("LAB_SANDBOX", "").strip():
     CELERY_TASK_TRACK_STARTED = LAB_SANDBOX.track_started
     CELERY_RESULT_EXPIRES = LAB_SANDBOX.result_expires
     CELERY_WORKER_PREFETCH_MULTIPLIER = LAB_SANDBOX.prefetch_multiplier
+    # After a pool process dies, how long the worker waits for a result it may have sent before
+    # it gives up with WorkerLostError: Celery's 10 s would hold a sandbox (and the learner) for
+    # nothing; the outcome is the same, 8 s sooner.
+    CELERY_WORKER_LOST_WAIT = 2.0
     if RUN_MODE == "redis":  # the filesystem broker has no visibility timeout: nothing to set
         CELERY_BROKER_TRANSPORT_OPTIONS = {
             **CELERY_BROKER_TRANSPORT_OPTIONS,

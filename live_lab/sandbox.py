@@ -112,7 +112,7 @@ def start_sandbox(config: SandboxConfig, *, env: dict | None = None) -> "Sandbox
     try:
         sandbox.start()
     except BaseException:
-        sandbox.stop()
+        sandbox.stop(keep_log=True)
         raise
     return sandbox
 
@@ -235,11 +235,14 @@ class Sandbox:
         self.stop_worker()
         self.start(timeout)
 
-    def stop(self) -> None:
-        """Stop the worker and free its slot for another run. Safe to call more than once."""
+    def stop(self, *, keep_log: bool = False) -> None:
+        """Stop the worker, free its slot for another run and delete its log (kept with
+        `keep_log`, for a worker that failed). Safe to call more than once."""
         try:
             self.stop_worker()
         finally:
             if self.claim is not None:
                 SandboxClaim.objects.filter(pk=self.claim.pk).delete()
                 self.claim = None
+            if not keep_log:
+                self.log_path.unlink(missing_ok=True)
