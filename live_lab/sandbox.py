@@ -183,7 +183,9 @@ class Sandbox:
             if self.answers_ping():
                 return
         self.kill()
-        raise SandboxFailed(f"the sandbox worker did not answer a ping in {timeout:.0f} s; see {self.log_path}")
+        raise SandboxFailed(
+            f"the sandbox worker did not answer a ping in {timeout:.0f} s; see {self.log_path}"
+        )
 
     def launch(self) -> subprocess.Popen:
         """Runs on the launcher thread (see `launcher`)."""

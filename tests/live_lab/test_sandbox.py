@@ -73,7 +73,8 @@ def first_line(process: subprocess.Popen, timeout: float) -> str:
     reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)
     reader.start()
     reader.join(timeout)
-    assert lines and lines[0], f"no line from the holder in {timeout} s: {process.stderr.read() if process.poll() is not None else ''}"
+    assert lines, f"no line from the holder in {timeout} s"
+    assert lines[0], f"the holder exited: {process.stderr.read()}"
     return lines[0]
 
 
@@ -86,10 +87,12 @@ def test_a_sandbox_worker_and_its_pool_die_when_the_process_that_started_it_is_s
         stderr=subprocess.PIPE,
         text=True,
     )
+    pids: list[int] = []
     try:
         started = json.loads(first_line(holder, timeout=40))
         pids = [started["pid"], *started["pool"]]
-        assert len(pids) == 3 and all(is_running(pid) for pid in pids), started
+        assert len(pids) == 3, started
+        assert all(is_running(pid) for pid in pids), started
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait(5)
         wait_until(lambda: not any(is_running(pid) for pid in pids), "the sandbox's processes gone", 5)
@@ -97,9 +100,22 @@ def test_a_sandbox_worker_and_its_pool_die_when_the_process_that_started_it_is_s
         if holder.poll() is None:
             holder.kill()
             holder.wait(5)
-        for pid in pids if "pids" in locals() else []:
+        for pid in pids:
             if is_running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_sandbox_worker_kills_itself_and_its_pool_when_its_lifetime_is_over(settings):
+    settings.LAB_SANDBOX_LIFETIME = 5
+    started_at = time.monotonic()
+    sandbox = start_sandbox(SandboxConfig(concurrency=2), env=worker_env())
+    assert isinstance(sandbox, Sandbox), sandbox
+    with sandbox:
+        pids = [sandbox.pid, *sandbox.pool_pids()]
+        assert len(pids) == 3
+        wait_until(lambda: not sandbox.is_alive(), "the sandbox worker gone", 10)
+        assert time.monotonic() - started_at >= 5
+        wait_until(lambda: not any(is_running(pid) for pid in pids), "its pool processes gone", 3)
 
 
 def test_with_one_sandbox_for_the_site_a_second_run_is_told_to_wait_until_the_first_stops(settings):
@@ -122,7 +138,8 @@ def test_a_slot_whose_holder_outlived_the_sandbox_lifetime_is_claimed_again(sett
     assert claim_sandbox_slot(hostname="second") is None
     SandboxClaim.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     claim = claim_sandbox_slot(hostname="second")
-    assert claim is not None and claim.hostname == "second"
+    assert claim is not None
+    assert claim.hostname == "second"
 
 
 def test_a_configuration_outside_the_bounds_is_refused_with_what_is_wrong():
