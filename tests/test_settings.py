@@ -43,6 +43,12 @@ def manage_check(**env) -> subprocess.CompletedProcess:
         ),
         ({"DATABASE_POOL_SIZE": "2"}, "DATABASE_POOL_SIZE='2' must be a whole number from 4 to 1000"),
         ({"WORKER_TIMER_PRECISION": "0"}, "WORKER_TIMER_PRECISION='0' must be a number of seconds"),
+        (
+            {"LAB_SANDBOX": '{"concurrency": 9}'},
+            "LAB_SANDBOX='{\"concurrency\": 9}' is not a sandbox configuration: concurrency must be "
+            "a whole number from 1 to 4, not 9",
+        ),
+        ({"LAB_SANDBOXES": "-1"}, "LAB_SANDBOXES='-1' must be a whole number from 0 to 64"),
     ],
 )
 def test_a_malformed_setting_stops_the_start_with_a_message_naming_it(env, message, tmp_path):

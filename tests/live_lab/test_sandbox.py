@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from config.celery import app
 from live_lab.models import LabEvent, SandboxClaim
 from live_lab.sandbox import Sandbox, SandboxesBusy, claim_sandbox_slot, start_sandbox
 from live_lab.sandbox_config import SandboxConfig
@@ -105,14 +106,27 @@ def test_a_sandbox_worker_and_its_pool_die_when_the_process_that_started_it_is_s
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_a_sandbox_worker_kills_itself_and_its_pool_when_its_lifetime_is_over(settings):
+def test_a_sandbox_worker_runs_with_its_configuration_and_kills_itself_and_its_pool_when_its_lifetime_is_over(
+    settings,
+):
     settings.LAB_SANDBOX_LIFETIME = 5
     started_at = time.monotonic()
-    sandbox = start_sandbox(SandboxConfig(concurrency=2), env=worker_env())
+    config = SandboxConfig(
+        acks_late=True, result_expires=60, visibility_timeout=30, prefetch_multiplier=2, concurrency=2
+    )
+    sandbox = start_sandbox(config, env=worker_env())
     assert isinstance(sandbox, Sandbox), sandbox
     with sandbox:
         pids = [sandbox.pid, *sandbox.pool_pids()]
         assert len(pids) == 3
+        replies = app.control.inspect([sandbox.hostname], timeout=1.0).conf(with_defaults=True)
+        conf = replies[sandbox.hostname]
+        assert conf["task_acks_late"] is True
+        assert conf["task_reject_on_worker_lost"] is False
+        assert conf["result_expires"] == 60
+        assert conf["worker_prefetch_multiplier"] == 2
+        if settings.RUN_MODE == "redis":
+            assert conf["broker_transport_options"]["visibility_timeout"] == 30
         wait_until(lambda: not sandbox.is_alive(), "the sandbox worker gone", 10)
         assert time.monotonic() - started_at >= 5
         wait_until(lambda: not any(is_running(pid) for pid in pids), "its pool processes gone", 3)
