@@ -132,7 +132,9 @@ def test_a_sandbox_worker_runs_with_its_configuration_and_kills_itself_and_its_p
         wait_until(lambda: not any(is_running(pid) for pid in pids), "its pool processes gone", 3)
 
 
-def test_with_one_sandbox_for_the_site_a_second_run_is_told_to_wait_until_the_first_stops(settings):
+def test_with_one_sandbox_for_the_site_a_second_run_waits_until_the_first_stops_killed_and_restarted_or_not(
+    settings,
+):
     settings.LAB_SANDBOXES = 1
     first = start_sandbox(SandboxConfig(), env=worker_env())
     assert isinstance(first, Sandbox), first
@@ -140,6 +142,14 @@ def test_with_one_sandbox_for_the_site_a_second_run_is_told_to_wait_until_the_fi
         second = start_sandbox(SandboxConfig())
         assert isinstance(second, SandboxesBusy)
         assert second.message.startswith("All 1 sandbox workers are in use by other runs.")
+
+        pids = [first.pid, *first.pool_pids()]
+        first.kill()
+        wait_until(lambda: not any(is_running(pid) for pid in pids), "kill() leaving no process behind", 3)
+        assert isinstance(start_sandbox(SandboxConfig()), SandboxesBusy), "a killed sandbox keeps its slot"
+        first.restart()
+        assert first.answers_ping()
+        assert first.pid not in pids
     finally:
         first.stop()
     assert not first.is_alive()
