@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in, screenshot
 from tests.browser.test_certainty import answer_with_certainty
+from tests.browser.test_every_page import SCHEMES, SIZES, layout_problems
 from tests.factories import make_learner
 from tests.quizzes.factories import make_topic_with_questions
 
@@ -36,6 +37,7 @@ def test_a_learner_confirms_submits_reads_the_navigator_goes_back_and_practises_
     expect(summary).to_contain_text("Submit your test?")
     expect(summary).to_contain_text("Not answered (8):")
     screenshot(page, "test-confirm-submit")
+    assert_fits_and_passes_axe(page, "the confirmation")
     page.get_by_role("link", name="Back to the test").click()
     expect(page.get_by_role("button", name="Save and next")).to_be_visible()
     page.get_by_role("button", name="Submit test").click()
@@ -68,3 +70,17 @@ def test_a_learner_confirms_submits_reads_the_navigator_goes_back_and_practises_
     page.get_by_role("link", name="Next question you missed").click()
     expect(banner).to_have_text("Practising what you missed in your test: question 2 of 9.")
     screenshot(page, "test-practise-missed")
+    assert_fits_and_passes_axe(page, "practising what was missed")
+
+
+def assert_fits_and_passes_axe(page, where: str) -> None:
+    """No overflow at 390 px and no axe WCAG violation, light and dark (as test_every_page)."""
+    problems = []
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        for scheme in SCHEMES:
+            page.emulate_media(color_scheme=scheme)
+            problems.extend(layout_problems(page, f"{where} at {size}, {scheme}"))
+    page.set_viewport_size({"width": 1100, "height": 900})
+    page.emulate_media(color_scheme="light")
+    assert not problems, "\n".join(problems)
