@@ -7,33 +7,48 @@ colour), and named in a legend; each chart has a text alternative on the page.
 """
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 from learn.progress import DueDay
 
-# Shapes cycle with the colours `series-1` … `series-6` of static/css/site.css.
-MARKERS = ["circle", "square", "triangle", "diamond", "triangle-down", "plus"]
+# One shape per series up to nine (ten tests span at most ten topics, and there are nine);
+# the colours `series-1` … `series-6` of static/css/site.css cycle beside them.
+MARKERS = ["circle", "square", "triangle", "diamond", "triangle-down", "plus", "cross", "hexagon", "star"]
+COLOURS = 6
 # Two date labels closer than this would overlap (10 px text, "30 Nov").
 LABEL_GAP = 38
+
+
+def star(points: int, outer: float, inner: float, turn: float = 0) -> list[tuple[float, float]]:
+    """Corners of a star (or, with inner == outer, a regular polygon) around (0, 0)."""
+    corners = []
+    for index in range(2 * points):
+        radius = outer if index % 2 == 0 else inner
+        angle = math.pi * index / points - math.pi / 2 + turn
+        corners.append((radius * math.cos(angle), radius * math.sin(angle)))
+    return corners
+
+
+# Each marker's outline as offsets from its centre, for a marker of radius 1.
+SHAPES = {
+    "square": [(-1, -1), (1, -1), (1, 1), (-1, 1)],
+    "triangle": [(0, -1.2), (1.2, 1), (-1.2, 1)],
+    "diamond": [(0, -1.3), (1.3, 0), (0, 1.3), (-1.3, 0)],
+    "triangle-down": [(0, 1.2), (1.2, -1), (-1.2, -1)],
+    "plus": star(4, 1.3, 0.45),
+    "cross": star(4, 1.4, 0.45, math.pi / 4),
+    "hexagon": star(3, 1.1, 1.1),
+    "star": star(5, 1.35, 0.6),
+}
 
 
 def marker_path(shape: str, x: float, y: float, r: float = 4) -> str:
     """An SVG path `d` for a marker of `shape` centred on (x, y)."""
     if shape == "circle":
         return f"M{x - r},{y} a{r},{r} 0 1,0 {2 * r},0 a{r},{r} 0 1,0 {-2 * r},0 Z"
-    if shape == "square":
-        return f"M{x - r},{y - r} h{2 * r} v{2 * r} h{-2 * r} Z"
-    if shape == "triangle":
-        return f"M{x},{y - 1.2 * r} L{x + 1.2 * r},{y + r} L{x - 1.2 * r},{y + r} Z"
-    if shape == "diamond":
-        return f"M{x},{y - 1.3 * r} L{x + 1.3 * r},{y} L{x},{y + 1.3 * r} L{x - 1.3 * r},{y} Z"
-    if shape == "triangle-down":
-        return f"M{x},{y + 1.2 * r} L{x + 1.2 * r},{y - r} L{x - 1.2 * r},{y - r} Z"
-    arm = r / 2.5  # a plus sign
-    return (
-        f"M{x - arm},{y - r} h{2 * arm} v{r - arm} h{r - arm} v{2 * arm} h{arm - r} v{r - arm} "
-        f"h{-2 * arm} v{arm - r} h{arm - r} v{-2 * arm} h{r - arm} Z"
-    )
+    corners = [f"{round(x + dx * r, 1)},{round(y + dy * r, 1)}" for dx, dy in SHAPES[shape]]
+    return "M" + " L".join(corners) + " Z"
 
 
 @dataclass
@@ -53,7 +68,7 @@ class ScorePoint:
 
 @dataclass
 class Series:
-    number: int  # 1-based, for the colour class
+    number: int  # 1-based colour class, series-1 … series-6
     topic: object
     shape: str
     points: list[ScorePoint] = field(default_factory=list)
@@ -91,7 +106,7 @@ def score_chart(attempts: list, *, width: int = 360, height: int = 200) -> dict:
         if line is None:
             number = len(series)
             line = series[attempt.topic_id] = Series(
-                number % len(MARKERS) + 1, attempt.topic, MARKERS[number % len(MARKERS)]
+                number % COLOURS + 1, attempt.topic, MARKERS[number % len(MARKERS)]
             )
         percent = attempt.score.percent
         x = round(left + slot * (index + 0.5), 1)

@@ -1,10 +1,12 @@
 """The dashboard: mastery per topic, cards due, streak, recent scores and their chart."""
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
 
+from learn.charts import score_chart
 from learn.models import CardReviewState
 from learn.progress import Mastery, mastery_level, streak
 from learn.services import rate_card
@@ -124,6 +126,18 @@ def test_the_score_chart_has_axes_dates_and_one_series_per_topic_with_a_legend(c
     assert legend.count('class="legend-point"') == 2, "each topic's marker shape is in the legend"
     assert 'aria-describedby="score-list"' in chart, "a text alternative: the list of scores"
     assert 'id="score-list"' in page
+
+
+def test_nine_topics_in_the_score_chart_get_nine_marker_shapes():
+    day = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    attempts = [
+        SimpleNamespace(topic_id=n, topic=None, score=SimpleNamespace(percent=50), submitted_at=day)
+        for n in range(9)
+    ]
+
+    series = score_chart(attempts)["series"]
+
+    assert len({line.shape for line in series}) == 9, "shape tells the series apart, not colour alone"
 
 
 def test_the_next_step_is_the_first_step_not_done_when_no_card_is_due(client):
