@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django import template
+from django.utils import timezone
 
 register = template.Library()
 
@@ -20,3 +21,12 @@ def duration(value: timedelta | None) -> str:
     if minutes:
         return f"{minutes} min {seconds} s"
     return f"{seconds} s"
+
+
+@register.filter
+def elapsed(start) -> str:
+    """How long ago `start` was, to the minute: "less than a minute", "7 min", "1 h 3 min"."""
+    hours, minutes = divmod(int((timezone.now() - start).total_seconds() // 60), 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else "less than a minute"

@@ -110,13 +110,19 @@ def test_the_result_says_how_long_the_test_took(client, topic, learner):
     assert 'Time taken: <strong class="time-taken">12 min 5 s</strong>' in page
 
 
+def test_a_test_just_started_says_less_than_a_minute(client, topic, learner):
+    start(client, topic)
+
+    assert "Started less than a minute ago." in client.get(page_url(topic)).content.decode()
+
+
 def test_the_test_screen_says_how_long_ago_it_started(client, topic, learner):
     attempt = start(client, topic)
     Attempt.objects.filter(pk=attempt.pk).update(started_at=attempt.started_at - dt.timedelta(minutes=7))
 
     page = client.get(page_url(topic)).content.decode()
 
-    assert "Started 7\xa0minutes ago." in page
+    assert "Started 7 min ago." in page
 
 
 # --- the navigator and practising what was missed ------------------------------------------------
