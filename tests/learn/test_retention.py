@@ -7,6 +7,7 @@ import pytest
 
 from learn.models import CardReviewLog, CardReviewState
 from learn.progress import card_schedule, true_retention
+from learn.services import rate_card
 from tests.factories import make_learner
 from tests.learn.card_factories import make_flashcard
 
@@ -62,6 +63,29 @@ def test_true_retention_is_the_pass_rate_of_review_state_cards_over_30_days():
 
     # By hand: 5 review-state ratings in the window (Good, Again, Hard, Easy, Again), 3 not Again.
     assert (retention.reviews, retention.passed, retention.percent) == (5, 3, 60)
+
+
+def test_true_retention_reads_the_state_that_real_ratings_log():
+    learner = make_learner()
+    card = make_flashcard()
+    state = lambda: CardReviewState.objects.get(learner=learner, flashcard=card)  # noqa: E731
+
+    def rate(rating: int, at: dt.datetime) -> str:
+        rate_card(learner, flashcard=card, rating=rating, reviews_seen=None, now=at)
+        return state().state
+
+    start = NOW - dt.timedelta(days=25)
+    assert rate(3, start) == "learning"  # new: not counted
+    assert rate(3, state().due_at) == "review"  # learning: not counted
+    assert rate(1, state().due_at) == "relearning"  # review, Again: counted, failed
+    assert rate(3, state().due_at) == "review"  # relearning: not counted
+    last = state().due_at
+    assert last < NOW, "every rating falls inside the 30 days"
+    rate(2, last)  # review, Hard: counted, passed
+
+    retention = true_retention(learner, now=NOW)
+
+    assert (retention.reviews, retention.passed) == (2, 1)
 
 
 def test_true_retention_has_no_percent_without_reviews():
