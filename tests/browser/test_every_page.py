@@ -79,6 +79,7 @@ def demo_class(curriculum):
         "run": finished_run(learner),
         "topic": attempt.topic,
         "misconception": Misconception.active.first(),
+        "planted": next(iter(report.planted)),
     }
 
 
@@ -114,6 +115,8 @@ def pages_of(demo) -> dict[str, list[tuple[str, str]]]:
             ("cohort", f"/instructor/cohorts/{cohort}/"),
             ("learner-detail", f"/instructor/cohorts/{cohort}/learners/{learner.pk}/"),
             ("item-analysis", f"/instructor/cohorts/{cohort}/items/"),
+            ("misconception-map", f"/instructor/cohorts/{cohort}/misconceptions/"),
+            ("misconception-holders", f"/instructor/cohorts/{cohort}/misconceptions/{demo['planted']}/"),
         ],
     }
 
