@@ -106,6 +106,9 @@ def router():
 
     async_views = get_asgi_application()  # sets Django up first
     sync_views = OneHopHandler(threads=settings.WEB_THREADS)
+    # The URLconf (and every view module) is imported now, at start, not by the first request
+    # on the event loop, which would wait for it.
+    is_async_view_path("/")
 
     async def application(scope, receive, send):
         if scope["type"] == "http" and not serves_async_view(scope):
