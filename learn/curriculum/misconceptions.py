@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
-
-from learn.curriculum.parse import FIELD_RE, Problem, display_path, is_slug, is_text, off_site_images
+from learn.curriculum.parse import Problem, display_path, is_slug, is_text, off_site_images, read_front_matter
 
 MISCONCEPTIONS_FOLDER = "misconceptions"
 KEYS = {"id", "statement", "refuted_by", "source", "lab"}
@@ -65,30 +63,12 @@ def parse_misconception_file(path: Path) -> tuple[MisconceptionSource | None, li
         lines = path.read_text(encoding="utf-8").split("\n")
     except UnicodeDecodeError as exc:
         return None, [Problem(shown, 1, f"not valid UTF-8 ({exc.reason})")]
-    if not lines or lines[0].strip() != "---":
-        problem(0, "a misconception file must start with YAML front matter between two '---' lines")
+    front = read_front_matter(lines, what="a misconception file")
+    for index, message in front.problems:
+        problem(index, message)
+    if front.data is None:
         return None, problems
-    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
-    if end is None:
-        problem(0, "the front matter has no closing '---' line")
-        return None, problems
-    try:
-        data = yaml.safe_load("\n".join(lines[1:end]))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
-        index = 1 + mark.line if mark is not None else 0
-        reason = ", ".join(filter(None, [getattr(exc, "context", None), getattr(exc, "problem", None)]))
-        problem(index, f"front matter is not valid YAML: {reason or exc}")
-        return None, problems
-    if not isinstance(data, dict):
-        problem(1, "front matter must be a mapping of keys to values")
-        return None, problems
-
-    key_lines = {}
-    for index in range(1, end):
-        match = FIELD_RE.match(lines[index])
-        if match:
-            key_lines[match.group(1)] = index
+    data, end, key_lines = front.data, front.end, front.key_lines
     misconception = MisconceptionSource(
         id="", path=shown, key_lines={key: index + 1 for key, index in key_lines.items()}
     )

@@ -152,6 +152,45 @@ class TopicSource:
         return [item for item in self.items if item.kind == kind]
 
 
+@dataclass
+class FrontMatter:
+    """A file's YAML front matter: `data` (None when it is missing or broken), `end` (the index of
+    its closing '---', None when there is none), each key's line index, and what is wrong."""
+
+    data: dict | None
+    end: int | None
+    key_lines: dict[str, int] = field(default_factory=dict)
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+
+def read_front_matter(lines: list[str], *, what: str) -> FrontMatter:
+    """The front matter between the first two '---' lines of a topic or registry file (`what`
+    names the file in the messages); problems are (line index, message)."""
+    if not lines or lines[0].strip() != "---":
+        message = f"{what} must start with YAML front matter between two '---' lines"
+        return FrontMatter(None, None, problems=[(0, message)])
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    if end is None:
+        return FrontMatter(None, None, problems=[(0, "the front matter has no closing '---' line")])
+    try:
+        data = yaml.safe_load("\n".join(lines[1:end]))
+    except yaml.YAMLError as exc:
+        # Point at where the broken construct began (an unclosed '[' ...) when YAML says so;
+        # the place it noticed the problem is often the next line.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
+        index = 1 + mark.line if mark is not None else 0
+        reason = ", ".join(filter(None, [getattr(exc, "context", None), getattr(exc, "problem", None)]))
+        return FrontMatter(None, end, problems=[(index, f"front matter is not valid YAML: {reason or exc}")])
+    if not isinstance(data, dict):
+        return FrontMatter(None, end, problems=[(1, "front matter must be a mapping of keys to values")])
+    key_lines = {}
+    for index in range(1, end):
+        match = FIELD_RE.match(lines[index])
+        if match:
+            key_lines[match.group(1)] = index
+    return FrontMatter(data, end, key_lines)
+
+
 def display_path(path: Path) -> str:
     """The path as an author would type it: relative to the project when inside it."""
     try:
@@ -215,32 +254,14 @@ class FileParser:
             self.problem(index, message)
 
     def parse_front_matter(self, lines: list[str], topic: TopicSource) -> int | None:
-        if not lines or lines[0].strip() != "---":
-            self.problem(0, "the file must start with YAML front matter between two '---' lines")
+        front = read_front_matter(lines, what="the file")
+        for index, message in front.problems:
+            self.problem(index, message)
+        if front.end is None:
             return None
-        end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
-        if end is None:
-            self.problem(0, "the front matter has no closing '---' line")
-            return None
-        try:
-            data = yaml.safe_load("\n".join(lines[1:end]))
-        except yaml.YAMLError as exc:
-            # Point at where the broken construct began (an unclosed '[' ...) when YAML says so;
-            # the place it noticed the problem is often the next line.
-            mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
-            index = 1 + mark.line if mark is not None else 0
-            reason = ", ".join(filter(None, [getattr(exc, "context", None), getattr(exc, "problem", None)]))
-            self.problem(index, f"front matter is not valid YAML: {reason or exc}")
-            return end + 1
-        if not isinstance(data, dict):
-            self.problem(1, "front matter must be a mapping of keys to values")
-            return end + 1
-
-        key_lines = {}
-        for index in range(1, end):
-            match = FIELD_RE.match(lines[index])
-            if match:
-                key_lines[match.group(1)] = index
+        if front.data is None:
+            return front.end + 1
+        data, end, key_lines = front.data, front.end, front.key_lines
         for key in sorted(set(data) - FRONT_MATTER_KEYS):
             self.problem(key_lines.get(key, 1), f"unknown front matter key {key!r}")
         for key in sorted(FRONT_MATTER_KEYS - set(data)):
