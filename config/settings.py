@@ -198,6 +198,7 @@ INSTALLED_APPS = [
     "learn",
     "quizzes",
     "live_lab",
+    "dashboard",
     "instructor",
 ]
 
@@ -353,8 +354,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 CONTENT_DIR = BASE_DIR / "content"
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "learn:topic_list"
-LOGOUT_REDIRECT_URL = "learn:topic_list"
+LOGIN_REDIRECT_URL = "dashboard:topic_list"
+LOGOUT_REDIRECT_URL = "dashboard:topic_list"
 
 # --- Login and signup throttling (README, "Production") -----------------------------------
 # django-axes counts failed logins in the database, which every web process shares. A lockout
@@ -374,7 +375,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 AXES_CLIENT_IP_CALLABLE = "config.client_address.client_address"
 # The login page with its message (status 429), not axes' bare text page.
-AXES_LOCKOUT_CALLABLE = "learn.views.login_locked_out"
+AXES_LOCKOUT_CALLABLE = "dashboard.views.login_locked_out"
 # Keep only the failures a lockout needs, not a row for every successful login.
 AXES_DISABLE_ACCESS_LOG = True
 # New accounts per client address per hour. A class of 30 behind one NAT address signs up in

@@ -25,9 +25,9 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.html import format_html
 
+from dashboard.progress import MASTERED_STABILITY_DAYS, Mastery, count_of, mastery_level
 from instructor.models import INSTRUCTORS_GROUP, Cohort, Membership
 from learn.models import CardReviewLog, CardReviewState, Flashcard, Topic
-from learn.progress import MASTERED_STABILITY_DAYS, Mastery, count_of, mastery_level
 from learn.services import SCHEDULER
 from live_lab.models import LabRun
 from quizzes.models import Attempt, AttemptQuestion, ExplainAnswer, Option, PracticeAnswer

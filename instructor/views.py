@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.progress import topics_with_progress
 from instructor import charts
 from instructor.exports import write_grades, write_items, write_misconceptions
 from instructor.forms import CohortForm, JoinCodeForm, MisconceptionSortForm, SortForm
@@ -39,7 +40,6 @@ from instructor.queries import (
     sort_rows,
 )
 from instructor.services import create_cohort, join_cohort
-from learn.progress import topics_with_progress
 
 NAV_FLAG = INSTRUCTOR_NAV_FLAG
 

@@ -54,7 +54,7 @@ class Topic(CurriculumItem):
         return self.title
 
     def get_absolute_url(self):
-        return reverse("learn:topic_detail", args=[self.slug])
+        return reverse("dashboard:topic_detail", args=[self.slug])
 
 
 class Flashcard(CurriculumItem):
@@ -218,7 +218,7 @@ class Misconception(CurriculumItem):
         return self.slug
 
     def get_absolute_url(self):
-        return reverse("learn:misconception_detail", args=[self.slug])
+        return reverse("dashboard:misconception_detail", args=[self.slug])
 
 
 class Signup(models.Model):

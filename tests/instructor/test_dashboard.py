@@ -7,10 +7,10 @@ import uuid
 import pytest
 from django.utils import timezone
 
+from dashboard.progress import topics_with_progress
 from instructor.charts import score_counts, strong_pairs_by_day
 from instructor.queries import cohort_grid
 from learn.models import CardReviewState
-from learn.progress import topics_with_progress
 from learn.services import rate_card
 from live_lab.models import LabRun
 from quizzes.models import Attempt
@@ -64,7 +64,7 @@ def test_the_grid_shows_mastery_best_score_cards_and_lab_predictions_per_learner
 
 
 def test_the_grid_uses_the_learners_own_mastery_rule(instructor):
-    """The same levels as the learner's dashboard (learn/progress.py), for every learner and topic."""
+    """The same levels as the learner's dashboard (dashboard/progress.py), for every learner and topic."""
     strong_topic, strong_questions = make_abc_topic(5)
     cards_topic, cards_questions = make_abc_topic(5)
     stable = make_flashcard(cards_topic)

@@ -1,5 +1,5 @@
 """The dashboard's two charts as SVG geometry: test scores (one series per topic) and the
-30-day forecast of reviews due. Drawn by learn/dashboard.html as inline SVG: no JavaScript, no
+30-day forecast of reviews due. Drawn by dashboard/dashboard.html as inline SVG: no JavaScript, no
 chart library, no CDN. Every length is in the SVG's own units (its viewBox).
 
 A series is told apart by its marker's shape as well as its colour (WCAG 1.4.1, use of
@@ -10,7 +10,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
-from learn.progress import DueDay
+from dashboard.progress import DueDay
 
 # One shape per series up to nine (ten tests span at most ten topics, and there are nine);
 # the colours `series-1` … `series-6` of static/css/site.css cycle beside them.

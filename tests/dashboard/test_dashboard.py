@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from learn.charts import score_chart
+from dashboard.charts import score_chart
+from dashboard.progress import Mastery, mastery_level, streak
 from learn.models import CardReviewState
-from learn.progress import Mastery, mastery_level, streak
 from learn.services import rate_card
 from quizzes.models import Attempt
 from quizzes.services import record_answer, record_practice_answer, start_attempt, submit_attempt

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
+from dashboard.progress import card_schedule, true_retention
 from learn.models import CardReviewLog, CardReviewState
-from learn.progress import card_schedule, true_retention
 from learn.services import rate_card
 from tests.factories import make_learner
 from tests.learn.card_factories import make_flashcard
