@@ -375,7 +375,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 AXES_CLIENT_IP_CALLABLE = "config.client_address.client_address"
 # The login page with its message (status 429), not axes' bare text page.
-AXES_LOCKOUT_CALLABLE = "dashboard.views.login_locked_out"
+AXES_LOCKOUT_CALLABLE = "learn.views.login_locked_out"
 # Keep only the failures a lockout needs, not a row for every successful login.
 AXES_DISABLE_ACCESS_LOG = True
 # New accounts per client address per hour. A class of 30 behind one NAT address signs up in

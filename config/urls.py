@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
 from config.converters import DatabaseIdConverter
-from dashboard.views import LoginView, signup
+from learn.views import LoginView, signup
 
 # Before the includes below, whose urls.py use it for every id.
 register_converter(DatabaseIdConverter, "id")

@@ -4,10 +4,6 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-# The role: members of this Django group (or staff) are instructors. Created by a migration;
-# `manage.py grant_instructor USERNAME` or the admin's user page adds someone to it.
-INSTRUCTORS_GROUP = "instructors"
-
 # No 0/O or 1/I/L: a code read aloud or copied from a slide survives.
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 8

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from dashboard.progress import MASTERED_STABILITY_DAYS, Mastery, count_of, mastery_level
-from instructor.models import INSTRUCTORS_GROUP, Cohort, Membership
+from instructor.models import Cohort, Membership
 from learn.models import CardReviewLog, CardReviewState, Flashcard, Topic
 from learn.services import SCHEDULER
 from live_lab.models import LabRun
@@ -43,21 +43,7 @@ MASTERY_RANK = {
 }
 
 
-# --- The role and the owner-scoped getters ------------------------------------------------
-
-
-# Remembered in the session so that the navigation can show its "Instructor" link without a
-# query on every page (pages pin their query counts); set at log-in (learn/views.py) and on
-# each instructor page. It only ever decides whether a link shows: access is checked by
-# `instructor_required` on every request.
-INSTRUCTOR_NAV_FLAG = "is_instructor"
-
-
-def is_instructor(user) -> bool:
-    """Staff, or a member of the "instructors" group. One query unless staff or anonymous."""
-    if not user.is_authenticated:
-        return False
-    return user.is_staff or user.groups.filter(name=INSTRUCTORS_GROUP).exists()
+# --- The owner-scoped getters (the role itself, `is_instructor`, is in learn/queries.py) -----
 
 
 def cohorts_for(user) -> list[Cohort]:

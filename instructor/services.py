@@ -3,7 +3,8 @@
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 
-from instructor.models import INSTRUCTORS_GROUP, Cohort, Membership
+from instructor.models import Cohort, Membership
+from learn.models import INSTRUCTORS_GROUP
 
 
 def grant_instructor(user) -> bool:

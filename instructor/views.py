@@ -25,7 +25,6 @@ from instructor.misconception_map import SORTS as MAP_SORTS
 from instructor.misconception_map import get_misconception, learner_misconceptions, misconception_map
 from instructor.queries import (
     INACTIVE_AFTER,
-    INSTRUCTOR_NAV_FLAG,
     activity_timeline,
     cohort_grid,
     cohorts_for,
@@ -33,13 +32,13 @@ from instructor.queries import (
     get_cohort_by_code,
     get_cohort_for,
     get_member_for,
-    is_instructor,
     is_member_of,
     learner_attempts,
     learner_lab_runs,
     sort_rows,
 )
 from instructor.services import create_cohort, join_cohort
+from learn.queries import INSTRUCTOR_NAV_FLAG, is_instructor
 
 NAV_FLAG = INSTRUCTOR_NAV_FLAG
 

@@ -221,6 +221,12 @@ class Misconception(CurriculumItem):
         return reverse("dashboard:misconception_detail", args=[self.slug])
 
 
+# The role: members of this Django group (or staff) are instructors. Created by a migration
+# (instructor/migrations/0002); `manage.py grant_instructor USERNAME` or the admin's user page
+# adds someone to it. Defined with the accounts, on the floor, so that logging in can tell.
+INSTRUCTORS_GROUP = "instructors"
+
+
 class Signup(models.Model):
     """One account created, by the client address it came from (config/client_address.py).
 

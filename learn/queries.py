@@ -6,7 +6,7 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from learn.models import CardReviewLog, CardReviewState, Flashcard, Rating, Topic
+from learn.models import INSTRUCTORS_GROUP, CardReviewLog, CardReviewState, Flashcard, Rating, Topic
 from learn.services import (
     SCHEDULER,
     SESSION_RATINGS,
@@ -15,6 +15,21 @@ from learn.services import (
     replay_ratings,
     utc,
 )
+
+# --- The instructor role -------------------------------------------------------------------
+# Remembered in the session so that the navigation can show its "Instructor" link without a
+# query on every page (pages pin their query counts); set at log-in (learn/views.py) and on
+# each instructor page. It only ever decides whether a link shows: access is checked by
+# `instructor_required` on every request.
+INSTRUCTOR_NAV_FLAG = "is_instructor"
+
+
+def is_instructor(user) -> bool:
+    """Staff, or a member of the "instructors" group. One query unless staff or anonymous."""
+    if not user.is_authenticated:
+        return False
+    return user.is_staff or user.groups.filter(name=INSTRUCTORS_GROUP).exists()
+
 
 # --- Flashcard study -----------------------------------------------------------------------
 # A card is "due" when it has a schedule and its due time has come. Cards never rated are

@@ -1,11 +1,22 @@
+import math
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from config.client_address import client_address
 from config.htmx import page_or_partial
-from learn.forms import RateForm, UndoForm
+from learn.forms import RateForm, SignupForm, UndoForm, signup_limit_error
 from learn.queries import (
+    INSTRUCTOR_NAV_FLAG,
     get_study_topic,
+    is_instructor,
     last_rating_for,
     ratings_today,
     review_deck,
@@ -13,7 +24,88 @@ from learn.queries import (
     study_cards,
     topic_deck,
 )
-from learn.services import NothingToUndo, record_rating, undo_last_rating
+from learn.services import (
+    NothingToUndo,
+    SignupLimitReached,
+    adopt_session_progress,
+    create_account,
+    record_rating,
+    undo_last_rating,
+)
+
+# A new account is logged in by the model backend (django-axes' backend only counts failures).
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def signup(request):
+    address = client_address(request)
+    if request.method == "POST":
+        form = SignupForm(request.POST, address=address)
+        if form.is_valid():
+            try:
+                user = create_account(
+                    username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password1"],
+                    address=address,
+                )
+            except SignupLimitReached:
+                # Another signup from this address took the last place since the form's check.
+                form.add_error(None, signup_limit_error())
+            else:
+                login(request, user, backend=MODEL_BACKEND)
+                # Ratings made before signing up become the new account's schedule.
+                adopt_session_progress(request.session, user)
+                return redirect(safe_next(request) or "dashboard:topic_list")
+    else:
+        form = SignupForm(address=address)
+    return render(request, "registration/signup.html", {"form": form, "next": safe_next(request)})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, keeping the card ratings made before logging in.
+
+    Failed logins are counted by django-axes (settings, "Login and signup throttling"); when
+    one username from one address is locked out, axes answers with `login_locked_out` instead.
+    """
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        adopt_session_progress(self.request.session, self.request.user)
+        if is_instructor(self.request.user):
+            # The navigation shows its "Instructor" link from this flag (instructor/views.py).
+            self.request.session[INSTRUCTOR_NAV_FLAG] = True
+        return response
+
+
+def login_locked_out(request, *args):
+    """The login page saying why the login was refused and for how long (status 429).
+
+    django-axes calls this (AXES_LOCKOUT_CALLABLE) in place of the response of a login that was
+    refused or that reached the failure limit. It passes the original response only on its sync
+    path, so that argument is not used. The form is not bound: validating it again would count
+    one more failure. Each refused attempt starts the cool-off again
+    (AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT), so "in N minutes" is exact from now.
+    """
+    minutes = math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
+    form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
+    context = {
+        "form": form,
+        "next": safe_next(request),
+        "lockout_message": (
+            "Too many failed attempts for this account from your address; "
+            f"try again in {minutes} minute{pluralize(minutes)}."
+        ),
+    }
+    return render(request, "registration/login.html", context, status=429)
+
+
+def safe_next(request) -> str:
+    """The ?next= target when it stays on this site, else ""."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return ""
+
 
 # --- Flashcards: one card at a time, on a topic's cards page or in the review queue --------
 # Each screen has a page (GET), a rating POST and an undo POST. Without htmx the POSTs redirect

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
-from instructor.models import INSTRUCTORS_GROUP
-from instructor.queries import is_instructor
+from learn.models import INSTRUCTORS_GROUP
+from learn.queries import is_instructor
 from tests.factories import make_learner
 from tests.instructor.factories import make_cohort, make_instructor
 

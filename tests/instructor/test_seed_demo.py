@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from instructor.misconception_map import misconception_map
 from instructor.models import Cohort
-from instructor.queries import is_instructor
 from learn.models import CardReviewLog
+from learn.queries import is_instructor
 from live_lab.models import LabRun
 from quizzes.models import Attempt, AttemptQuestion, Option
 from tests.learn.card_factories import make_flashcard

@@ -1,8 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from instructor.models import INSTRUCTORS_GROUP
 from instructor.services import grant_instructor
+from learn.models import INSTRUCTORS_GROUP
 
 
 class Command(BaseCommand):
