@@ -24,6 +24,7 @@ RETURNS = "returns"
 RAISES_TASK_ERROR = "raises the task's exception"
 RAISES_TIMEOUT = "raises TimeoutError"
 RAISES_REVOKED = "raises TaskRevokedError"
+RAISES_CHORD_ERROR = "raises ChordError"
 GET_OUTCOMES = (RETURNS, RAISES_TASK_ERROR, RAISES_TIMEOUT, RAISES_REVOKED)
 
 
@@ -37,6 +38,8 @@ def outcome_of(call) -> tuple[str, str]:
             return RAISES_TIMEOUT, repr(error)
         if name == "TaskRevokedError":
             return RAISES_REVOKED, repr(error)
+        if name == "ChordError":
+            return RAISES_CHORD_ERROR, repr(error)
         return RAISES_TASK_ERROR, repr(error)
     return RETURNS, repr(value)
 
@@ -97,6 +100,15 @@ class Experiment:
     send: object = None  # (run, args, kwargs, options) -> the AsyncResult sent; sets run.related_ids
     watches_group: bool = False
     notes: tuple[str, ...] = field(default=())
+    # (run) -> what the client code holds, which the steps are called on (a chain's last
+    # result with its parent, a GroupResult); by default app.AsyncResult(run.task_id).
+    handle: object = None
+    # (run) -> the task ids whose last words (lane 2) end the run; by default the run's task.
+    # A chain or chord that fails early never publishes its last task.
+    last_word_of: object = None
+    # No worker will ever receive the task (a queue nobody consumes): the run is over once its
+    # client calls were made.
+    without_worker: bool = False
 
     @property
     def task_source(self) -> str:
@@ -461,6 +473,11 @@ EXPERIMENTS = {
         ),
     ]
 }
+
+
+# The hard cases of issue 17 live in a module of their own, built from the classes above; it
+# adds them to EXPERIMENTS when imported (a plain module import, so either may be imported first).
+import live_lab.hard_cases  # noqa: E402, F401
 
 
 def get_experiment(experiment_id: str) -> Experiment | None:

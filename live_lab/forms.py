@@ -155,3 +155,10 @@ class ChordForm(PredictionMixin):
 
     def task_arguments(self) -> tuple[tuple, dict]:
         return (self.cleaned_data["count"], self.cleaned_data["seconds"]), {}
+
+
+class CountdownForm(NumbersForm):
+    countdown = forms.FloatField(label="countdown (seconds)", initial=2.0, min_value=1.5, max_value=10.0)
+
+    def send_options(self) -> dict:
+        return {"countdown": self.cleaned_data["countdown"]}

@@ -121,6 +121,29 @@ class LabCall(models.Model):
         return f"{self.run_id} {self.code} {self.outcome}"
 
 
+class LabBrokerReading(models.Model):
+    """Lane 3: where the broker held one of the run's messages, from the moment it was seen
+    there (live_lab/broker_lane.py); a row per change."""
+
+    class Where(models.TextChoices):
+        QUEUED = "queued", "in the queue"
+        UNACKED = "unacked", "delivered to a worker, not acknowledged"
+        RESTORED = "restored", "restored to the queue"
+        GONE = "gone", "no longer in the broker"
+
+    run = models.ForeignKey(LabRun, on_delete=models.CASCADE, related_name="broker_readings")
+    task_id = models.CharField(max_length=36)
+    after_ms = models.FloatField(help_text="Milliseconds since the task was sent.")
+    where = models.CharField(max_length=10, choices=Where.choices)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["run", "after_ms", "pk"]
+
+    def __str__(self):
+        return f"{self.run_id} {self.task_id} {self.where} at {self.after_ms:.0f} ms"
+
+
 class LabEvent(models.Model):
     """Lane 2: what the worker (or the publisher) itself reported, written from Celery signals.
 

@@ -25,9 +25,10 @@ from django_celery_results.models import TaskResult
 from redis.exceptions import RedisError
 
 from config.celery import app
+from live_lab.broker_lane import BrokerLane
 from live_lab.experiments import Experiment
 from live_lab.grading import is_prediction_right, observed_states
-from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
+from live_lab.models import LabBrokerReading, LabCall, LabEvent, LabObservation, LabRun
 from live_lab.run_changes import listeners, listeners_lock, note_change, publish_run_changes, remote_runs
 
 logger = logging.getLogger(__name__)
@@ -228,6 +229,13 @@ class RunObserver:
     def task_ids(self) -> list[str]:
         return [self.run.task_id, *self.run.related_ids]
 
+    @property
+    def last_word_ids(self) -> list[str]:
+        """The tasks whose last words end the run (a chain that fails early never sends its last)."""
+        if self.experiment.last_word_of is None:
+            return [self.run.task_id]
+        return list(self.experiment.last_word_of(self.run))
+
     def elapsed_ms(self) -> float:
         return (timezone.now() - self.run.sent_at).total_seconds() * 1000
 
@@ -244,7 +252,8 @@ class RunObserver:
         """Take a reading (of the value just `stored` for the task, when known); the row to
         store when it differs from the last one. A new reading is handed to the run's
         listeners at once: the page can show it before it is stored."""
-        reading = snapshot(self.run.task_id, self.run.related_ids, stored)
+        header_ids = self.run.related_ids if self.experiment.watches_group else ()
+        reading = snapshot(self.run.task_id, header_ids, stored)
         self.last_read_at = now
         if reading == self.last:
             return None
@@ -263,6 +272,8 @@ class RunObserver:
             return LabRun.Status.TIMED_OUT
         if self.received_at is not None and now - self.received_at >= OBSERVE_FOR:
             return LabRun.Status.TIMED_OUT
+        if self.experiment.without_worker and steps_done:
+            return LabRun.Status.FINISHED  # nothing will ever come: the calls were the experiment
         if self.worker_done_at is None or not steps_done:
             return None
         if self.last[2] or now - self.worker_done_at >= GRACE:
@@ -277,6 +288,8 @@ class RunObserver:
 
     def result(self):
         """The AsyncResult the client code holds (a chord's callback has the group as parent)."""
+        if self.experiment.handle is not None:
+            return self.experiment.handle(self.run)
         parent = None
         if self.run.related_ids:
             header = [app.AsyncResult(i) for i in self.run.related_ids]
@@ -522,6 +535,7 @@ class Observatory:
         self.thread: threading.Thread | None = None
         self.stamped_at = 0.0  # when watched_at was last stamped on the observed runs
         self.workers = WorkerWatch()
+        self.broker_lane = BrokerLane()
         self.when_runs_end = None  # called from this thread after runs end (live_lab/services.py)
 
     def watch(self, observer: RunObserver) -> None:
@@ -587,6 +601,7 @@ class Observatory:
                 hostname, answers = gone
                 ending = worker_lost_ending(hostname, answers=answers)
                 writes.finish(observer.run, LabRun.Status.TIMED_OUT, ending=ending)
+        self.sample_broker(observers, now, writes)
         # Lane 2 last: a last word found now is acted on from the next tick, once the stores
         # that came before it have been collected and read.
         sweep = now - self.swept_at >= EVENT_CHECK_EVERY
@@ -609,6 +624,38 @@ class Observatory:
             self.stamped_at = now
             self.stamp([run_id for run_id in observers if run_id not in writes.over])
 
+    def sample_broker(self, observers: dict[int, RunObserver], now: float, writes: "TickWrites") -> None:
+        """Lane 3: where the broker holds the runs' messages, in one look for all of them, at
+        most every broker_lane.SAMPLE_EVERY; a run that ends now gets a last look."""
+        ending = [o for run_id, o in observers.items() if run_id in writes.finished]
+        if not observers or not (ending or self.broker_lane.due(now)):
+            return
+        task_ids = {t: o for o in observers.values() for t in o.task_ids}
+        # A task never published (the rest of a chain that failed early) was never in the broker.
+        final = set(
+            LabEvent.objects.filter(
+                task_id__in=[t for o in ending for t in o.task_ids], kind=LabEvent.Kind.PUBLISHED
+            ).values_list("task_id", flat=True)
+        )
+        try:
+            changes = self.broker_lane.sample(list(task_ids), final=final)
+        except Exception:
+            # The broker does not answer: lane 3 misses a sample, lanes 1 and 2 go on.
+            logger.warning("The lab could not look at what the broker holds", exc_info=True)
+            return
+        for task_id, place in changes.items():
+            observer = task_ids[task_id]
+            writes.keep_broker(
+                LabBrokerReading(
+                    run=observer.run,
+                    task_id=task_id,
+                    after_ms=observer.elapsed_ms(),
+                    where=place.where,
+                    detail=place.detail[:300],
+                )
+            )
+        self.broker_lane.forget([t for o in ending for t in o.task_ids])
+
     @staticmethod
     def stamp(run_ids: list[int]) -> None:
         """ONE statement: these runs are observed, by a process alive now (see ORPHANED_AFTER)."""
@@ -625,14 +672,15 @@ class Observatory:
         found = False
         said = set(
             LabEvent.objects.filter(
-                task_id__in=[o.run.task_id for o in observers], kind__in=TERMINAL_EVENTS + ARRIVAL_EVENTS
+                task_id__in=[t for o in observers for t in o.last_word_ids],
+                kind__in=TERMINAL_EVENTS + ARRIVAL_EVENTS,
             ).values_list("task_id", "kind")
         )
         for observer in observers:
-            kinds = {kind for task_id, kind in said if task_id == observer.run.task_id}
-            if observer.received_at is None and kinds:
+            kinds = {t: {kind for task_id, kind in said if task_id == t} for t in observer.last_word_ids}
+            if observer.received_at is None and any(kinds.values()):
                 observer.received_at = now
-            if kinds & set(TERMINAL_EVENTS):
+            if all(task_kinds & set(TERMINAL_EVENTS) for task_kinds in kinds.values()):
                 observer.worker_done_at = now
                 found = True
         return found
@@ -710,11 +758,15 @@ class TickWrites:
 
     def __init__(self):
         self.rows: dict[int, list[LabObservation]] = {}
+        self.broker_rows: dict[int, list[LabBrokerReading]] = {}
         self.finished: dict[int, tuple[LabRun, str, dict]] = {}
         self.over: set[int] = set()
 
     def keep(self, observation: LabObservation) -> None:
         self.rows.setdefault(observation.run.pk, []).append(observation)
+
+    def keep_broker(self, reading: LabBrokerReading) -> None:
+        self.broker_rows.setdefault(reading.run.pk, []).append(reading)
 
     def finish(self, run: LabRun, status: str, **why) -> None:
         """`why`: finish_run's ending or results_lost."""
@@ -726,10 +778,13 @@ class TickWrites:
         self.over.add(run.pk)
 
     def store(self) -> None:
-        for run_id in self.rows.keys() | self.finished.keys():
+        changed = self.rows.keys() | self.broker_rows.keys() | self.finished.keys()
+        for run_id in changed:
             try:
                 for row in self.rows.get(run_id, []):
                     row.save()
+                if run_id in self.broker_rows:
+                    LabBrokerReading.objects.bulk_create(self.broker_rows[run_id])
                 if run_id in self.finished:
                     run, status, why = self.finished[run_id]
                     finish_run(run, status=status, **why)
@@ -743,7 +798,7 @@ class TickWrites:
                 logger.warning("Lab run %s was deleted while observed", run_id)
                 self.over.add(run_id)
             note_change(run_id)  # in the database now: streams read the lanes again
-        publish_run_changes(list(self.rows.keys() | self.finished.keys()))  # and other processes' streams
+        publish_run_changes(list(changed))  # and other processes' streams
 
 
 observatory = Observatory()

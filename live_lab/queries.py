@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from config.celery import app
 from live_lab.fair_share import Waiting, runs_ahead
 from live_lab.grading import GradedPrediction, graded_predictions, observed_states
-from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
+from live_lab.models import LabBrokerReading, LabCall, LabEvent, LabObservation, LabRun
 from live_lab.worker_ping import worker_ping
 from quizzes.models import Question
 
@@ -143,6 +143,7 @@ class Lanes:
     record: dict
     graded: list[GradedPrediction]
     queue: "QueuePlace | None" = None
+    broker: list[LabBrokerReading] = ()  # lane 3: where the broker held the run's messages
 
     @property
     def is_over(self) -> bool:
@@ -151,7 +152,7 @@ class Lanes:
     @property
     def version(self) -> tuple:
         """What lanes_version() reads from the database for the same lanes."""
-        return (self.run.status, len(self.observations), len(self.calls), len(self.events))
+        return (self.run.status, len(self.observations), len(self.calls), len(self.events), len(self.broker))
 
     @property
     def latest_progress(self) -> LabObservation | None:
@@ -169,16 +170,21 @@ EVENT_STATES = {
 
 
 def run_lanes(run_id: int) -> Lanes:
-    """Both lanes of a run, fresh from the database, and what lane 1 never saw. Four queries
-    (six for a waiting run: its place in line)."""
+    """The lanes of a run, fresh from the database, and what lane 1 never saw. Five queries
+    (seven for a waiting run: its place in line)."""
     run = LabRun.objects.get(pk=run_id)
     observations = list(run.observations.all())
     calls = list(run.calls.all())
-    labels = {task_id: f"header {n + 1}" for n, task_id in enumerate(run.related_ids)}
+    labels = run.params.get("labels") or {
+        task_id: f"header {n + 1}" for n, task_id in enumerate(run.related_ids)
+    }
     events = list(LabEvent.objects.filter(task_id__in=[run.task_id, *run.related_ids]))
     for event in events:
         event.after_ms = (event.at - run.sent_at).total_seconds() * 1000
         event.task_label = labels.get(event.task_id, "callback" if labels else "")
+    broker = list(run.broker_readings.all())
+    for reading in broker:
+        reading.task_label = labels.get(reading.task_id, "callback" if labels else "")
     states = observed_states(run, observations=observations)
     missed = []
     for kind, state in EVENT_STATES.items():
@@ -191,7 +197,8 @@ def run_lanes(run_id: int) -> Lanes:
     finished = run.status == LabRun.Status.FINISHED
     graded = graded_predictions(run, observations=observations, calls=calls) if finished else []
     queue = queue_place(run) if run.is_waiting else None
-    return Lanes(run, observations, calls, events, states, missed, backend_record(run.task_id), graded, queue)
+    record = backend_record(run.task_id)
+    return Lanes(run, observations, calls, events, states, missed, record, graded, queue, broker)
 
 
 def lanes_versions(run_ids: list[int]) -> tuple[dict[int, tuple], dict[int, list[str]]]:
@@ -200,10 +207,14 @@ def lanes_versions(run_ids: list[int]) -> tuple[dict[int, tuple], dict[int, list
     rendering one run's lanes takes five and two Redis reads. Same as Lanes.version."""
     rows = (
         LabRun.objects.filter(pk__in=run_ids)
-        .annotate(readings=Count("observations", distinct=True), calls_made=Count("calls", distinct=True))
-        .values_list("pk", "status", "readings", "calls_made", "task_id", "related_ids")
+        .annotate(
+            readings=Count("observations", distinct=True),
+            calls_made=Count("calls", distinct=True),
+            broker_rows=Count("broker_readings", distinct=True),
+        )
+        .values_list("pk", "status", "readings", "calls_made", "task_id", "related_ids", "broker_rows")
     )
-    tasks = {pk: [task_id, *related] for pk, _, _, _, task_id, related in rows}
+    tasks = {pk: [task_id, *related] for pk, _, _, _, task_id, related, _ in rows}
     counts = dict(
         LabEvent.objects.filter(task_id__in=[t for ids in tasks.values() for t in ids])
         .order_by()
@@ -211,8 +222,8 @@ def lanes_versions(run_ids: list[int]) -> tuple[dict[int, tuple], dict[int, list
         .annotate(rows=Count("pk"))
     )
     versions = {
-        pk: (status, readings, calls, sum(counts.get(t, 0) for t in tasks[pk]))
-        for pk, status, readings, calls, _, _ in rows
+        pk: (status, readings, calls, sum(counts.get(t, 0) for t in tasks[pk]), broker_rows)
+        for pk, status, readings, calls, _, _, broker_rows in rows
     }
     return versions, tasks
 

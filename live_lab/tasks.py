@@ -101,3 +101,10 @@ def early_success(self, seconds: float) -> str:
 def total(numbers: list[int]) -> int:
     """The chord callback: the sum of its header's results."""
     return sum(numbers)
+
+
+@shared_task(**LIMITS)
+def report_failure(task_id: str) -> str:
+    """An error callback (link_error) that takes one argument: the worker sends it as a task of
+    its own, with the failed task's id, once that task has failed."""
+    return f"task {task_id} failed"
