@@ -162,3 +162,37 @@ class CountdownForm(NumbersForm):
 
     def send_options(self) -> dict:
         return {"countdown": self.cleaned_data["countdown"]}
+
+
+class ChallengeForm(forms.Form):
+    """The configuration a learner chooses for a challenge, and the size of the batch. Only
+    the challenge's own options are kept (Challenge.options)."""
+
+    acks_late = forms.BooleanField(
+        label="task_acks_late", required=False, help_text="Acknowledge each message after its task returns."
+    )
+    reject_on_worker_lost = forms.BooleanField(
+        label="task_reject_on_worker_lost",
+        required=False,
+        help_text="With acks_late: give the message back when the process running it dies.",
+    )
+    idempotent = forms.BooleanField(
+        label="Idempotent task",
+        required=False,
+        help_text="The task applies its effect under a unique key: a second run adds nothing.",
+    )
+    prefetch_multiplier = forms.TypedChoiceField(
+        label="worker_prefetch_multiplier", choices=[(1, "1"), (4, "4 (default)")], coerce=int, initial=4
+    )
+    size = forms.IntegerField(
+        label="Tasks in the batch", min_value=4, max_value=20, initial=10, help_text="From 4 to 20."
+    )
+
+    def __init__(self, *args, challenge, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in list(self.fields):
+            if name != "size" and name not in challenge.options:
+                del self.fields[name]
+
+    def choices(self) -> dict:
+        return {name: value for name, value in self.cleaned_data.items() if name != "size"}

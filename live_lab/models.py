@@ -192,3 +192,95 @@ class SandboxClaim(models.Model):
 
     def __str__(self):
         return f"sandbox slot {self.slot}: {self.hostname}"
+
+
+class ChallengeAttempt(models.Model):
+    """One try at a challenge (live_lab/challenges.py): the configuration the learner chose, the
+    batch fired at a sandbox worker, and what the check found, task by task."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+        NOT_RUN = "not_run", "Not run"  # no sandbox worker was free, or it did not start
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="challenge_attempts"
+    )
+    challenge = models.SlugField(max_length=40)
+    choices = models.JSONField(default=dict, help_text="The configuration the learner chose.")
+    size = models.PositiveSmallIntegerField(help_text="How many tasks the batch had.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    task_ids = models.JSONField(default=list, blank=True, help_text="The batch's task ids, in order.")
+    kills = models.JSONField(default=list, blank=True, help_text="What the script killed, and when.")
+    tasks = models.JSONField(
+        default=list, blank=True, help_text="The check, per task: runs, effects applied, final state."
+    )
+    summary = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            # One attempt at a time per learner: a double click starts one sandbox, not two.
+            models.UniqueConstraint(
+                fields=["owner"],
+                condition=models.Q(status="running"),
+                name="one_running_challenge_per_learner",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.challenge} {self.status}"
+
+    def get_absolute_url(self):
+        return reverse("live_lab:challenge_attempt", args=[self.pk])
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == self.Status.RUNNING
+
+    @property
+    def has_passed(self) -> bool:
+        return self.status == self.Status.PASSED
+
+
+class ChallengeHint(models.Model):
+    """A hint a learner asked for: hint `level` of a challenge's ladder, revealed once."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="challenge_hints"
+    )
+    challenge = models.SlugField(max_length=40)
+    level = models.PositiveSmallIntegerField(help_text="1 for the first hint of the ladder.")
+    revealed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["owner", "challenge", "level"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "challenge", "level"], name="challenge_hint_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.challenge} hint {self.level}"
+
+
+class ChallengeEffect(models.Model):
+    """The side effect of one run of a challenge task (live_lab.tasks.apply_effect), written by
+    the task itself in the worker: what really happened, counted by the challenge's check.
+
+    An idempotent task writes its effect under a key; the unique key is what makes a second run
+    of the same task add nothing. A task that is not idempotent writes no key (NULLs never clash).
+    """
+
+    attempt = models.ForeignKey(ChallengeAttempt, on_delete=models.CASCADE, related_name="effects")
+    index = models.PositiveSmallIntegerField(help_text="The task's place in the batch.")
+    idempotency_key = models.CharField(max_length=60, null=True, blank=True, unique=True)
+    applied_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["attempt", "index", "pk"]
+
+    def __str__(self):
+        return f"effect of task {self.index} of attempt {self.attempt_id}"

@@ -16,7 +16,15 @@ from redis.exceptions import RedisError
 from config.celery import app
 from live_lab.fair_share import Waiting, runs_ahead
 from live_lab.grading import GradedPrediction, graded_predictions, observed_states
-from live_lab.models import LabBrokerReading, LabCall, LabEvent, LabObservation, LabRun
+from live_lab.models import (
+    ChallengeAttempt,
+    ChallengeHint,
+    LabBrokerReading,
+    LabCall,
+    LabEvent,
+    LabObservation,
+    LabRun,
+)
 from live_lab.worker_ping import worker_ping
 from quizzes.models import Question
 
@@ -262,3 +270,17 @@ def questions_by_experiment() -> dict[str, list[Question]]:
     for question in Question.active.exclude(lab_experiment="").select_related("topic"):
         grouped.setdefault(question.lab_experiment, []).append(question)
     return grouped
+
+
+def get_challenge_attempt_for(user, attempt_id: int) -> ChallengeAttempt:
+    """The learner's own challenge attempt, or 404."""
+    return get_object_or_404(ChallengeAttempt.objects.filter(owner=user), pk=attempt_id)
+
+
+def challenge_attempts(user, challenge_id: str, *, limit: int = 10) -> list[ChallengeAttempt]:
+    return list(ChallengeAttempt.objects.filter(owner=user, challenge=challenge_id)[:limit])
+
+
+def hints_taken(user, challenge_id: str) -> int:
+    """How many hints of the challenge's ladder the learner has revealed."""
+    return ChallengeHint.objects.filter(owner=user, challenge=challenge_id).count()

@@ -16,13 +16,14 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from live_lab.challenges import Challenge, end_forgotten_attempts, run_in_background
 from live_lab.experiments import Experiment, get_experiment
 from live_lab.fair_share import runs_to_send
-from live_lab.models import LabEvent, LabRun
+from live_lab.models import ChallengeAttempt, ChallengeHint, LabEvent, LabRun
 from live_lab.observer import ORPHANED_AFTER, RunObserver, observation_of, observatory, snapshot
 from live_lab.queries import unfinished_on_worker, waiting_runs
 from live_lab.run_changes import publish_run_changes
@@ -287,3 +288,34 @@ class Dispatcher:
 
 dispatcher = Dispatcher()
 observatory.when_runs_end = dispatcher.wake  # a slot is free: send the next waiting run
+
+
+class ChallengeBusy(Exception):
+    """The learner already has an attempt running: one at a time."""
+
+
+def start_challenge_attempt(owner, challenge: Challenge, *, choices: dict, size: int) -> ChallengeAttempt:
+    """Record the attempt (running) and run it on a challenge thread (live_lab/challenges.py).
+
+    Raises ChallengeBusy if the learner has one running: the partial unique constraint decides,
+    so two clicks at once start one sandbox.
+    """
+    end_forgotten_attempts(owner)
+    try:
+        with transaction.atomic():
+            attempt = ChallengeAttempt.objects.create(
+                owner=owner, challenge=challenge.id, choices=choices, size=size
+            )
+    except IntegrityError:
+        raise ChallengeBusy("You have an attempt running already; wait for its check.") from None
+    run_in_background(attempt)
+    return attempt
+
+
+def reveal_next_hint(owner, challenge: Challenge) -> int:
+    """Reveal the next hint of the challenge's ladder for the learner; returns how many are
+    revealed. A replayed request reveals nothing more (the unique level decides)."""
+    taken = ChallengeHint.objects.filter(owner=owner, challenge=challenge.id).count()
+    if taken < len(challenge.hints):
+        ChallengeHint.objects.get_or_create(owner=owner, challenge=challenge.id, level=taken + 1)
+    return ChallengeHint.objects.filter(owner=owner, challenge=challenge.id).count()

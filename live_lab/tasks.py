@@ -8,6 +8,8 @@ import time
 
 from celery import shared_task
 
+from live_lab.models import ChallengeEffect
+
 MAX_SECONDS = 30.0
 LIMITS = {"soft_time_limit": 40, "time_limit": 45}
 
@@ -108,3 +110,22 @@ def report_failure(task_id: str) -> str:
     """An error callback (link_error) that takes one argument: the worker sends it as a task of
     its own, with the failed task's id, once that task has failed."""
     return f"task {task_id} failed"
+
+
+@shared_task(**LIMITS)
+def apply_effect(attempt_id: int, index: int, idempotent: bool, seconds: float) -> int:
+    """A challenge's task: work `seconds`, apply its effect (one row, as a payment or an e-mail
+    would be), work `seconds` more, return its index.
+
+    An idempotent one applies its effect under a unique key: a second run of the same task
+    finds it applied and adds nothing (the database's constraint decides, not a check first).
+    """
+    pause(seconds)
+    if idempotent:
+        ChallengeEffect.objects.get_or_create(
+            idempotency_key=f"{attempt_id}:{index}", defaults={"attempt_id": attempt_id, "index": index}
+        )
+    else:
+        ChallengeEffect.objects.create(attempt_id=attempt_id, index=index)
+    pause(seconds)
+    return index

@@ -8,19 +8,33 @@ from django.db import close_old_connections
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
+from live_lab.challenges import CHALLENGES, get_challenge, listen_for_end
+from live_lab.challenges import stop_listening as stop_listening_for_end
 from live_lab.experiments import EXPERIMENTS, get_experiment
-from live_lab.models import LabRun
+from live_lab.forms import ChallengeForm
+from live_lab.models import ChallengeAttempt, LabRun
 from live_lab.queries import (
     Lanes,
+    challenge_attempts,
     describe_health,
+    get_challenge_attempt_for,
     get_run_for,
+    hints_taken,
     questions_by_experiment,
     run_lanes,
 )
 from live_lab.run_changes import listen_for_changes, remote_runs, stop_listening
-from live_lab.services import LabLimitReached, dispatcher, fire_experiment
+from live_lab.services import (
+    ChallengeBusy,
+    LabLimitReached,
+    dispatcher,
+    fire_experiment,
+    reveal_next_hint,
+    start_challenge_attempt,
+)
 from live_lab.stream_slots import release_stream_slot, take_stream_slot
 from live_lab.worker_ping import worker_answers
 
@@ -41,6 +55,7 @@ def healthz(request):
 def catalog(request):
     context = {
         "experiments": EXPERIMENTS.values(),
+        "challenges": CHALLENGES.values(),
         "questions": questions_by_experiment(),
         "worker_answers": worker_answers(),
     }
@@ -210,4 +225,114 @@ async def one_of_the_learners_streams(user_id: int, run: LabRun):
         async for event in lane_stream(run):
             yield event
     finally:
+        release_stream_slot(user_id)
+
+
+# --- Challenges (live_lab/challenges.py) ----------------------------------------------------
+
+
+def challenge_detail(request, challenge_id):
+    challenge = get_challenge(challenge_id)
+    if challenge is None:
+        raise Http404("No such challenge.")
+    form = ChallengeForm(initial={**challenge.default, "size": 10}, challenge=challenge)
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"/accounts/login/?next={request.path}")
+        form = ChallengeForm(request.POST, challenge=challenge)
+        if form.is_valid():
+            try:
+                attempt = start_challenge_attempt(
+                    request.user, challenge, choices=form.choices(), size=form.cleaned_data["size"]
+                )
+            except ChallengeBusy as busy:
+                form.add_error(None, str(busy))
+            else:
+                return redirect(attempt)
+    taken = hints_taken(request.user, challenge.id) if request.user.is_authenticated else 0
+    attempts = challenge_attempts(request.user, challenge.id) if request.user.is_authenticated else []
+    context = {
+        "challenge": challenge,
+        "form": form,
+        "hints": challenge.hints[:taken],
+        "hints_left": len(challenge.hints) - taken,
+        "attempts": attempts,
+        "redis_mode": settings.RUN_MODE == "redis",
+    }
+    return render(request, "live_lab/challenge.html", context)
+
+
+@login_required
+@require_POST
+def challenge_hint(request, challenge_id):
+    challenge = get_challenge(challenge_id)
+    if challenge is None:
+        raise Http404("No such challenge.")
+    reveal_next_hint(request.user, challenge)
+    return redirect(reverse("live_lab:challenge", args=[challenge.id]) + "#hints")
+
+
+@login_required
+def challenge_attempt(request, attempt_id):
+    attempt = get_challenge_attempt_for(request.user, attempt_id)
+    challenge = get_challenge(attempt.challenge)
+    taken = hints_taken(request.user, attempt.challenge)
+    context = {"attempt": attempt, "challenge": challenge, "hints_left": len(challenge.hints) - taken}
+    return render(request, "live_lab/challenge_attempt.html", context)
+
+
+ATTEMPT_READ_EVERY = 5.0  # seconds: an attempt run by another web process is read again this often
+
+
+async def challenge_attempt_events(request, attempt_id):
+    """One `result` event once the attempt is over (the page swaps in its check), then `done`."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise Http404("No such attempt.")
+    attempt = await sync_to_async(get_challenge_attempt_for)(user, attempt_id)
+    await sync_to_async(close_old_connections)()
+    return StreamingHttpResponse(
+        attempt_stream(user.pk, attempt.pk),
+        content_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def render_attempt_result(attempt_id: int) -> tuple[str, bool]:
+    """The page's result region, and whether the attempt is still running."""
+    attempt = ChallengeAttempt.objects.get(pk=attempt_id)
+    challenge = get_challenge(attempt.challenge)
+    taken = hints_taken(attempt.owner, attempt.challenge)
+    context = {"attempt": attempt, "challenge": challenge, "hints_left": len(challenge.hints) - taken}
+    return render_to_string("live_lab/challenge_attempt.html#result", context), attempt.is_running
+
+
+async def attempt_stream(user_id: int, attempt_id: int):
+    if not take_stream_slot(user_id):
+        message = render_to_string(
+            "live_lab/run.html#too-many-streams", {"limit": settings.LAB_MAX_STREAMS_PER_LEARNER}
+        )
+        yield server_sent_event("refused", message)
+        yield server_sent_event("done", "refused")
+        return
+    loop = asyncio.get_running_loop()
+    ended = asyncio.Event()
+
+    def on_end():
+        loop.call_soon_threadsafe(ended.set)
+
+    listen_for_end(attempt_id, on_end)
+    try:
+        deadline = loop.time() + STREAM_FOR
+        while loop.time() < deadline:
+            ended.clear()
+            html, running = await sync_to_async(render_attempt_result, thread_sensitive=False)(attempt_id)
+            if not running:
+                yield server_sent_event("result", html)
+                yield server_sent_event("done", "over")
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), min(ATTEMPT_READ_EVERY, max(deadline - loop.time(), 0)))
+    finally:
+        stop_listening_for_end(attempt_id, on_end)
         release_stream_slot(user_id)

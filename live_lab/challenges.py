@@ -1,0 +1,307 @@
+"""Challenges: a goal, a configuration the learner chooses, a batch of tasks fired at a sandbox
+worker (live_lab/sandbox.py) that a script breaks at set moments, and a check of what really
+happened (docs/live-lab.md, "Challenges").
+
+The check counts from what the worker itself wrote, never from what the client inferred: each
+run of a task writes a `started` lane-2 row before its body (live_lab/worker_signals.py, written
+in place so that a killed run leaves it), and each applied effect is a ChallengeEffect row the
+task writes itself (live_lab.tasks.apply_effect). Only the final state comes from the result
+backend, read as any client reads it.
+
+An attempt runs on a thread of this web process (a page never waits on a sandbox): this module
+writes the attempt's outcome from there, and tells the attempt's open pages (views.py streams).
+"""
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from celery import states
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from config.celery import app
+from live_lab.models import ChallengeAttempt, ChallengeEffect, LabEvent
+from live_lab.sandbox import Sandbox, SandboxFailed, start_sandbox
+from live_lab.sandbox_config import SandboxConfig
+from live_lab.tasks import apply_effect
+
+logger = logging.getLogger(__name__)
+
+STEP_SECONDS = 0.4  # each challenge task works this long before its effect, and again after it
+WAIT_FOR_MOMENT = 20.0  # seconds the script waits for a moment it kills at (a task starting...)
+LOOK_EVERY = 0.05  # seconds between two looks for that moment: well inside STEP_SECONDS
+
+# Attempts run here, off the request's thread; a sandbox slot (site-wide) bounds them too.
+runners = ThreadPoolExecutor(max_workers=2, thread_name_prefix="challenge")
+
+
+@dataclass(frozen=True)
+class Challenge:
+    id: str
+    title: str
+    goal: str
+    script: str  # what the script does to the worker, for the page
+    options: tuple[str, ...]  # the ChallengeForm fields the learner chooses
+    default: dict  # what a new project gets: must fail the check
+    known_good: dict  # a configuration that must pass it (tests/live_lab/test_challenges.py)
+    hints: tuple[str, ...]  # the ladder: each one step closer to known_good
+    break_the_worker: Callable  # (attempt, sandbox) -> list of what it did, for the page
+    modes_note: str = ""
+    redis_only: bool = False
+
+    def sandbox_config(self, choices: dict) -> SandboxConfig:
+        worker_choices = {
+            name: value for name, value in choices.items() if name in SandboxConfig.__dataclass_fields__
+        }
+        # One pool process: the script knows which process runs the task it kills.
+        return SandboxConfig(pool="prefork", concurrency=1, **worker_choices)
+
+
+def task_started(task_id: str) -> bool:
+    return LabEvent.objects.filter(task_id=task_id, kind=LabEvent.Kind.STARTED).exists()
+
+
+def effects_of(attempt: ChallengeAttempt, index: int) -> int:
+    return ChallengeEffect.objects.filter(attempt=attempt, index=index).count()
+
+
+def final_state(task_id: str) -> str:
+    return app.AsyncResult(task_id).state
+
+
+def wait_for(condition, timeout: float = WAIT_FOR_MOMENT) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(LOOK_EVERY)
+    return False
+
+
+def kill_pool_process_twice(attempt: ChallengeAttempt, sandbox: Sandbox) -> list[str]:
+    """The worker-death challenge's script: SIGKILL the pool process running one task before it
+    applied its effect, and the one running another task after it did, then wait for the
+    batch to be over (every task SUCCESS or FAILURE in the result backend)."""
+    ids = attempt.task_ids
+    for index, task_id in enumerate(ids):
+        apply_effect.apply_async(
+            (attempt.pk, index, attempt.choices["idempotent"], STEP_SECONDS),
+            queue=sandbox.queue,
+            task_id=task_id,
+        )
+    before, after = len(ids) // 3, 2 * len(ids) // 3
+    done = []
+    if wait_for(lambda: task_started(ids[before])):
+        pid = sandbox.kill_pool_process()
+        applied = "after" if effects_of(attempt, before) else "before"
+        done.append(f"Killed pool process {pid} (SIGKILL) while task {before} ran, {applied} its effect.")
+    else:
+        done.append(f"Task {before} never started within {WAIT_FOR_MOMENT:.0f} s; nothing was killed.")
+    if wait_for(lambda: effects_of(attempt, after) > 0):
+        pid = sandbox.kill_pool_process()
+        done.append(f"Killed pool process {pid} (SIGKILL) while task {after} ran, after its effect.")
+    else:
+        done.append(
+            f"Task {after} never applied its effect within {WAIT_FOR_MOMENT:.0f} s; nothing was killed."
+        )
+    batch_over = len(ids) * 4 * STEP_SECONDS + 20  # every task twice, plus worker_lost_wait per kill
+    if not wait_for(lambda: all(final_state(task_id) in states.READY_STATES for task_id in ids), batch_over):
+        done.append(f"Not every task was over after {batch_over:.0f} s; the check counts what was.")
+    return done
+
+
+CHALLENGES = {
+    challenge.id: challenge
+    for challenge in [
+        Challenge(
+            id="worker-death",
+            title="Exactly once when the worker dies",
+            goal=(
+                "Make every task's effect happen exactly once, none lost and none twice, and every "
+                "task end in SUCCESS, while the script kills the worker's pool process in the middle "
+                "of two tasks."
+            ),
+            script=(
+                "The batch goes to a sandbox worker with one prefork pool process. Each task works "
+                f"{STEP_SECONDS} s, applies its effect (writes one row, as a payment would), works "
+                f"{STEP_SECONDS} s more and returns. The script SIGKILLs the pool process while a task "
+                "a third of the way in has not applied its effect yet, and again while a task two "
+                "thirds of the way in has applied it but not returned: as the out-of-memory killer "
+                "would. The worker itself lives on and starts a new pool process."
+            ),
+            options=("acks_late", "reject_on_worker_lost", "idempotent", "prefetch_multiplier"),
+            default={
+                "acks_late": False,
+                "reject_on_worker_lost": False,
+                "idempotent": False,
+                "prefetch_multiplier": 4,
+            },
+            known_good={
+                "acks_late": True,
+                "reject_on_worker_lost": True,
+                "idempotent": True,
+                "prefetch_multiplier": 4,
+            },
+            hints=(
+                "Look at the task killed before its effect. By default the worker acknowledges a "
+                "message just before the task starts, so once the task dies nothing is left to deliver "
+                "again. Which setting moves the acknowledgement to after the task returns?",
+                "task_acks_late alone is not enough: when a pool process dies, Celery 5.7 still "
+                "acknowledges the message and stores WorkerLostError (task_acks_on_failure_or_timeout "
+                "is True). task_reject_on_worker_lost=True rejects the message back to the queue "
+                "instead, so another pool process runs the task again.",
+                "A message given back is delivered at least once, not exactly once: the task killed "
+                "after its effect runs again and applies it a second time. Make the task idempotent: "
+                "it applies its effect under a unique key, so the second run finds it applied.",
+            ),
+            break_the_worker=kill_pool_process_twice,
+            modes_note=(
+                "Runs in both modes: a pool process's death is noticed by the worker itself, whatever "
+                "the broker."
+            ),
+        ),
+    ]
+}
+
+
+def get_challenge(challenge_id: str) -> Challenge | None:
+    return CHALLENGES.get(challenge_id)
+
+
+# --- The check -----------------------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    index: int
+    task_id: str
+    runs: int
+    effects: int
+    state: str
+    problems: list[str] = field(default_factory=list)
+
+
+def check(attempt: ChallengeAttempt) -> tuple[list[Verdict], str, bool]:
+    """Each task's runs (its `started` rows), effects (its ChallengeEffect rows) and final
+    state; a summary such as "1 of 6 tasks lost, 1 applied twice"; and whether it passed:
+    every task's effect applied exactly once and every task ended SUCCESS."""
+    runs = Counter(
+        LabEvent.objects.filter(task_id__in=attempt.task_ids, kind=LabEvent.Kind.STARTED).values_list(
+            "task_id", flat=True
+        )
+    )
+    effects = Counter(ChallengeEffect.objects.filter(attempt=attempt).values_list("index", flat=True))
+    verdicts = []
+    for index, task_id in enumerate(attempt.task_ids):
+        verdict = Verdict(index, task_id, runs[task_id], effects[index], final_state(task_id))
+        if verdict.effects == 0:
+            verdict.problems.append("lost: its effect never happened")
+        elif verdict.effects > 1:
+            verdict.problems.append(f"its effect happened {verdict.effects} times")
+        if verdict.state != states.SUCCESS:
+            verdict.problems.append(f"ended {verdict.state}")
+        verdicts.append(verdict)
+    size = len(verdicts)
+    lost = sum(1 for v in verdicts if v.effects == 0)
+    twice = sum(1 for v in verdicts if v.effects > 1)
+    unsuccessful = sum(1 for v in verdicts if v.state != states.SUCCESS)
+    summary = (
+        f"{lost} of {size} tasks lost, {twice} applied more than once, {unsuccessful} did not end in "
+        f"SUCCESS; {sum(v.runs for v in verdicts)} runs in all for {size} tasks."
+    )
+    return verdicts, summary, not any(v.problems for v in verdicts)
+
+
+# --- Running an attempt --------------------------------------------------------------------
+
+
+def run_in_background(attempt: ChallengeAttempt) -> None:
+    runners.submit(run_attempt, attempt.pk)
+
+
+def run_attempt(attempt_id: int) -> None:
+    """Start the sandbox, fire the batch, break the worker, check, store the outcome. Whatever
+    goes wrong, the attempt ends (NOT_RUN with the reason) and the sandbox is stopped."""
+    attempt = ChallengeAttempt.objects.get(pk=attempt_id)
+    challenge = CHALLENGES[attempt.challenge]
+    try:
+        sandbox = start_sandbox(challenge.sandbox_config(attempt.choices))
+        if not isinstance(sandbox, Sandbox):
+            finish(attempt, ChallengeAttempt.Status.NOT_RUN, summary=sandbox.message)
+            return
+        with sandbox:
+            attempt.task_ids = [str(uuid.uuid4()) for _ in range(attempt.size)]
+            attempt.save(update_fields=["task_ids"])
+            kills = challenge.break_the_worker(attempt, sandbox)
+        verdicts, summary, passed = check(attempt)
+        finish(
+            attempt,
+            ChallengeAttempt.Status.PASSED if passed else ChallengeAttempt.Status.FAILED,
+            summary=summary,
+            kills=kills,
+            tasks=[vars(verdict) for verdict in verdicts],
+        )
+    except SandboxFailed as error:
+        finish(attempt, ChallengeAttempt.Status.NOT_RUN, summary=f"The sandbox worker did not start: {error}")
+    except Exception as error:
+        logger.exception("Challenge attempt %s broke", attempt_id)
+        finish(attempt, ChallengeAttempt.Status.NOT_RUN, summary=f"The attempt broke ({error!r}); try again.")
+    finally:
+        connection.close()  # this thread's; the pool keeps the thread
+
+
+def finish(attempt: ChallengeAttempt, status: str, **fields) -> None:
+    for name, value in fields.items():
+        setattr(attempt, name, value)
+    attempt.status = status
+    attempt.finished_at = timezone.now()
+    attempt.save()
+    notify_finished(attempt.pk)
+
+
+def end_forgotten_attempts(owner) -> None:
+    """An attempt whose web process died while it ran never ends by itself; its sandbox killed
+    itself after LAB_SANDBOX_LIFETIME. Past that, it is over (NOT_RUN)."""
+    too_old = timezone.now() - timezone.timedelta(seconds=settings.LAB_SANDBOX_LIFETIME + 60)
+    ChallengeAttempt.objects.filter(
+        owner=owner, status=ChallengeAttempt.Status.RUNNING, started_at__lt=too_old
+    ).update(
+        status=ChallengeAttempt.Status.NOT_RUN,
+        finished_at=timezone.now(),
+        summary="The web process running it stopped; try again.",
+    )
+
+
+# Open attempt pages of this process, told at once when their attempt ends (views.py). A page
+# served by another web process reads its attempt again every few seconds instead.
+listeners: dict[int, set] = {}
+listeners_lock = threading.Lock()
+
+
+def listen_for_end(attempt_id: int, callback) -> None:
+    with listeners_lock:
+        listeners.setdefault(attempt_id, set()).add(callback)
+
+
+def stop_listening(attempt_id: int, callback) -> None:
+    with listeners_lock:
+        callbacks = listeners.get(attempt_id, set())
+        callbacks.discard(callback)
+        if not callbacks:
+            listeners.pop(attempt_id, None)
+
+
+def notify_finished(attempt_id: int) -> None:
+    with listeners_lock:
+        callbacks = list(listeners.get(attempt_id, ()))
+    for callback in callbacks:
+        with contextlib.suppress(RuntimeError):  # the page's event loop is closed
+            callback()

@@ -1,0 +1,104 @@
+"""Challenges (live_lab/challenges.py): a batch fired at a real sandbox worker whose pool process
+is SIGKILLed mid-task, and the check of what really happened. The known-good configuration must
+pass and the default must fail."""
+
+import os
+
+import pytest
+
+from live_lab.challenges import CHALLENGES
+from live_lab.models import ChallengeAttempt, ChallengeHint
+from tests.conftest import worker_env
+from tests.factories import make_learner
+from tests.web_process import wait_until
+
+WORKER_DEATH = CHALLENGES["worker-death"]
+
+
+@pytest.fixture
+def sandbox_env(monkeypatch):
+    """Sandbox workers take this process's environment: point it at the test database."""
+    for name, value in worker_env().items():
+        if os.environ.get(name) != value:
+            monkeypatch.setenv(name, value)
+
+
+def take_the_challenge(client, choices: dict, size: int = 4) -> str:
+    """POST the form with `choices`, wait for the check, return the attempt page's text."""
+    form = {name: value for name, value in choices.items() if value is not False}
+    response = client.post("/lab/challenges/worker-death/", {**form, "size": size})
+    assert response.status_code == 302, response.content.decode()
+    attempt = ChallengeAttempt.objects.latest("pk")
+    wait_until(
+        lambda: ChallengeAttempt.objects.get(pk=attempt.pk).status != ChallengeAttempt.Status.RUNNING,
+        "the attempt's check",
+        60,
+        every=0.2,
+    )
+    return client.get(response.url).content.decode()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_death_challenge_fails_with_the_defaults_and_passes_with_the_known_good_configuration(
+    client, sandbox_env
+):
+    client.force_login(make_learner("challenger"))
+
+    page = take_the_challenge(client, WORKER_DEATH.default)
+    assert "Not yet: 1 of 4 tasks lost, 0 applied more than once, 2 did not end in SUCCESS; 4 runs" in page
+    assert "lost: its effect never happened; ended FAILURE" in page  # task 1, killed before its effect
+    assert "Take a hint" in page
+
+    page = take_the_challenge(client, WORKER_DEATH.known_good)
+    assert "Passed" in page
+    assert "0 of 4 tasks lost, 0 applied more than once, 0 did not end in SUCCESS; 6 runs" in page
+    statuses = list(ChallengeAttempt.objects.order_by("pk").values_list("status", flat=True))
+    assert statuses == ["failed", "passed"]
+
+
+@pytest.mark.worker
+@pytest.mark.embedded_only  # the same in Redis mode; CI's time goes to the two configurations above
+@pytest.mark.django_db(transaction=True)
+def test_redelivery_without_an_idempotent_task_applies_the_effect_of_the_task_killed_after_it_twice(
+    client, sandbox_env
+):
+    client.force_login(make_learner("challenger"))
+    page = take_the_challenge(client, {**WORKER_DEATH.known_good, "idempotent": False})
+    assert "0 of 4 tasks lost, 1 applied more than once, 0 did not end in SUCCESS; 6 runs" in page
+    assert "its effect happened 2 times" in page
+
+
+@pytest.mark.django_db
+def test_hints_are_revealed_one_at_a_time_on_request_and_recorded(client):
+    learner = make_learner("hinted")
+    client.force_login(learner)
+    page = client.get("/lab/challenges/worker-death/").content.decode()
+    assert WORKER_DEATH.hints[0] not in page
+    assert "3 left" in page
+
+    for _ in range(2):
+        client.post("/lab/challenges/worker-death/hint")
+    page = client.get("/lab/challenges/worker-death/").content.decode()
+    assert WORKER_DEATH.hints[0] in page
+    assert WORKER_DEATH.hints[1] in page
+    assert WORKER_DEATH.hints[2] not in page
+    assert list(ChallengeHint.objects.filter(owner=learner).values_list("level", flat=True)) == [1, 2]
+
+
+@pytest.mark.django_db
+def test_another_learner_gets_404_for_an_attempt(client):
+    attempt = ChallengeAttempt.objects.create(
+        owner=make_learner(), challenge="worker-death", size=4, status=ChallengeAttempt.Status.FAILED
+    )
+    client.force_login(make_learner())
+    assert client.get(attempt.get_absolute_url()).status_code == 404
+    assert client.get(f"{attempt.get_absolute_url()}events").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_batch_outside_the_bounds_is_refused_with_a_form_error(client):
+    client.force_login(make_learner())
+    response = client.post("/lab/challenges/worker-death/", {"size": 50})
+    assert "Ensure this value is less than or equal to 20." in response.content.decode()
+    assert not ChallengeAttempt.objects.exists()
