@@ -13,6 +13,7 @@ from django.db.models import (
     F,
     FloatField,
     Max,
+    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -29,7 +30,8 @@ from dashboard.progress import MASTERED_STABILITY_DAYS, Mastery, count_of, maste
 from instructor.models import Cohort, Membership
 from learn.models import CardReviewLog, CardReviewState, Flashcard, Topic
 from learn.services import SCHEDULER
-from live_lab.models import LabRun
+from live_lab.challenges import CHALLENGES
+from live_lab.models import ChallengeAttempt, ChallengeHint, LabRun
 from quizzes.models import Attempt, AttemptQuestion, ExplainAnswer, Option, PracticeAnswer
 
 # A learner with no activity for this long is highlighted on the dashboard.
@@ -477,3 +479,53 @@ def activity_timeline(learner, *, attempts: list[Attempt], runs: list[LabRun]) -
         events.append(Event(run.sent_at, "lab", f"Lab run {run.experiment}: {verdict}"))
     events.sort(key=lambda event: event.at, reverse=True)
     return events[:TIMELINE_LENGTH]
+
+
+# --- Lab challenges (live_lab/challenges.py) ------------------------------------------------
+
+
+@dataclass
+class ChallengeProgress:
+    """One learner's progress on one challenge: attempts, hints taken, when first passed."""
+
+    learner_id: int
+    username: str
+    title: str
+    attempts: int
+    hints: int
+    passed_at: dt.datetime | None
+
+
+def challenge_progress(cohort: Cohort) -> list[ChallengeProgress]:
+    """Every (learner, challenge) of the cohort with an attempt or a hint, by learner. Two queries."""
+    attempts = {
+        (row["owner_id"], row["challenge"]): row
+        for row in ChallengeAttempt.objects.filter(owner_id__in=member_ids(cohort))
+        .values("owner_id", "owner__username", "challenge")
+        .annotate(
+            tries=Count("pk", filter=~Q(status=ChallengeAttempt.Status.NOT_RUN)),
+            passed_at=Min("finished_at", filter=Q(status=ChallengeAttempt.Status.PASSED)),
+        )
+    }
+    hints = {
+        (row["owner_id"], row["challenge"]): row
+        for row in ChallengeHint.objects.filter(owner_id__in=member_ids(cohort))
+        .values("owner_id", "owner__username", "challenge")
+        .annotate(taken=Count("pk"))
+    }
+    progress = []
+    for key in sorted(attempts.keys() | hints.keys()):
+        tried, hinted = attempts.get(key, {}), hints.get(key, {})
+        challenge = CHALLENGES.get(key[1])
+        progress.append(
+            ChallengeProgress(
+                learner_id=key[0],
+                username=(tried or hinted)["owner__username"],
+                title=challenge.title if challenge else key[1],
+                attempts=tried.get("tries", 0),
+                hints=hinted.get("taken", 0),
+                passed_at=tried.get("passed_at"),
+            )
+        )
+    progress.sort(key=lambda row: (row.username, row.title))
+    return progress

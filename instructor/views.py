@@ -26,6 +26,7 @@ from instructor.misconception_map import get_misconception, learner_misconceptio
 from instructor.queries import (
     INACTIVE_AFTER,
     activity_timeline,
+    challenge_progress,
     cohort_grid,
     cohorts_for,
     flashcard_retention,
@@ -97,6 +98,7 @@ def cohort_dashboard(request, cohort_id):
         "inactive_days": INACTIVE_AFTER.days,
         "histogram": charts.histogram(charts.score_counts(cohort)),
         "mastery_chart": charts.mastery_chart(days, pairs=len(grid.rows) * len(grid.topics)),
+        "challenges": challenge_progress(cohort),
     }
     return render(request, "instructor/cohort_dashboard.html", context)
 

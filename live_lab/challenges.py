@@ -77,6 +77,14 @@ def final_state(task_id: str) -> str:
     return app.AsyncResult(task_id).state
 
 
+def described_state(task_id: str) -> str:
+    """The state, with the exception's class for a FAILURE: FAILURE (WorkerLostError)."""
+    result = app.AsyncResult(task_id)
+    if result.state == states.FAILURE:
+        return f"{result.state} ({type(result.result).__name__})"
+    return result.state
+
+
 def wait_for(condition, timeout: float = WAIT_FOR_MOMENT) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -201,13 +209,13 @@ def check(attempt: ChallengeAttempt) -> tuple[list[Verdict], str, bool]:
     effects = Counter(ChallengeEffect.objects.filter(attempt=attempt).values_list("index", flat=True))
     verdicts = []
     for index, task_id in enumerate(attempt.task_ids):
-        verdict = Verdict(index, task_id, runs[task_id], effects[index], final_state(task_id))
+        verdict = Verdict(index, task_id, runs[task_id], effects[index], described_state(task_id))
         if verdict.effects == 0:
             verdict.problems.append("lost: its effect never happened")
         elif verdict.effects > 1:
             verdict.problems.append(f"its effect happened {verdict.effects} times")
         if verdict.state != states.SUCCESS:
-            verdict.problems.append(f"ended {verdict.state}")
+            verdict.problems.append(f"ended {verdict.state.split()[0]}")
         verdicts.append(verdict)
     size = len(verdicts)
     lost = sum(1 for v in verdicts if v.effects == 0)

@@ -292,22 +292,24 @@ async def challenge_attempt_events(request, attempt_id):
     attempt = await sync_to_async(get_challenge_attempt_for)(user, attempt_id)
     await sync_to_async(close_old_connections)()
     return StreamingHttpResponse(
-        attempt_stream(user.pk, attempt.pk),
+        attempt_stream(request, user.pk, attempt.pk),
         content_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-def render_attempt_result(attempt_id: int) -> tuple[str, bool]:
-    """The page's result region, and whether the attempt is still running."""
+def render_attempt_result(request, attempt_id: int) -> tuple[str, bool]:
+    """The page's result region (with the request: its hint form needs the CSRF token), and
+    whether the attempt is still running."""
     attempt = ChallengeAttempt.objects.get(pk=attempt_id)
     challenge = get_challenge(attempt.challenge)
     taken = hints_taken(attempt.owner, attempt.challenge)
     context = {"attempt": attempt, "challenge": challenge, "hints_left": len(challenge.hints) - taken}
-    return render_to_string("live_lab/challenge_attempt.html#result", context), attempt.is_running
+    html = render_to_string("live_lab/challenge_attempt.html#result", context, request=request)
+    return html, attempt.is_running
 
 
-async def attempt_stream(user_id: int, attempt_id: int):
+async def attempt_stream(request, user_id: int, attempt_id: int):
     if not take_stream_slot(user_id):
         message = render_to_string(
             "live_lab/run.html#too-many-streams", {"limit": settings.LAB_MAX_STREAMS_PER_LEARNER}
@@ -326,7 +328,9 @@ async def attempt_stream(user_id: int, attempt_id: int):
         deadline = loop.time() + STREAM_FOR
         while loop.time() < deadline:
             ended.clear()
-            html, running = await sync_to_async(render_attempt_result, thread_sensitive=False)(attempt_id)
+            html, running = await sync_to_async(render_attempt_result, thread_sensitive=False)(
+                request, attempt_id
+            )
             if not running:
                 yield server_sent_event("result", html)
                 yield server_sent_event("done", "over")

@@ -48,6 +48,7 @@ def test_the_worker_death_challenge_fails_with_the_defaults_and_passes_with_the_
     page = take_the_challenge(client, WORKER_DEATH.default)
     assert "Not yet: 1 of 4 tasks lost, 0 applied more than once, 2 did not end in SUCCESS; 4 runs" in page
     assert "lost: its effect never happened; ended FAILURE" in page  # task 1, killed before its effect
+    assert "FAILURE (WorkerLostError)" in page
     assert "Take a hint" in page
 
     page = take_the_challenge(client, WORKER_DEATH.known_good)
