@@ -14,6 +14,8 @@ writes the attempt's outcome from there, and tells the attempt's open pages (vie
 
 import contextlib
 import logging
+import os
+import signal
 import threading
 import time
 import uuid
@@ -21,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from celery import states
 from django.conf import settings
@@ -35,7 +38,10 @@ from live_lab.tasks import apply_effect
 
 logger = logging.getLogger(__name__)
 
-STEP_SECONDS = 0.4  # each challenge task works this long before its effect, and again after it
+STEP_SECONDS = 0.2  # each challenge task works this long before its effect, and again after it
+# ...except the two the script kills: long enough that the kill lands inside the phase it aims
+# at, on a loaded machine too (0.4 s was missed now and then on two busy cores).
+KILLED_TASK_SECONDS = 1.0
 WAIT_FOR_MOMENT = 20.0  # seconds the script waits for a moment it kills at (a task starting...)
 LOOK_EVERY = 0.05  # seconds between two looks for that moment: well inside STEP_SECONDS
 
@@ -94,33 +100,45 @@ def wait_for(condition, timeout: float = WAIT_FOR_MOMENT) -> bool:
     return False
 
 
+def kill_the_pool_process(sandbox: Sandbox) -> int:
+    """SIGKILL the sandbox's one live pool process; returns its pid. A pool process killed a
+    moment ago may still be listed among the worker's children (a zombie until reaped)."""
+    for pid in sandbox.pool_pids():
+        with contextlib.suppress(OSError, IndexError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                os.kill(pid, signal.SIGKILL)
+                return pid
+    raise SandboxFailed(f"the sandbox worker {sandbox.hostname} has no live pool process to kill")
+
+
 def kill_pool_process_twice(attempt: ChallengeAttempt, sandbox: Sandbox) -> list[str]:
     """The worker-death challenge's script: SIGKILL the pool process running one task before it
     applied its effect, and the one running another task after it did, then wait for the
     batch to be over (every task SUCCESS or FAILURE in the result backend)."""
     ids = attempt.task_ids
-    for index, task_id in enumerate(ids):
-        apply_effect.apply_async(
-            (attempt.pk, index, attempt.choices["idempotent"], STEP_SECONDS),
-            queue=sandbox.queue,
-            task_id=task_id,
-        )
     before, after = len(ids) // 3, 2 * len(ids) // 3
+    for index, task_id in enumerate(ids):
+        seconds = KILLED_TASK_SECONDS if index in (before, after) else STEP_SECONDS
+        apply_effect.apply_async(
+            (attempt.pk, index, attempt.choices["idempotent"], seconds), queue=sandbox.queue, task_id=task_id
+        )
     done = []
     if wait_for(lambda: task_started(ids[before])):
-        pid = sandbox.kill_pool_process()
+        pid = kill_the_pool_process(sandbox)
         applied = "after" if effects_of(attempt, before) else "before"
         done.append(f"Killed pool process {pid} (SIGKILL) while task {before} ran, {applied} its effect.")
     else:
         done.append(f"Task {before} never started within {WAIT_FOR_MOMENT:.0f} s; nothing was killed.")
     if wait_for(lambda: effects_of(attempt, after) > 0):
-        pid = sandbox.kill_pool_process()
-        done.append(f"Killed pool process {pid} (SIGKILL) while task {after} ran, after its effect.")
+        returned = final_state(ids[after]) == states.SUCCESS
+        pid = kill_the_pool_process(sandbox)
+        moment = "after it returned" if returned else "after its effect"
+        done.append(f"Killed pool process {pid} (SIGKILL) while task {after} ran, {moment}.")
     else:
         done.append(
             f"Task {after} never applied its effect within {WAIT_FOR_MOMENT:.0f} s; nothing was killed."
         )
-    batch_over = len(ids) * 4 * STEP_SECONDS + 20  # every task twice, plus worker_lost_wait per kill
+    batch_over = len(ids) * 4 * KILLED_TASK_SECONDS + 20  # every task twice, and worker_lost_wait
     if not wait_for(lambda: all(final_state(task_id) in states.READY_STATES for task_id in ids), batch_over):
         done.append(f"Not every task was over after {batch_over:.0f} s; the check counts what was.")
     return done
@@ -140,7 +158,8 @@ CHALLENGES = {
             script=(
                 "The batch goes to a sandbox worker with one prefork pool process. Each task works "
                 f"{STEP_SECONDS} s, applies its effect (writes one row, as a payment would), works "
-                f"{STEP_SECONDS} s more and returns. The script SIGKILLs the pool process while a task "
+                f"{STEP_SECONDS} s more and returns ({KILLED_TASK_SECONDS} s each for the two tasks "
+                "the script kills). The script SIGKILLs the pool process while a task "
                 "a third of the way in has not applied its effect yet, and again while a task two "
                 "thirds of the way in has applied it but not returned: as the out-of-memory killer "
                 "would. The worker itself lives on and starts a new pool process."

@@ -44,7 +44,9 @@ def test_a_learner_fails_with_the_defaults_takes_a_hint_passes_and_the_instructo
         "4 runs in all for 4 tasks.",
         timeout=CHECK_TIMEOUT,
     )
-    expect(page.get_by_role("row", name=re.compile(r"^1 1 0 FAILURE \(WorkerLostError\) lost"))).to_be_visible()
+    expect(
+        page.get_by_role("row", name=re.compile(r"^1 1 0 FAILURE \(WorkerLostError\) lost"))
+    ).to_be_visible()
     screenshot(page, "challenge-failed")
 
     page.get_by_role("button", name="Take a hint").click()

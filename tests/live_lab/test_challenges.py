@@ -35,7 +35,11 @@ def take_the_challenge(client, choices: dict, size: int = 4) -> str:
         60,
         every=0.2,
     )
-    return client.get(response.url).content.decode()
+    page = client.get(response.url).content.decode()
+    attempt.refresh_from_db()
+    # What the attempt page shows, to read when an assertion below fails.
+    print(attempt.summary, *attempt.kills, *attempt.tasks, sep="\n")
+    return page
 
 
 @pytest.mark.worker
