@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('live_lab', '0005_sandbox_claims'),
+        ('live_lab', '0006_broker_readings'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
