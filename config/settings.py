@@ -470,6 +470,11 @@ if os.environ.get("LAB_SANDBOX", "").strip():
         CELERY_BROKER_TRANSPORT_OPTIONS = {
             **CELERY_BROKER_TRANSPORT_OPTIONS,
             "visibility_timeout": LAB_SANDBOX.visibility_timeout,
+            # kombu sweeps the unacked hash every interval x throttle seconds (10 x 10 by
+            # default): a message past its visibility_timeout would come back up to 100 s late.
+            # Every second, so that a sandbox shows redelivery when visibility_timeout passes.
+            "unacked_restore_interval": 1,
+            "unacked_restore_throttle": 1,
         }
 # Sandbox workers running at once, across every web process of the site (claimed in the database).
 LAB_SANDBOXES = env_int("LAB_SANDBOXES", 2, low=0, high=64)

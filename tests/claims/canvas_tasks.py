@@ -75,3 +75,15 @@ def username_exists(username: str) -> bool:
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.filter(username=username).exists()
+
+
+@shared_task
+def echo(value):
+    """A one-argument error callback: the worker sends it as a task, with the failed task's id."""
+    return value
+
+
+@shared_task
+def note_failure(request, exc, traceback, path: str) -> None:
+    """A (request, exc, traceback) error callback: the failing worker calls it in place."""
+    _note(f"{request.id}:{type(exc).__name__}", path)

@@ -1,10 +1,12 @@
-"""Checks of the claims in content/claims/canvas-ignore-django.md (topics 7, 8 and 9).
+"""Checks of the claims in content/claims/canvas-ignore-django.md (topics 7, 8 and 9) and
+content/claims/broker.md (what the broker holds, expired results, canvas failures, error callbacks).
 
 Every check that fires a task does so at the real worker of the mode under test (the
 `celery_worker` fixture); the tasks are in tests/claims/canvas_tasks.py. A claim that holds for
 one backend only is checked in that mode only (`embedded_only` / `redis_only`).
 """
 
+import json
 import time
 import uuid
 from pathlib import Path
@@ -20,7 +22,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from config.celery import app
+from live_lab.broker_lane import remove_message
 from tests.claims import canvas_tasks as tasks
+from tests.conftest import OUTPUT_DIR, worker_env
+from tests.worker_process import CeleryWorker
 
 
 def wait_until_ready(task_id: str, timeout: float = 15.0) -> AsyncResult:
@@ -484,3 +489,153 @@ def test_the_admin_lists_a_task_result_row_once_a_worker_stored_it(celery_worker
     assert result.id not in admin_client.get("/admin/django_celery_results/groupresult/").content.decode()
     result.save()
     assert result.id in admin_client.get("/admin/django_celery_results/groupresult/").content.decode()
+
+
+# --- What the broker holds, expired results, canvas failures from the client (issue 17) ------
+#
+# The Redis-only checks of visibility_timeout and result_expires need a worker configured unlike
+# the test worker: `configured_worker` starts one with LAB_SANDBOX (config/settings.py maps it
+# onto Celery's settings, as for the lab's sandbox workers) on a queue of its own.
+
+UNCONSUMED = "claims-unconsumed"
+CONFIGURED_QUEUE = "claims-configured"
+
+
+def queued_ids(queue: str) -> list[str]:
+    """The task ids of the messages waiting in `queue`, read from the broker itself."""
+    if settings.RUN_MODE == "redis":
+        return [json.loads(raw)["headers"]["id"] for raw in app.backend.client.lrange(queue, 0, -1)]
+    folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+    files = folder.glob(f"*.{queue}.msg")
+    return [json.loads(path.read_bytes())["headers"]["id"] for path in files]
+
+
+@pytest.fixture(scope="module")
+def configured_worker(django_db_setup):
+    """A worker with visibility_timeout 1 s and result_expires 1 s, consuming CONFIGURED_QUEUE."""
+    env = {**worker_env(), "LAB_SANDBOX": json.dumps({"visibility_timeout": 1, "result_expires": 1})}
+    worker = CeleryWorker(
+        env=env,
+        log_path=OUTPUT_DIR / "workers" / f"claims-configured-{settings.RUN_MODE}.log",
+        concurrency=1,
+        queues=CONFIGURED_QUEUE,
+    )
+    worker.wait_until_ready()
+    yield worker
+    worker.stop()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_task_sent_to_a_queue_no_worker_consumes_stays_pending_and_its_message_waits(celery_worker):
+    result = tasks.add.apply_async((1, 1), queue=UNCONSUMED)
+    try:
+        with pytest.raises(CeleryTimeoutError):
+            result.get(timeout=1.0, interval=0.05)
+
+        assert app.AsyncResult(result.id).state == "PENDING"
+        assert result.ready() is False
+        assert queued_ids(UNCONSUMED) == [result.id]
+    finally:
+        remove_message(result.id, queue=UNCONSUMED)
+
+
+@pytest.mark.worker
+@pytest.mark.redis_only
+@pytest.mark.django_db(transaction=True)
+def test_redis_keeps_a_countdown_message_in_the_unacked_hash_until_the_task_runs(celery_worker):
+    result = tasks.nap.apply_async((0.0, "done"), countdown=2)
+    client = app.backend.client
+    deadline = time.monotonic() + 1.5
+    held = []
+    while time.monotonic() < deadline and not held:
+        held = [json.loads(raw)[0]["headers"]["id"] for raw in client.hvals("unacked")]
+        time.sleep(0.05)
+
+    assert held == [result.id], "fetched by the worker, not acknowledged"
+    assert app.AsyncResult(result.id).state == "PENDING"
+    assert result.get(timeout=10, interval=0.05) == "done"
+    assert client.hlen("unacked") == 0, "acknowledged once it ran"
+
+
+@pytest.mark.worker
+@pytest.mark.embedded_only
+@pytest.mark.django_db(transaction=True)
+def test_the_filesystem_broker_deletes_a_countdown_message_as_soon_as_the_worker_fetches_it(celery_worker):
+    result = tasks.nap.apply_async((0.0, "done"), countdown=2)
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline and result.id in queued_ids("celery"):
+        time.sleep(0.05)
+
+    assert result.id not in queued_ids("celery"), "the worker holds it in memory only"
+    assert not list(Path(settings.BROKER_DIR).glob("claimed/*.msg"))
+    assert app.AsyncResult(result.id).state == "PENDING"
+    assert result.get(timeout=10, interval=0.05) == "done"
+
+
+@pytest.mark.worker
+@pytest.mark.redis_only
+@pytest.mark.django_db(transaction=True)
+def test_a_countdown_longer_than_visibility_timeout_runs_the_task_more_than_once(configured_worker, tmp_path):
+    note = tmp_path / "runs.txt"
+
+    tasks.note_run.apply_async((str(note),), countdown=3, queue=CONFIGURED_QUEUE)
+
+    runs = wait_for_lines(note, 2, timeout=15)
+    assert len(set(runs)) == 1, "the same task id each time: one message, delivered again"
+
+
+@pytest.mark.worker
+@pytest.mark.redis_only
+@pytest.mark.django_db(transaction=True)
+def test_on_redis_a_result_past_result_expires_reads_pending_again(configured_worker):
+    result = tasks.add.apply_async((2, 3), queue=CONFIGURED_QUEUE)
+    assert result.get(timeout=10, interval=0.05) == 5
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and app.AsyncResult(result.id).state != "PENDING":
+        time.sleep(0.1)
+
+    assert app.AsyncResult(result.id).state == "PENDING"
+    assert app.AsyncResult(result.id).result is None
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_chord_raises_the_header_error_from_its_handle_and_chorderror_from_its_id(celery_worker):
+    result = chord([tasks.add.s(1, 1), tasks.boom.s("header")], tasks.total.s())()
+    wait_until_ready(result.id)
+
+    with pytest.raises(ValueError, match="header"):
+        result.get(timeout=5, interval=0.05)
+    with pytest.raises(ChordError):
+        app.AsyncResult(result.id).get(timeout=5, interval=0.05)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_one_argument_error_callback_is_sent_as_a_task_with_the_failed_id(celery_worker):
+    errback_id = str(uuid.uuid4())
+    errback = tasks.echo.s().set(task_id=errback_id)
+
+    failed = tasks.boom.apply_async(("on purpose",), link_error=errback)
+
+    assert app.AsyncResult(errback_id).get(timeout=10, interval=0.05) == failed.id
+    assert wait_until_ready(failed.id).state == "FAILURE"
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_three_argument_error_callback_is_called_in_the_failing_worker_without_a_result(
+    celery_worker, tmp_path
+):
+    note = tmp_path / "errback.txt"
+    errback_id = str(uuid.uuid4())
+    errback = tasks.note_failure.s(str(note)).set(task_id=errback_id)
+
+    failed = tasks.boom.apply_async(("on purpose",), link_error=errback)
+
+    (line,) = wait_for_lines(note, 1)
+    assert line == f"{failed.id}:ValueError", "called with the failed task's request and exception"
+    time.sleep(0.5)  # a task sent for it would have run by now
+    assert app.AsyncResult(errback_id).state == "PENDING", "no task ran under its id"
