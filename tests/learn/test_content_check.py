@@ -583,7 +583,7 @@ def test_a_lab_link_to_an_experiment_the_lab_does_not_have_is_reported(tmp_path)
         f'{path}:{line}: question "demo-question" names lab experiment "no-such-lab", '
         "which the lab does not have"
     )
-    assert "known: early-success, expires, failure" in problem
+    assert "early-success, error-callback, expires, failure" in problem
 
 
 def test_an_image_from_another_site_is_reported_at_its_line_and_one_of_our_own_passes(tmp_path):
