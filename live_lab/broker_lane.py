@@ -24,6 +24,7 @@ and the lane says so. No page reads the broker.
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from django.conf import settings
 
 UNCONSUMED_QUEUE = "lab-unconsumed"  # the no-worker experiment's queue: no worker consumes it
 QUEUES = ("lab", UNCONSUMED_QUEUE)  # where the lab's messages go (CELERY_TASK_ROUTES)
+UNACKED_KEYS = ("unacked",)  # kombu's default unacked_key: every consumer of the Redis DB shares it
 SAMPLE_EVERY = 0.05  # seconds between two samples while runs are watched
 MAX_QUEUED = 500  # messages looked at per queue: the dispatcher keeps the lab queue short
 
@@ -45,9 +47,14 @@ class Place:
     detail: str
 
 
-def id_marker(task_id: str) -> bytes:
-    """How a task's id appears in its message's headers (kombu's JSON)."""
-    return f'"id": "{task_id}"'.encode()
+# A task's id in its message's headers (kombu's JSON; the body is base64): one search per
+# message, rather than one per watched task.
+TASK_ID = re.compile(rb'"id": "([^"]{1,64})"')
+
+
+def id_in(message: bytes) -> str | None:
+    found = TASK_ID.search(message)
+    return found.group(1).decode() if found else None
 
 
 class RedisBroker:
@@ -58,36 +65,39 @@ class RedisBroker:
         self.client = redis.Redis.from_url(
             settings.CELERY_BROKER_URL, socket_timeout=2.0, socket_connect_timeout=2.0
         )
-        self.tag_ids: dict[bytes, str | None] = {}  # delivery tag → task id, for unacked entries
+        self.tag_ids: dict[tuple, str | None] = {}  # (hash, delivery tag) → task id, when unacked
 
-    def places(self, task_ids: list[str]) -> dict[str, Place]:
+    def places(self, task_ids: list[str], queues: tuple[str, ...] = QUEUES) -> dict[str, Place]:
         pipe = self.client.pipeline(transaction=False)
-        for queue in QUEUES:
+        for queue in queues:
             pipe.lrange(queue, 0, MAX_QUEUED - 1)
-        pipe.hkeys("unacked")
-        *lists, tags = pipe.execute()
+        for key in UNACKED_KEYS:
+            pipe.hkeys(key)
+        replies = pipe.execute()
+        lists, tags_by_key = replies[: len(queues)], replies[len(queues) :]
         found: dict[str, Place] = {}
-        markers = {task_id: id_marker(task_id) for task_id in task_ids}
-        for queue, messages in zip(QUEUES, lists, strict=True):
+        wanted = set(task_ids)
+        for queue, messages in zip(queues, lists, strict=True):
             for message in messages:
-                for task_id, marker in markers.items():
-                    if marker in message:
-                        found[task_id] = Place(QUEUED, f"in the Redis list {queue!r}")
-        unknown = [tag for tag in tags if tag not in self.tag_ids]
-        if unknown:
-            for tag, value in zip(unknown, self.client.hmget("unacked", unknown), strict=True):
-                self.tag_ids[tag] = task_id_of(value)
-        self.tag_ids = {tag: self.tag_ids[tag] for tag in tags}  # acknowledged tags are forgotten
-        for tag, task_id in self.tag_ids.items():
-            if task_id in markers and task_id not in found:
-                found[task_id] = Place(UNACKED, f"in the hash 'unacked' under delivery tag {tag.decode()}")
+                if (task_id := id_in(message)) in wanted:
+                    found[task_id] = Place(QUEUED, f"in the Redis list {queue!r}")
+        held = {}
+        for key, tags in zip(UNACKED_KEYS, tags_by_key, strict=True):
+            unknown = [tag for tag in tags if (key, tag) not in self.tag_ids]
+            if unknown:
+                for tag, value in zip(unknown, self.client.hmget(key, unknown), strict=True):
+                    self.tag_ids[key, tag] = task_id_of(value)
+            held.update({(key, tag): self.tag_ids[key, tag] for tag in tags})
+        self.tag_ids = held  # acknowledged tags are forgotten
+        for (key, tag), task_id in held.items():
+            if task_id in wanted and task_id not in found:
+                found[task_id] = Place(UNACKED, f"in the hash {key!r} under delivery tag {tag.decode()}")
         return found
 
     def remove(self, task_id: str, queue: str) -> int:
-        marker = id_marker(task_id)
         removed = 0
         for message in self.client.lrange(queue, 0, MAX_QUEUED - 1):
-            if marker in message:
+            if id_in(message) == task_id:
                 removed += self.client.lrem(queue, 1, message)
         return removed
 
@@ -109,9 +119,9 @@ class FolderBroker:
         self.folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
         self.file_ids: dict[str, str | None] = {}  # file name → task id (files never change)
 
-    def places(self, task_ids: list[str]) -> dict[str, Place]:
+    def places(self, task_ids: list[str], queues: tuple[str, ...] = QUEUES) -> dict[str, Place]:
         names = [n for n in os.listdir(self.folder) if n.rpartition(".")[2] == "msg"]
-        names = [n for n in names if n.split(".")[-2] in QUEUES][:MAX_QUEUED]
+        names = [n for n in names if n.split(".")[-2] in queues][:MAX_QUEUED]
         for name in names:
             if name not in self.file_ids:
                 self.file_ids[name] = self.read_id(name)
@@ -168,14 +178,16 @@ class BrokerLane:
     def due(self, now: float) -> bool:
         return now - self.sampled_at >= SAMPLE_EVERY
 
-    def sample(self, task_ids: list[str], *, final: set[str] = frozenset()) -> dict[str, Place]:
+    def sample(
+        self, task_ids: list[str], *, final: set[str] = frozenset(), queues: tuple[str, ...] = QUEUES
+    ) -> dict[str, Place]:
         """Where each of these tasks' messages is now, for those whose place changed. A task not
         found is only reported gone after it was seen, or when it is in `final` (its run ends
         now): a message taken before the first look was never seen queued."""
         if self.broker is None:
             self.broker = broker()
         self.sampled_at = time.monotonic()
-        places = self.broker.places(task_ids)
+        places = self.broker.places(task_ids, queues)
         changes: dict[str, Place] = {}
         for task_id in task_ids:
             place = places.get(task_id)

@@ -25,7 +25,7 @@ from django_celery_results.models import TaskResult
 from redis.exceptions import RedisError
 
 from config.celery import app
-from live_lab.broker_lane import BrokerLane
+from live_lab.broker_lane import QUEUES, BrokerLane
 from live_lab.experiments import Experiment
 from live_lab.grading import is_prediction_right, observed_states
 from live_lab.models import LabBrokerReading, LabCall, LabEvent, LabObservation, LabRun
@@ -228,6 +228,12 @@ class RunObserver:
     @property
     def task_ids(self) -> list[str]:
         return [self.run.task_id, *self.run.related_ids]
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        """The queues lane 3 looks in for this run's messages: the lab's, and the one the run
+        was sent to when it chose one (params["queue"], a sandbox's private queue)."""
+        return (*QUEUES, *([self.run.params["queue"]] if self.run.params.get("queue") else []))
 
     @property
     def last_word_ids(self) -> list[str]:
@@ -638,7 +644,8 @@ class Observatory:
             ).values_list("task_id", flat=True)
         )
         try:
-            changes = self.broker_lane.sample(list(task_ids), final=final)
+            queues = tuple(dict.fromkeys(q for o in observers.values() for q in o.queues))
+            changes = self.broker_lane.sample(list(task_ids), final=final, queues=queues)
         except Exception:
             # The broker does not answer: lane 3 misses a sample, lanes 1 and 2 go on.
             logger.warning("The lab could not look at what the broker holds", exc_info=True)
