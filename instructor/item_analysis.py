@@ -208,6 +208,12 @@ class ItemStats:
         """Where to fix it: `content/03-states.md:41`."""
         return f"{self.question.source_path}:{self.question.source_line}"
 
+    @property
+    def flag_names(self) -> list[str]:
+        """Each flag without its reason ("facility above 0.95"), for the table: the flagged list
+        above it says why."""
+        return [flag.split(":")[0] for flag in self.flags]
+
     def flag(self) -> list[str]:
         """The reasons to look at this question again, by the thresholds above."""
         flags = []

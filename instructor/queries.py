@@ -100,22 +100,33 @@ class Cell:
         return MASTERY_RANK[self.mastery]
 
     @property
-    def test_summary(self) -> str:
-        """ "best 80 % of 3 tests", or "no test"."""
-        if self.best_percent is None:
-            return "no test"
-        return f"best {self.best_percent} % of {self.tests} test{'s' if self.tests != 1 else ''}"
+    def tests_said(self) -> str:
+        """ "of 3 tests", said to screen readers after the score the cell shows."""
+        return f"of {self.tests} test{'s' if self.tests != 1 else ''}"
 
     def as_td(self) -> str:
-        """The grid's table cell. Built here rather than in the template because a cohort of 500
-        learners has thousands of cells, and one format_html call costs a fraction of the template
-        lookups it replaces (bench/instructor_pages.py)."""
+        """The grid's table cell: its background is the mastery's colour, and the mastery is also
+        written, so colour is never the only signal (WCAG 1.4.1). The words a sighted reader gets
+        from the legend are hidden text for screen readers. Built here rather than in the
+        template because a cohort of 500 learners has thousands of cells, and one format_html
+        call costs a fraction of the template lookups it replaces (bench/instructor_pages.py)."""
+        if self.best_percent is None:
+            score = format_html(
+                '<span class="visually-hidden">{}</span><span aria-hidden="true">–</span>', "no test"
+            )
+        else:
+            score = format_html(
+                '<span class="visually-hidden">best </span>{} %<span class="visually-hidden"> {}</span>',
+                self.best_percent,
+                self.tests_said,
+            )
         return format_html(
-            '<td><span class="mastery mastery-{}">{}</span>'
-            '<span class="cell-figures">{}<br>cards {}/{}</span></td>',
+            '<td class="cell cell-{}"><span class="cell-mastery">{}</span> '
+            '<span class="cell-figures">{} · {}/{}'
+            '<span class="visually-hidden"> cards reviewed</span></span></td>',
             self.mastery.value,
             self.mastery.label,
-            self.test_summary,
+            score,
             self.cards_reviewed,
             self.topic.cards,
         )

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.progress import topics_with_progress
+from dashboard.progress import Mastery, topics_with_progress
 from instructor import charts
 from instructor.exports import write_grades, write_items, write_misconceptions
 from instructor.forms import CohortForm, JoinCodeForm, MisconceptionSortForm, SortForm
@@ -96,6 +96,7 @@ def cohort_dashboard(request, cohort_id):
         # The learners' links, built once rather than reversed for each of hundreds of rows.
         "learner_base": reverse("instructor:learner_detail", args=[cohort.pk, 0]).removesuffix("0/"),
         "inactive_days": INACTIVE_AFTER.days,
+        "mastery_levels": list(Mastery),
         "histogram": charts.histogram(charts.score_counts(cohort)),
         "mastery_chart": charts.mastery_chart(days, pairs=len(grid.rows) * len(grid.topics)),
         "challenges": challenge_progress(cohort),

@@ -1,5 +1,7 @@
 """An instructor's journey in a real browser: create a cohort, a learner joins with the link and
-takes a test, the instructor sees the score in the grid and downloads grades.csv."""
+takes a test, the instructor sees the score in the grid and downloads grades.csv. Then the
+reports of a demo class: the grid's header row and learner column stay put while it scrolls, the
+join link copies, item analysis renders the question stems."""
 
 import csv
 import io
@@ -8,6 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from instructor.demo import DEMO_PASSWORD, seed_demo_cohort
 from tests.browser.conftest import new_page, screenshot
 from tests.factories import make_learner
 from tests.instructor.factories import make_instructor
@@ -16,10 +19,10 @@ from tests.quizzes.factories import make_topic_with_questions
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def log_in(page, username: str, *, path: str = "/accounts/login/") -> None:
+def log_in(page, username: str, *, path: str = "/accounts/login/", password: str = "pw") -> None:
     page.goto(path)
     page.get_by_label("Username:").fill(username)
-    page.get_by_label("Password:").fill("pw")
+    page.get_by_label("Password:").fill(password)
     page.get_by_role("button", name="Log in").click()
 
 
@@ -55,7 +58,7 @@ def test_an_instructor_follows_a_learner_from_join_link_to_the_grades_csv(browse
     teacher.get_by_label("Cohort name").fill("Autumn 2026")
     teacher.get_by_role("button", name="Create cohort").click()
     expect(teacher.get_by_role("heading", name="Autumn 2026")).to_be_visible()
-    join_url = teacher.get_by_role("textbox", name="Join link").input_value()
+    join_url = teacher.get_by_role("textbox", name="Learners join with this link").input_value()
     assert re.fullmatch(rf"{live_server.url}/join/[A-Z0-9]{{8}}/", join_url)
     screenshot(teacher, "instructor-1-new-cohort")
 
@@ -93,3 +96,77 @@ def test_an_instructor_follows_a_learner_from_join_link_to_the_grades_csv(browse
     screenshot(teacher, "instructor-5-items")
     teacher.context.close()
     learner.context.close()
+
+
+# Where a cell is, relative to the grid's scroll box.
+PLACE_IN_BOX = """([selector]) => {
+  const box = document.querySelector(".grid-scroll").getBoundingClientRect();
+  const cell = document.querySelector(selector).getBoundingClientRect();
+  return [Math.round(cell.left - box.left), Math.round(cell.top - box.top)];
+}"""
+
+
+def test_the_grid_keeps_its_header_and_names_in_place_the_join_link_copies_and_stems_render(
+    browser, live_server, curriculum
+):
+    report = seed_demo_cohort(learners=16, seed=3)
+    cohort = report.cohort
+    page = new_page(browser, live_server, width=390, height=844)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    log_in(page, report.instructor, password=DEMO_PASSWORD)
+    page.goto(f"/instructor/cohorts/{cohort.pk}/")
+
+    topic_heading, first_name = "thead th:nth-child(3)", "tbody tr:first-child th"
+    heading_before = page.evaluate(PLACE_IN_BOX, [topic_heading])
+    name_before = page.evaluate(PLACE_IN_BOX, [first_name])
+    page.locator(".grid-scroll").focus()  # a keyboard scrolls it too
+    for key in ("PageDown", "ArrowRight", "ArrowRight", "ArrowRight", "ArrowRight"):
+        page.keyboard.press(key)
+    # Keyboard scrolling is smooth: wait for it to have moved both ways.
+    page.wait_for_function(
+        "(box => box.scrollLeft > 0 && box.scrollTop > 0)(document.querySelector('.grid-scroll'))"
+    )
+    page.wait_for_timeout(300)  # and to have stopped
+    heading_after = page.evaluate(PLACE_IN_BOX, [topic_heading])
+    name_after = page.evaluate(PLACE_IN_BOX, [first_name])
+    # The header row stays at the top while its cells move sideways with the columns; the name
+    # column stays at the left while its cells move up with the rows.
+    assert heading_after[1] == heading_before[1]
+    assert heading_after[0] < heading_before[0]
+    assert name_after[0] == name_before[0]
+    assert name_after[1] < name_before[1]
+    screenshot(page, "instructor-grid-scrolled-phone")
+
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.get_by_role("status")).to_have_text("Copied.")
+    join_url = page.get_by_role("textbox", name="Learners join with this link").input_value()
+    assert page.evaluate("navigator.clipboard.readText()") == join_url
+
+    page.goto(f"/instructor/cohorts/{cohort.pk}/items/")
+    expect(page.locator("details.formulas")).not_to_have_attribute("open", "")
+    stems = page.locator(".item-table .stem")
+    expect(stems.first.locator("p")).to_be_visible()
+    assert stems.locator("code").count() > 10  # inline code and code blocks, rendered
+    assert "`" not in "".join(stems.all_text_contents())
+    screenshot(page, "instructor-items-phone")
+    page.context.close()
+
+
+def test_without_a_clipboard_the_copy_button_selects_the_link_to_copy_by_hand(browser, live_server):
+    make_instructor("teacher")
+    page = new_page(browser, live_server)
+    page.context.add_init_script(
+        "Object.defineProperty(Navigator.prototype, 'clipboard', {get: () => undefined})"
+    )
+    log_in(page, "teacher", path="/accounts/login/?next=/instructor/")
+    page.get_by_label("Cohort name").fill("Spring")
+    page.get_by_role("button", name="Create cohort").click()
+
+    page.get_by_role("button", name="Copy link").click()
+
+    expect(page.get_by_role("status")).not_to_be_empty()
+    link = page.get_by_role("textbox", name="Learners join with this link")
+    expect(link).to_be_focused()
+    selected = link.evaluate("field => field.value.slice(field.selectionStart, field.selectionEnd)")
+    assert selected == link.input_value()
+    page.context.close()

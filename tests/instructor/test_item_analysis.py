@@ -201,9 +201,24 @@ def test_the_page_states_the_formulas_and_links_a_flagged_question_to_its_source
     assert "upper and lower 27 %" in page
     assert "g = max(1, round(0.27 × n))" in page
     assert "F = correct responses ÷ responses" in page
+    assert '<details class="card formulas">' in page  # collapsed: the questions come first
     assert f"<code>{q4.question.source_path}:40</code>" in page
     assert f"/topics/{q4.question.topic.slug}/practice/?q={q4.question.slug}" in page
     assert 'Flagged questions <span class="count">(2)</span>' in page
+
+
+def test_question_stems_are_rendered_from_markdown(client, instructor, six_learners):
+    cohort, (item, *_) = six_learners
+    cohort.owner = instructor
+    cohort.save()
+    item.question.stem = "What does `result.state` hold?\n\n```python\nresult = app.AsyncResult(task_id)\n```"
+    item.question.save()
+
+    page = client.get(f"/instructor/cohorts/{cohort.pk}/items/").content.decode()
+
+    assert "<p>What does <code>result.state</code> hold?</p>" in page
+    assert '<span class="n">AsyncResult</span>' in page  # highlighted by Pygments
+    assert "`" not in page
 
 
 def test_the_item_analysis_runs_the_same_queries_for_2_and_6_learners(
