@@ -3,6 +3,7 @@ is SIGKILLed mid-task, and the check of what really happened. The known-good con
 pass and the default must fail."""
 
 import os
+from html import escape
 
 import pytest
 
@@ -107,3 +108,13 @@ def test_a_batch_outside_the_bounds_is_refused_with_a_form_error(client):
     response = client.post("/lab/challenges/worker-death/", {"size": 50})
     assert "Ensure this value is less than or equal to 20." in response.content.decode()
     assert not ChallengeAttempt.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_visitor_reads_the_challenge_from_the_lab_and_is_asked_to_log_in_to_take_it(client):
+    catalog = client.get("/lab/").content.decode()
+    assert 'href="/lab/challenges/worker-death/"' in catalog
+    page = client.get("/lab/challenges/worker-death/").content.decode()
+    assert escape(WORKER_DEATH.goal) in page
+    assert "to take it: attempts are kept per learner." in page
+    assert client.get("/lab/challenges/no-such-thing/").status_code == 404
