@@ -113,19 +113,19 @@ def report_failure(task_id: str) -> str:
 
 
 @shared_task(**LIMITS)
-def apply_effect(attempt_id: int, index: int, idempotent: bool, seconds: float) -> int:
-    """A challenge's task: work `seconds`, apply its effect (one row, as a payment or an e-mail
-    would be), work `seconds` more, return its index.
+def apply_effect(attempt_id: int, index: int, idempotent: bool, before: float, after: float) -> int:
+    """A challenge's task: work `before` seconds, apply its effect (one row, as a payment or an
+    e-mail would be), work `after` seconds more, return its index.
 
     An idempotent one applies its effect under a unique key: a second run of the same task
     finds it applied and adds nothing (the database's constraint decides, not a check first).
     """
-    pause(seconds)
+    pause(before)
     if idempotent:
         ChallengeEffect.objects.get_or_create(
             idempotency_key=f"{attempt_id}:{index}", defaults={"attempt_id": attempt_id, "index": index}
         )
     else:
         ChallengeEffect.objects.create(attempt_id=attempt_id, index=index)
-    pause(seconds)
+    pause(after)
     return index
