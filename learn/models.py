@@ -221,6 +221,34 @@ class Misconception(CurriculumItem):
         return reverse("dashboard:misconception_detail", args=[self.slug])
 
 
+class ExperimentLink(models.Model):
+    """A place in the course that a live-lab experiment illuminates, from the content's `lab:`
+    lines: a cheat-sheet section or a question. Derived on every `content sync`; the experiment
+    page reads them to link back, by experiment id, without importing quizzes."""
+
+    class Kind(models.TextChoices):
+        SECTION = "section", "Cheat-sheet section"
+        QUESTION = "question", "Question"
+
+    experiment = models.SlugField(max_length=80, help_text="The lab's experiment id.")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="experiment_links")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    target = models.CharField(
+        max_length=200, help_text="A section's anchor on the topic page, or a question's id."
+    )
+    title = models.TextField(help_text="What the link says (markdown): the heading or the question.")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["topic__order", "position"]  # per topic: its sections, then its questions
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "kind", "target"], name="one_link_per_place")
+        ]
+
+    def __str__(self):
+        return f"{self.experiment} -> {self.kind} {self.target}"
+
+
 # The role: members of this Django group (or staff) are instructors. Created by a migration
 # (instructor/migrations/0002); `manage.py grant_instructor USERNAME` or the admin's user page
 # adds someone to it. Defined with the accounts, on the floor, so that logging in can tell.

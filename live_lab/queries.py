@@ -14,6 +14,7 @@ from django_celery_results.models import TaskResult
 from redis.exceptions import RedisError
 
 from config.celery import app
+from learn.models import ExperimentLink
 from live_lab.fair_share import Waiting, runs_ahead
 from live_lab.grading import GradedPrediction, graded_predictions, observed_states
 from live_lab.models import (
@@ -26,7 +27,6 @@ from live_lab.models import (
     LabRun,
 )
 from live_lab.worker_ping import worker_ping
-from quizzes.models import Question
 
 
 def without_password(url: str) -> str:
@@ -264,12 +264,23 @@ def backend_record(task_id: str) -> dict:
     }
 
 
-def questions_by_experiment() -> dict[str, list[Question]]:
-    """Active questions that name a lab experiment, grouped by it: the "see it live" links back."""
-    grouped: dict[str, list[Question]] = {}
-    for question in Question.active.exclude(lab_experiment="").select_related("topic"):
-        grouped.setdefault(question.lab_experiment, []).append(question)
-    return grouped
+@dataclass
+class Illuminated:
+    """The places in the course an experiment illuminates, for its page's links back."""
+
+    sections: list[ExperimentLink]  # cheat-sheet sections: link.target is the heading's anchor
+    questions: list[ExperimentLink]  # questions: link.target is the question's id
+
+
+def illuminated_by(experiment_id: str) -> Illuminated:
+    """The sections and questions whose content names the experiment (`lab:` lines, synced into
+    learn.ExperimentLink), of active topics, in course order (one query)."""
+    links = ExperimentLink.objects.filter(experiment=experiment_id, topic__archived_at__isnull=True)
+    links = list(links.select_related("topic"))
+    return Illuminated(
+        [link for link in links if link.kind == ExperimentLink.Kind.SECTION],
+        [link for link in links if link.kind == ExperimentLink.Kind.QUESTION],
+    )
 
 
 def get_challenge_attempt_for(user, attempt_id: int) -> ChallengeAttempt:

@@ -23,7 +23,7 @@ from live_lab.queries import (
     get_challenge_attempt_for,
     get_run_for,
     hints_taken,
-    questions_by_experiment,
+    illuminated_by,
     run_lanes,
 )
 from live_lab.run_changes import listen_for_changes, remote_runs, stop_listening
@@ -56,7 +56,6 @@ def catalog(request):
     context = {
         "experiments": EXPERIMENTS.values(),
         "challenges": CHALLENGES.values(),
-        "questions": questions_by_experiment(),
         "worker_answers": worker_answers(),
     }
     return render(request, "live_lab/catalog.html", context)
@@ -95,7 +94,7 @@ def experiment_detail(request, experiment_id):
     context = {
         "experiment": experiment,
         "form": form,
-        "questions": questions_by_experiment().get(experiment.id, []),
+        "illuminated": illuminated_by(experiment.id),
         "worker_answers": worker_answers(),
     }
     return render(request, "live_lab/experiment.html", context)

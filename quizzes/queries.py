@@ -5,8 +5,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from learn.curriculum.registry import lab_experiments
 from learn.models import Topic
-from live_lab.experiments import get_experiment
 from quizzes import explain
 from quizzes.models import (
     Attempt,
@@ -218,14 +218,14 @@ def has_open_hint(user, question: Question) -> bool:
 
 def lab_experiment_url(question: Question) -> str | None:
     """The live lab's page for the question's experiment, or None while the lab lacks it."""
-    if not question.lab_experiment or get_experiment(question.lab_experiment) is None:
+    if not question.lab_experiment or question.lab_experiment not in lab_experiments():
         return None
     return reverse("live_lab:experiment", args=[question.lab_experiment])
 
 
 def misconception_lab_url(misconception) -> str | None:
     """The live lab's page of the experiment that shows a misconception wrong, if the lab has it."""
-    if not misconception.lab_slug or get_experiment(misconception.lab_slug) is None:
+    if not misconception.lab_slug or misconception.lab_slug not in lab_experiments():
         return None
     return reverse("live_lab:experiment", args=[misconception.lab_slug])
 

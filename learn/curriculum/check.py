@@ -19,6 +19,7 @@ from learn.curriculum.misconceptions import (
     misconceptions_folder,
 )
 from learn.curriculum.parse import DIFFICULTIES, KIND_NAMES, Problem, TopicSource, display_path, parse_file
+from learn.curriculum.registry import lab_experiments
 
 
 @dataclass
@@ -85,25 +86,33 @@ def unknown_experiments(
     topics: list[TopicSource], misconceptions: list[MisconceptionSource]
 ) -> list[Problem]:
     """A `lab:` field must name an experiment of the live lab's catalog."""
-    from live_lab.experiments import EXPERIMENTS  # the catalog is code: imported when needed
+    catalog = lab_experiments()  # the catalog is code, registered by live_lab (registry.py)
 
     problems = []
     for misconception in misconceptions:
-        if misconception.lab and misconception.lab not in EXPERIMENTS:
+        if misconception.lab and misconception.lab not in catalog:
             message = (
                 f'misconception "{misconception.id}" names lab experiment "{misconception.lab}", which the '
-                f"lab does not have (known: {', '.join(sorted(EXPERIMENTS))})"
+                f"lab does not have (known: {', '.join(sorted(catalog))})"
             )
             problems.append(Problem(misconception.path, misconception.key_lines["lab"], message))
     for topic in topics:
+        for section in topic.section_labs:
+            for experiment in section.experiments:
+                if experiment not in catalog:
+                    message = (
+                        f'section "{section.heading}" names lab experiment "{experiment}", which the lab '
+                        f"does not have (known: {', '.join(sorted(catalog))})"
+                    )
+                    problems.append(Problem(topic.path, section.line, message))
         for item in topic.items:
             lab = item.fields.get("lab")
-            if not lab or lab in EXPERIMENTS:
+            if not lab or lab in catalog:
                 continue
             line = item.field_lines.get("lab", item.line)
             message = (
                 f'{KIND_NAMES[item.kind]} "{item.id}" names lab experiment "{lab}", which the lab '
-                f"does not have (known: {', '.join(sorted(EXPERIMENTS))})"
+                f"does not have (known: {', '.join(sorted(catalog))})"
             )
             problems.append(Problem(topic.path, line, message))
     return problems

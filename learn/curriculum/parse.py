@@ -13,6 +13,8 @@ import yaml
 from django.conf import settings
 from django.utils.text import slugify
 
+from learn.curriculum.registry import check_claim_syntax
+
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")
 FENCE_RE = re.compile(r"^\s*(```|~~~)")
 HEADING_RE = re.compile(r"^(#{1,4}) (.+?)\s*$")
@@ -29,6 +31,9 @@ IMAGE_REFERENCE_RE = re.compile(r"!\[([^\]]*)\](?!\()(?:\[([^\]]*)\])?")
 IMG_TAG_RE = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.IGNORECASE)
 DEFINITION_RE = re.compile(r"^ {0,3}\[([^\]]+)\]:\s*<?([^\s>]+)")
 CODE_SPAN_RE = re.compile(r"(`+).*?\1")
+# In the cheat sheet, a line naming the lab experiments that show the section above it live:
+# `lab: revoke-queued, revoke-running`. The topic page shows it as links (sync.py).
+SECTION_LAB_RE = re.compile(r"^lab:\s*(.*?)\s*$")
 
 SECTIONS = {"Flashcards": "card", "Questions": "question", "Explain prompts": "explain"}
 FRONT_MATTER_KEYS = {"id", "title", "summary", "minutes", "tags", "order"}
@@ -134,6 +139,31 @@ def claim_ids(value: str) -> list[str]:
 
 
 @dataclass
+class SectionLab:
+    """A cheat-sheet `lab:` line: the experiments that show its section live."""
+
+    heading: str  # the heading above the line, as written
+    experiments: list[str]
+    line: int
+
+
+def lab_lines(lines: list[str]):
+    """(index, experiment ids) of every `lab:` line outside fenced code."""
+    fence = None
+    for index, line in enumerate(lines):
+        match = FENCE_RE.match(line)
+        if match:
+            if fence is None:
+                fence = match.group(1)
+            elif match.group(1) == fence:
+                fence = None
+            continue
+        lab = SECTION_LAB_RE.match(line) if fence is None else None
+        if lab:
+            yield index, claim_ids(lab.group(1))
+
+
+@dataclass
 class TopicSource:
     path: str
     id: str = ""
@@ -147,6 +177,7 @@ class TopicSource:
     # The cheat sheet's headings (`##` to `####`) as written, without the hashes.
     headings: list[str] = field(default_factory=list)
     items: list[ItemSource] = field(default_factory=list)
+    section_labs: list["SectionLab"] = field(default_factory=list)
 
     def of_kind(self, kind: str) -> list[ItemSource]:
         return [item for item in self.items if item.kind == kind]
@@ -293,6 +324,7 @@ class FileParser:
         topic.body = block(lines, start, cheat_sheet_end)
         # (a `#` heading is reported on its own below; it still counts here, to report it once)
         topic.headings = [text for i, level, text in headings if i < cheat_sheet_end]
+        self.parse_section_labs(lines, start, cheat_sheet_end, headings, topic)
         if not topic.body.strip():
             self.problem(start, "the cheat sheet is empty: write it before the first section")
         for index, level, _ in headings:
@@ -315,6 +347,18 @@ class FileParser:
                 seen[text] = index
                 inner = [h for h in headings if index < h[0] < end]
                 self.parse_section(lines, index, end, SECTIONS[text], inner, topic)
+
+    def parse_section_labs(self, lines, start, end, headings, topic: TopicSource) -> None:
+        """The cheat sheet's `lab:` lines, each under the heading of the section it links."""
+        for offset, experiments in lab_lines(lines[start:end]):
+            index = start + offset
+            above = [text for i, level, text in headings if i < index and level >= 2]
+            if not above:
+                self.problem(index, "a 'lab:' line links a section: put it under the section's '##' heading")
+            elif not experiments:
+                self.problem(index, "'lab:' names no experiment: write 'lab: <experiment id>, ...'")
+            else:
+                topic.section_labs.append(SectionLab(above[-1], experiments, index + 1))
 
     def parse_section(self, lines, start, end, kind, headings, topic) -> None:
         items = [h for h in headings if h[1] == 3]
@@ -403,8 +447,6 @@ class FileParser:
 
     def parse_concepts(self, lines, start, end, field_names) -> list[ConceptSource]:
         """Concepts or wrong claims: `- Name: claim | claim`, then indented `name: value` fields."""
-        from quizzes.explain import parse_claim  # the claim syntax belongs to the scorer
-
         kind = "concept" if field_names == CONCEPT_FIELDS else "wrong claim"
         fields_example = [f"'{name}: ...'" for name in field_names]
         example = "\n  ".join(["'- Name: claim | another claim'", *fields_example])
@@ -434,7 +476,7 @@ class FileParser:
                 continue
             for phrasing in phrasings:
                 try:
-                    parse_claim(phrasing)
+                    check_claim_syntax(phrasing)  # the syntax belongs to quizzes' scorer
                 except ValueError as exc:
                     self.problem(index, str(exc))
             name = match.group(1).strip()

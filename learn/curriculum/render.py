@@ -120,17 +120,15 @@ def stored_html() -> dict[str, str]:
 def curriculum_texts() -> set[str]:
     """Every markdown text the pages show, of active and archived items (a past test shows
     archived questions)."""
+    from learn.curriculum.registry import text_fields
     from learn.models import Claim, Flashcard, Misconception, Topic
-    from quizzes.models import ExplainPrompt, Option, Question
 
     fields = [
         (Topic, ["body"]),
         (Claim, ["statement"]),
         (Misconception, ["statement", "why_wrong"]),
         (Flashcard, ["front", "back"]),
-        (Question, ["stem", "hint", "explanation", "solution", "common_mistakes"]),
-        (Option, ["text"]),
-        (ExplainPrompt, ["prompt", "hint", "model_answer"]),
+        *text_fields(),  # the apps above's own (quizzes: questions, options, explain prompts)
     ]
     texts = set()
     for model, names in fields:

@@ -1,17 +1,19 @@
 """Load a checked curriculum into the database: all or nothing, by stable id, never deleting."""
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
-from learn.curriculum.check import load_curriculum
-from learn.curriculum.parse import Problem, TopicSource
+from learn.curriculum.check import Curriculum, load_curriculum
+from learn.curriculum.parse import Problem, TopicSource, lab_lines
+from learn.curriculum.registry import item_syncs, lab_experiments
 from learn.curriculum.render import section_anchor
-from learn.models import Claim, Flashcard, Misconception, Topic
-from quizzes.models import ExplainPrompt, KeyConcept, Option, Question, WrongClaim
+from learn.models import Claim, ExperimentLink, Flashcard, Misconception, Topic
 
 # Where an item stands in its file. A change of these alone is reported as "moved": the text a
 # learner sees is the same.
@@ -39,6 +41,19 @@ class SyncReport:
             return "Content is up to date: nothing changed."
         parts = [f"{action} {count} {kind}(s)" for (action, kind), count in sorted(self.counts.items())]
         return "Content synced: " + ", ".join(parts) + "."
+
+
+@dataclass
+class SyncContext:
+    """What an item sync registered by an app above (registry.py) gets: the checked curriculum
+    and the rows this sync put, to point at."""
+
+    curriculum: Curriculum
+    report: SyncReport
+    now: dt.datetime
+    topics: dict[str, Topic]  # topic id -> its row
+    claims: "RowSync"
+    misconceptions: "RowSync"
 
 
 class RowSync:
@@ -119,7 +134,7 @@ def sync_curriculum(path: Path) -> SyncReport:
             source_line=claim.line,
             position=position,
         )
-    # Misconceptions before questions: options point at them.
+    # Misconceptions before the items synced by the apps above (registry.py): options point at them.
     misconceptions = RowSync(report, "misconception", Misconception, "slug", now)
     for position, misconception in enumerate(curriculum.misconceptions):
         misconceptions.put(
@@ -135,12 +150,6 @@ def sync_curriculum(path: Path) -> SyncReport:
         )
     topics = RowSync(report, "topic", Topic, "slug", now)
     cards = RowSync(report, "flashcard", Flashcard, "slug", now)
-    questions = RowSync(report, "question", Question, "slug", now)
-    prompts = RowSync(report, "explain prompt", ExplainPrompt, "slug", now)
-    options_by_question = group_by(Option.objects.all(), "question_id")
-    concepts_by_prompt = group_by(KeyConcept.objects.all(), "prompt_id")
-    wrong_claims_by_prompt = group_by(WrongClaim.objects.all(), "prompt_id")
-
     for source in curriculum.topics:
         topic = put_topic(topics, source)
         for position, item in enumerate(source.of_kind("card")):
@@ -154,82 +163,78 @@ def sync_curriculum(path: Path) -> SyncReport:
                 front=item.text,
                 back=item.sections["Back"],
             )
-        for position, item in enumerate(source.of_kind("question")):
-            question = questions.put(
-                item.id,
-                topic=topic,
-                position=position,
-                source_path=source.path,
-                source_line=item.line,
-                difficulty=item.fields["difficulty"],
-                stem=item.text,
-                explanation=item.sections["Explanation"],
-                hint=item.sections["Hint"],
-                solution=item.sections["Solution"],
-                common_mistakes=item.sections["Common mistakes"],
-                lab_experiment=item.fields.get("lab", ""),
-            )
-            options = RowSync(report, "option", Option, "key", now, options_by_question.get(question.pk, []))
-            tags = {tag.key: misconceptions.seen[tag.id].pk for tag in item.misconceptions}
-            for position_, option in enumerate(item.options):
-                options.put(
-                    option.key,
-                    question=question,
-                    text=option.text,
-                    is_correct=option.is_correct,
-                    misconception_id=tags.get(option.key),
-                    position=position_,
-                )
-            options.archive_missing()
-        for position, item in enumerate(source.of_kind("explain")):
-            prompt = prompts.put(
-                item.id,
-                topic=topic,
-                position=position,
-                source_path=source.path,
-                source_line=item.line,
-                prompt=item.text,
-                hint=item.sections["Hint"],
-                model_answer=item.sections["Model answer"],
-            )
-            concepts = RowSync(
-                report, "key concept", KeyConcept, "key", now, concepts_by_prompt.get(prompt.pk, [])
-            )
-            for position_, concept in enumerate(item.concepts):
-                concepts.put(
-                    concept.key,
-                    prompt=prompt,
-                    name=concept.name,
-                    phrasings=concept.phrasings,
-                    section_heading=concept.section,
-                    section_anchor=section_anchor(concept.section),
-                    position=position_,
-                )
-            concepts.archive_missing()
-            wrong_claims = RowSync(
-                report, "wrong claim", WrongClaim, "key", now, wrong_claims_by_prompt.get(prompt.pk, [])
-            )
-            concept_keys = {concept.name: concept.key for concept in item.concepts}
-            for position_, wrong in enumerate(item.wrong_claims):
-                wrong_claims.put(
-                    wrong.key,
-                    prompt=prompt,
-                    name=wrong.name,
-                    misconception_id=misconceptions.seen[wrong.misconception].pk,
-                    contradicts_id=concepts.seen[concept_keys[wrong.contradicts]].pk,
-                    phrasings=wrong.phrasings,
-                    position=position_,
-                )
-            wrong_claims.archive_missing()
+    context = SyncContext(curriculum, report, now, topics.seen, claims, misconceptions)
+    for sync_items in item_syncs():
+        sync_items(context)
 
-    for sync in (cards, questions, prompts, topics, misconceptions, claims):
+    for sync in (cards, topics, misconceptions, claims):
         sync.archive_missing()
+    link_cited_claims(curriculum, claims, "flashcards", cards)
+    link_experiments(curriculum, topics.seen)
+    return report
+
+
+def link_experiments(curriculum: Curriculum, topics: dict[str, Topic]) -> None:
+    """Make the ExperimentLink rows match the content's `lab:` lines: each topic's cheat-sheet
+    sections, then its questions. Derived data, like the claim links: not counted in the report,
+    and rows no line names any more are deleted."""
+    wanted = {}
+    for source in curriculum.topics:
+        places = [
+            (ExperimentLink.Kind.SECTION, section_anchor(section.heading), section.heading, experiment)
+            for section in source.section_labs
+            for experiment in section.experiments
+        ] + [
+            (ExperimentLink.Kind.QUESTION, item.id, first_paragraph(item.text), item.fields["lab"])
+            for item in source.of_kind("question")
+            if item.fields.get("lab")
+        ]
+        for position, (kind, target, title, experiment) in enumerate(places):
+            wanted[experiment, kind, target] = {
+                "topic": topics[source.id],
+                "title": title,
+                "position": position,
+            }
+    existing = {(link.experiment, link.kind, link.target): link for link in ExperimentLink.objects.all()}
+    for key, link in existing.items():
+        if key not in wanted:
+            link.delete()
+    for key, values in wanted.items():
+        link = existing.get(key)
+        if link is None:
+            experiment, kind, target = key
+            ExperimentLink.objects.create(experiment=experiment, kind=kind, target=target, **values)
+        elif any(getattr(link, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(link, name, value)
+            link.save()
+
+
+def first_paragraph(markdown: str) -> str:
+    """A question's first paragraph on one line: what a link to it says."""
+    return " ".join(markdown.strip().split("\n\n")[0].split())
+
+
+def body_with_lab_links(body: str) -> str:
+    """The cheat sheet with each `lab:` line turned into links to the experiments it names."""
+    titles = lab_experiments()
+    lines = body.split("\n")
+    for index, experiments in lab_lines(lines):
+        links = " · ".join(
+            f"[{titles[experiment]}]({reverse('live_lab:experiment', args=[experiment])})"
+            for experiment in experiments
+        )
+        lines[index] = f"**See it live in the lab:** {links}"
+    return "\n".join(lines)
+
+
+def link_cited_claims(curriculum: Curriculum, claims: RowSync, field_name: str, rows: RowSync) -> None:
+    """Link the rows put by `rows` to the claims their items cite; `field_name` is the many-to-many
+    relation's name on Claim ("flashcards", "questions", "explain_prompts")."""
     citations = {item.id: item.claims for topic in curriculum.topics for item in topic.items}
     claim_pks = {slug: row.pk for slug, row in claims.seen.items()}
-    for field_name, rows in (("flashcards", cards), ("questions", questions), ("explain_prompts", prompts)):
-        through = Claim._meta.get_field(field_name).remote_field.through
-        link_claims(through, rows, {slug: [claim_pks[c] for c in citations[slug]] for slug in rows.seen})
-    return report
+    through = Claim._meta.get_field(field_name).remote_field.through
+    link_claims(through, rows, {slug: [claim_pks[c] for c in citations[slug]] for slug in rows.seen})
 
 
 def link_claims(through, rows: RowSync, cited: dict[str, list[int]]) -> None:
@@ -261,7 +266,7 @@ def put_topic(topics: RowSync, source: TopicSource) -> Topic:
         minutes=source.minutes,
         tags=source.tags,
         order=source.order,
-        body=source.body,
+        body=body_with_lab_links(source.body),
         source_path=source.path,
         source_line=1,
         position=source.order,

@@ -586,6 +586,24 @@ def test_a_lab_link_to_an_experiment_the_lab_does_not_have_is_reported(tmp_path)
     assert "early-success, error-callback, expires, failure" in problem
 
 
+def test_a_section_lab_line_is_checked_at_its_line(tmp_path):
+    sheet = "`ready()` is true for SUCCESS, FAILURE and REVOKED."
+    text = GOOD_TOPIC.replace("## Cheat sheet", "lab: failure\n\n## Cheat sheet").replace(
+        sheet, f"{sheet}\n\nlab: failure, no-such-lab\n"
+    )
+    path = write_topic(tmp_path, text)
+
+    above, unknown = problems_for(path)
+    assert above == (
+        f"{path}:{line_of(path, 'lab: failure')}: a 'lab:' line links a section: "
+        "put it under the section's '##' heading"
+    )
+    assert unknown.startswith(
+        f'{path}:{line_of(path, "lab: failure, no-such-lab")}: section "Cheat sheet" names lab '
+        'experiment "no-such-lab", which the lab does not have'
+    )
+
+
 def test_an_image_from_another_site_is_reported_at_its_line_and_one_of_our_own_passes(tmp_path):
     cheat_sheet = "`ready()` is true for SUCCESS, FAILURE and REVOKED."
     images = (
