@@ -242,7 +242,9 @@ class ExperimentLink(models.Model):
     class Meta:
         ordering = ["topic__order", "position"]  # per topic: its sections, then its questions
         constraints = [
-            models.UniqueConstraint(fields=["experiment", "kind", "target"], name="one_link_per_place")
+            models.UniqueConstraint(
+                fields=["experiment", "topic", "kind", "target"], name="one_link_per_place"
+            )
         ]
 
     def __str__(self):

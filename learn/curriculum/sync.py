@@ -190,20 +190,23 @@ def link_experiments(curriculum: Curriculum, topics: dict[str, Topic]) -> None:
             if item.fields.get("lab")
         ]
         for position, (kind, target, title, experiment) in enumerate(places):
-            wanted[experiment, kind, target] = {
-                "topic": topics[source.id],
-                "title": title,
-                "position": position,
-            }
-    existing = {(link.experiment, link.kind, link.target): link for link in ExperimentLink.objects.all()}
+            # A section's anchor is unique in its topic only ("Chords" may head two cheat sheets).
+            wanted[experiment, source.id, kind, target] = {"title": title, "position": position}
+    existing = {
+        (link.experiment, link.topic.slug, link.kind, link.target): link
+        for link in ExperimentLink.objects.select_related("topic")
+    }
     for key, link in existing.items():
         if key not in wanted:
             link.delete()
     for key, values in wanted.items():
         link = existing.get(key)
         if link is None:
-            experiment, kind, target = key
-            ExperimentLink.objects.create(experiment=experiment, kind=kind, target=target, **values)
+            experiment, topic_id, kind, target = key
+            topic = topics[topic_id]
+            ExperimentLink.objects.create(
+                experiment=experiment, topic=topic, kind=kind, target=target, **values
+            )
         elif any(getattr(link, name) != value for name, value in values.items()):
             for name, value in values.items():
                 setattr(link, name, value)
