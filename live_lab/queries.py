@@ -193,6 +193,7 @@ def run_lanes(run_id: int) -> Lanes:
     broker = list(run.broker_readings.all())
     for reading in broker:
         reading.task_label = labels.get(reading.task_id, "callback" if labels else "")
+        reading.place = broker_place(reading, events)
     states = observed_states(run, observations=observations)
     missed = []
     for kind, state in EVENT_STATES.items():
@@ -207,6 +208,18 @@ def run_lanes(run_id: int) -> Lanes:
     queue = queue_place(run) if run.is_waiting else None
     record = backend_record(run.task_id)
     return Lanes(run, observations, calls, events, states, missed, record, graded, queue, broker)
+
+
+def broker_place(reading: LabBrokerReading, events: list) -> str:
+    """Lane 3's words for a place; an unacknowledged message is told apart by lane 2: reserved
+    (the worker received it and has not started it: prefetched, or waiting for its countdown)
+    or running unacknowledged (acks_late)."""
+    if reading.where != LabBrokerReading.Where.UNACKED:
+        return reading.get_where_display()
+    started = [e for e in events if e.task_id == reading.task_id and e.kind == LabEvent.Kind.STARTED]
+    if started and started[0].after_ms <= reading.after_ms:
+        return "running, not acknowledged yet (acks_late)"
+    return "reserved by a worker, not acknowledged"
 
 
 def lanes_versions(run_ids: list[int]) -> tuple[dict[int, tuple], dict[int, list[str]]]:

@@ -466,3 +466,5 @@ def test_each_hard_case_shows_three_lanes_and_grades_predictions(client, celery_
     page = client.get(f"/lab/runs/{run.pk}/").content.decode()
     assert "What the broker holds" in page
     assert "Your prediction was <strong>right</strong>" in page
+    if experiment_id == "countdown" and settings.RUN_MODE == "redis":
+        assert "reserved by a worker, not acknowledged" in page, "lane 2 says it had not started"
