@@ -9,6 +9,7 @@ and a hundred threads fighting for the interpreter lock (docs/PERFORMANCE.md).
 """
 
 import contextlib
+import copy
 import logging
 import math
 import threading
@@ -29,7 +30,15 @@ from live_lab.broker_lane import QUEUES, BrokerLane
 from live_lab.experiments import Experiment
 from live_lab.grading import is_prediction_right, observed_states
 from live_lab.models import LabBrokerReading, LabCall, LabEvent, LabObservation, LabRun
-from live_lab.run_changes import listeners, listeners_lock, note_change, publish_run_changes, remote_runs
+from live_lab.queries import LaneRows, read_lane_rows
+from live_lab.run_changes import (
+    TASKS_CHANNEL,
+    listeners,
+    listeners_lock,
+    note_change,
+    publish_lane_rows,
+    remote_runs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -201,13 +210,28 @@ class RunObserver:
     working.
     """
 
-    def __init__(self, run: LabRun, experiment: Experiment, first: tuple, *, adopted: bool = False):
-        """`adopted`: the run was observed by a web process that stopped; go on from its last
-        stored reading and make only the client calls not made yet."""
+    def __init__(
+        self,
+        run: LabRun,
+        experiment: Experiment,
+        first: tuple,
+        *,
+        first_row: LabObservation | None = None,
+        adopted: bool = False,
+    ):
+        """`first_row`: the stored row of the `first` reading. `adopted`: the run was observed
+        by a web process that stopped; go on from its last stored reading and make only the
+        client calls not made yet."""
         self.run = run
         self.experiment = experiment
         self.last = first
-        self.states_seen = set(run.observations.values_list("state", flat=True)) if adopted else set()
+        # The run's rows as stored, what its pages are rendered from (announce()).
+        if adopted:
+            self.rows = read_lane_rows(run)
+        else:
+            self.rows = LaneRows(run, [first_row] if first_row else [], [], [], [])
+        self.rows_lock = threading.Lock()  # the calls' thread adds calls
+        self.states_seen = {row.state for row in self.rows.observations}
         self.states_seen.add(first[0])
         # Monotonic time of the send, also for a run sent by another process before.
         self.started = time.monotonic() - max((timezone.now() - run.sent_at).total_seconds(), 0.0)
@@ -218,7 +242,7 @@ class RunObserver:
         self.lost_the_results = False  # observed while the lab had lost touch with Redis
         self.received_at: float | None = None  # when lane 2 was found to say the worker has it
         self.worker_done_at: float | None = None
-        self.calls_made = set(run.calls.values_list("key", flat=True)) if adopted else set()
+        self.calls_made = {call.key for call in self.rows.calls}
         # The AsyncResult the send returned; None in a process that adopted the run, which
         # cannot make the calls that need it (Step.on_sent_handle).
         self.sent_handle = None
@@ -241,6 +265,30 @@ class RunObserver:
         if self.experiment.last_word_of is None:
             return [self.run.task_id]
         return list(self.experiment.last_word_of(self.run))
+
+    def add_rows(self, *, observations=(), calls=(), broker=(), events: list[LabEvent] | None = None) -> None:
+        """Rows just stored (`events`: all of lane 2, as just read)."""
+        with self.rows_lock:
+            self.rows.observations.extend(observations)
+            self.rows.calls.extend(calls)
+            self.rows.broker.extend(broker)
+            if events is not None:
+                self.rows.events = events
+
+    def announce(self) -> None:
+        """Hand the run's rows, as stored now, to its open pages: to this process's at once, to
+        the other processes' through Redis. The run is copied: it changes when the run ends."""
+        with self.rows_lock:
+            rows = self.rows
+            rows = LaneRows(
+                copy.copy(self.run),
+                list(rows.observations),
+                list(rows.calls),
+                list(rows.events),
+                list(rows.broker),
+            )
+        note_change(self.run.pk, rows)
+        publish_lane_rows(rows)
 
     def elapsed_ms(self) -> float:
         return (timezone.now() - self.run.sent_at).total_seconds() * 1000
@@ -322,7 +370,7 @@ class RunObserver:
                         return  # the run is over (or was given up) without this call
                     time.sleep(TICK)
                 outcome, detail = step.call(self.sent_handle if step.on_sent_handle else self.result())
-                LabCall.objects.create(
+                call = LabCall.objects.create(
                     run=self.run,
                     key=step.key,
                     code=step.code,
@@ -330,8 +378,8 @@ class RunObserver:
                     outcome=outcome,
                     detail=detail[:1000],
                 )
-                note_change(self.run.pk)
-                publish_run_changes([self.run.pk])
+                self.add_rows(calls=[call])
+                self.announce()
                 observatory.poke(self.run.pk)  # a reading after the call: forget() publishes nothing
             self.steps_done.set()
         finally:
@@ -343,10 +391,13 @@ class RedisStores:
     channels the Redis backend publishes every store on (celery/backends/redis.py `_set`);
     get() waits on the same messages.
 
+    The same subscription hears which tasks had a lane-2 row written (lab:tasks, published by
+    the processes that write them): the observer reads those runs' rows for their pages.
+
     When Redis goes away (a restart), the subscription fails; it is made again, every
     RESUBSCRIBE_EVERY while Redis is down. Pub/sub drops what is published while nobody is
     subscribed, so once subscribed again every watched task is read from the backend once:
-    a store made in between is not missed (docs/lab-faults.md).
+    a store made in between is not missed (docs/lab-faults.md). Lane 2 too is read afresh.
     """
 
     read_every = REDIS_READ_AT_LEAST_EVERY
@@ -356,6 +407,7 @@ class RedisStores:
         self.client = client if client is not None else app.backend.client
         self.prefix = app.backend.task_keyprefix
         self.pending: dict[str, bytes | None] = {}
+        self.lane2_pending: set[str] | None = set()  # None: anything may have changed
         # Subscribed before the first run is sent, so no store of it can be missed. Raises when
         # Redis does not answer: the run that asked cannot be observed, and is not sent.
         self.subscription = self.subscribe()
@@ -367,6 +419,7 @@ class RedisStores:
             subscription.psubscribe(self.prefix + b"*")
             if subscription.get_message(timeout=5.0) is None:
                 raise ConnectionError("Redis did not confirm the lab's subscription to result stores")
+            subscription.subscribe(TASKS_CHANNEL)
         except Exception:
             subscription.close()
             raise
@@ -393,6 +446,7 @@ class RedisStores:
             self.subscription.close()
         self.subscription = None
         self.heard_everything = False
+        self.lane2_pending = None
 
     def subscribe_again(self) -> None:
         try:
@@ -421,7 +475,16 @@ class RedisStores:
         return stored
 
     def keep(self, message: dict) -> None:
+        if message["type"] == "message":  # lab:tasks
+            if self.lane2_pending is not None:
+                self.lane2_pending.add(message["data"].decode())
+            return
         self.pending[message["channel"][len(self.prefix) :].decode()] = message["data"]
+
+    def lane2_named(self) -> set[str] | None:
+        """The tasks that had a lane-2 row written since the last call; None: any may have."""
+        named, self.lane2_pending = self.lane2_pending, set()
+        return named
 
 
 class WorkerWatch:
@@ -619,8 +682,16 @@ class Observatory:
             self.when_runs_end()  # the next waiting run need not wait for this one's last reading
         if sweep:
             self.watch_workers([o for o in waiting if o.worker_done_at is None])
-        self.announce_lane2(waiting)
         writes.store()
+        # What changed is handed to the runs' pages: the readings and ends just stored, the
+        # lane-2 rows written since the last tick (all of them for a run that ended).
+        ending = [observers[run_id] for run_id in writes.finished if run_id in writes.stored]
+        lane2 = self.read_lane2(self.lane2_news(waiting) + ending)
+        for run_id in writes.stored | lane2:
+            observers[run_id].add_rows(
+                observations=writes.rows.get(run_id, []), broker=writes.broker_rows.get(run_id, [])
+            )
+            observers[run_id].announce()
         with self.lock:
             for run_id in writes.over:
                 self.observers.pop(run_id, None)
@@ -710,14 +781,18 @@ class Observatory:
             observer.held_by = {t: held[t] for t in observer.task_ids if t in held and t not in done}
         self.workers.ask_about({t: h for o in observers for t, h in o.held_by.items()})
 
-    def announce_lane2(self, observers: list[RunObserver]) -> None:
-        """ONE query: how many lane-2 rows each run with an open page has; a page whose count
-        changed is told, so that open pages need not look at the database themselves."""
+    def lane2_news(self, observers: list[RunObserver]) -> list[RunObserver]:
+        """The runs whose lane-2 rows may have changed since the last tick. Redis mode: those
+        whose tasks were named on lab:tasks. Embedded mode: those with an open page here
+        whose rows' count changed (ONE query), so that open pages need not look themselves."""
+        if isinstance(self.stores, RedisStores):
+            named = self.stores.lane2_named()
+            return observers if named is None else [o for o in observers if named.intersection(o.task_ids)]
         with listeners_lock:
             watched = [o for o in observers if o.run.pk in listeners]
         if not watched:
             self.lane2_counts.clear()
-            return
+            return []
         counts = dict(
             LabEvent.objects.filter(task_id__in=[t for o in watched for t in o.task_ids])
             .order_by()
@@ -725,10 +800,27 @@ class Observatory:
             .annotate(rows=Count("pk"))
         )
         fresh = {o.run.pk: sum(counts.get(t, 0) for t in o.task_ids) for o in watched}
-        for run_id, rows in fresh.items():
-            if self.lane2_counts.get(run_id) != rows:
-                note_change(run_id)
+        changed = [o for o in watched if self.lane2_counts.get(o.run.pk) != fresh[o.run.pk]]
         self.lane2_counts = fresh
+        return changed
+
+    @staticmethod
+    def read_lane2(observers: list[RunObserver]) -> set[int]:
+        """ONE query: these runs' lane-2 rows; the ids of the runs whose rows changed."""
+        if not observers:
+            return set()
+        task_ids = {t for o in observers for t in o.task_ids}
+        rows: dict[str, list[LabEvent]] = {}
+        for event in LabEvent.objects.filter(task_id__in=task_ids):
+            rows.setdefault(event.task_id, []).append(event)
+        changed = set()
+        for observer in observers:
+            events = [e for t in observer.task_ids for e in rows.get(t, [])]
+            events.sort(key=lambda e: (e.at, e.pk))
+            if [e.pk for e in events] != [e.pk for e in observer.rows.events]:
+                observer.add_rows(events=events)
+                changed.add(observer.run.pk)
+        return changed
 
     def is_watching(self, run_id: int) -> bool:
         """Is this process observing the run (and announcing its changes)?"""
@@ -768,6 +860,7 @@ class TickWrites:
         self.broker_rows: dict[int, list[LabBrokerReading]] = {}
         self.finished: dict[int, tuple[LabRun, str, dict]] = {}
         self.over: set[int] = set()
+        self.stored: set[int] = set()  # the runs whose rows and end were stored
 
     def keep(self, observation: LabObservation) -> None:
         self.rows.setdefault(observation.run.pk, []).append(observation)
@@ -795,6 +888,7 @@ class TickWrites:
                 if run_id in self.finished:
                     run, status, why = self.finished[run_id]
                     finish_run(run, status=status, **why)
+                self.stored.add(run_id)
             except (DatabaseError, ObjectDoesNotExist):
                 # A run deleted while observed (its learner's account was deleted) fails its
                 # writes for ever ("did not affect any rows", a foreign key): stop observing
@@ -804,8 +898,7 @@ class TickWrites:
                     raise
                 logger.warning("Lab run %s was deleted while observed", run_id)
                 self.over.add(run_id)
-            note_change(run_id)  # in the database now: streams read the lanes again
-        publish_run_changes(list(changed))  # and other processes' streams
+                note_change(run_id)
 
 
 observatory = Observatory()

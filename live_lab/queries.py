@@ -177,20 +177,54 @@ EVENT_STATES = {
 }
 
 
+@dataclass
+class LaneRows:
+    """What a run's lanes are rendered from: the run and its rows, each list in order. Read
+    from the database (read_lane_rows), or kept by the run's observer and pushed to open pages
+    with every change (live_lab/run_changes.py), so that a page need not read them again."""
+
+    run: LabRun
+    observations: list[LabObservation]
+    calls: list[LabCall]
+    events: list[LabEvent]
+    broker: list[LabBrokerReading]
+
+    @property
+    def version(self) -> tuple:
+        """What lanes_versions() reads from the database for the same rows."""
+        counts = (len(self.observations), len(self.calls), len(self.events), len(self.broker))
+        return (self.run.status, *counts)
+
+
+def read_lane_rows(run: LabRun) -> LaneRows:
+    """Four queries: the run's readings, client calls, lane-2 rows and lane-3 readings."""
+    events = LabEvent.objects.filter(task_id__in=[run.task_id, *run.related_ids])
+    return LaneRows(
+        run,
+        list(run.observations.all()),
+        list(run.calls.all()),
+        list(events),
+        list(run.broker_readings.all()),
+    )
+
+
 def run_lanes(run_id: int) -> Lanes:
-    """The lanes of a run, fresh from the database, and what lane 1 never saw. Five queries
-    (seven for a waiting run: its place in line)."""
-    run = LabRun.objects.get(pk=run_id)
-    observations = list(run.observations.all())
-    calls = list(run.calls.all())
+    """The lanes of a run, fresh from the database. Five queries (seven for a waiting run)."""
+    return lanes_from(read_lane_rows(LabRun.objects.get(pk=run_id)))
+
+
+def lanes_from(rows: LaneRows) -> Lanes:
+    """Both lanes and what lane 1 never saw, worked out from the rows in hand. No query but the
+    backend's record (in embedded mode, its row) and a waiting run's place in line (two)."""
+    run, observations, calls = rows.run, rows.observations, rows.calls
     labels = run.params.get("labels") or {
         task_id: f"header {n + 1}" for n, task_id in enumerate(run.related_ids)
     }
-    events = list(LabEvent.objects.filter(task_id__in=[run.task_id, *run.related_ids]))
+    events = rows.events
     for event in events:
         event.after_ms = (event.at - run.sent_at).total_seconds() * 1000
         event.task_label = labels.get(event.task_id, "callback" if labels else "")
-    broker = list(run.broker_readings.all())
+    broker = rows.broker
     for reading in broker:
         reading.task_label = labels.get(reading.task_id, "callback" if labels else "")
         reading.place = broker_place(reading, events)

@@ -1,38 +1,52 @@
-"""Telling open run pages of changes to runs that another web process observes.
+"""Telling open run pages of changes to runs, with what they need to show them.
 
-A run's observer tells the pages its own process serves at once (observer.note_change). A page
-served by another web process (several run behind one address, docs/DEPLOY.md) learns of
-changes from ONE watcher thread in its process, for all of its pages:
+A run's observer keeps the run's rows (its readings, client calls and lane-2 rows) and, with
+every change, hands them to the pages its own process serves (note_change with LaneRows), which
+render the lanes from them without reading the database. A page served by another web process
+(several run behind one address, docs/DEPLOY.md) learns of changes from ONE watcher thread in
+its process, for all of its pages:
 
-- Redis mode, pushed: the observer publishes a run's id on the channel lab:runs whenever it
-  stores something for the run, and every process that writes lane-2 rows (the worker's, the
-  web's) publishes the task's id on lab:tasks. The watcher holds one subscription to both and
-  wakes the pages concerned. Pub/sub drops what is published while a subscriber reconnects, so
-  every SAFETY_EVERY it also compares the runs' versions once (two queries for all pages).
+- Redis mode, pushed: the observer publishes the run's rows on the channel lab:runs with every
+  change (publish_lane_rows); the watcher holds one subscription and hands them to the pages
+  concerned, and keeps the newest rows of every run for a page opened later (recent_lane_rows).
+  Other changes (a run sent or not sent) publish the run's id alone: its pages read the
+  database. Pub/sub drops what is published while a subscriber reconnects, so every
+  SAFETY_EVERY it also compares the runs' versions with what the pages show (two queries for
+  all pages). Lane-2 rows are announced on lab:tasks by the processes that write them; the
+  runs' observers listen (live_lab/observer.py), not the pages.
 - Embedded mode (no Redis): the watcher compares the versions of all such runs every
   LOOK_EVERY, in two queries for all pages, instead of two queries per page every 50 ms.
 """
 
 import contextlib
+import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 
 from django.conf import settings
+from django.core import serializers
 from django.db import connection
 from redis.exceptions import RedisError
 
 from config.celery import app
-from live_lab.queries import lanes_versions
+from live_lab.models import LabBrokerReading, LabCall, LabEvent, LabObservation
+from live_lab.queries import LaneRows, lanes_versions
 
 logger = logging.getLogger(__name__)
 
 # Who wants to hear at once when something changes for a run, by run id: the run page's
 # streams served by this process (live_lab/views.py). A callback gets a new LabObservation
-# (not saved yet), or None once anything is stored (the reading, a client call, the run's end,
-# a lane-2 row).
+# (not saved yet), the run's LaneRows once a change is stored (a reading, a client call, the
+# run's end, a lane-2 row), or None when the page must read the database (something changed
+# that nobody described).
 listeners: dict[int, set] = {}
 listeners_lock = threading.Lock()
+# The newest rows of the runs changed lately, for a page that opens after the change: LaneRows,
+# or the text of a lab:runs message not decoded yet (decoded when a page wants it).
+recent: OrderedDict[int, LaneRows | str] = OrderedDict()
+RECENT_RUNS = 500
 
 
 def listen_for_changes(run_id: int, callback) -> None:
@@ -48,11 +62,54 @@ def stop_listening(run_id: int, callback) -> None:
             listeners.pop(run_id, None)
 
 
-def note_change(run_id: int, observation=None) -> None:
+def note_change(run_id: int, change: LabObservation | LaneRows | None = None) -> None:
     with listeners_lock:
         callbacks = list(listeners.get(run_id, ()))
+        if change is None:
+            recent.pop(run_id, None)
+        elif isinstance(change, LaneRows):
+            keep_recent(run_id, change)
     for callback in callbacks:
-        callback(observation)
+        callback(change)
+
+
+def keep_recent(run_id: int, rows: LaneRows | str) -> None:
+    """Under listeners_lock."""
+    recent.pop(run_id, None)
+    recent[run_id] = rows
+    while len(recent) > RECENT_RUNS:
+        recent.popitem(last=False)
+
+
+def recent_lane_rows(run_id: int) -> LaneRows | None:
+    """The run's rows as last pushed to this process, or None: read them from the database."""
+    with listeners_lock:
+        rows = recent.get(run_id)
+    if isinstance(rows, str):
+        rows = lane_rows_from_text(rows)
+        with listeners_lock:
+            if recent.get(run_id) is not None:
+                keep_recent(run_id, rows)
+    return rows
+
+
+def lane_rows_as_text(rows: LaneRows) -> str:
+    return serializers.serialize(
+        "json", [rows.run, *rows.observations, *rows.calls, *rows.events, *rows.broker]
+    )
+
+
+def lane_rows_from_text(text: str) -> LaneRows:
+    """Unsaved model instances, as the rows were (no query: foreign keys stay ids)."""
+    objects = [each.object for each in serializers.deserialize("json", text)]
+    run = objects[0]
+    return LaneRows(
+        run,
+        [o for o in objects if isinstance(o, LabObservation)],
+        [o for o in objects if isinstance(o, LabCall)],
+        [o for o in objects if isinstance(o, LabEvent)],
+        [o for o in objects if isinstance(o, LabBrokerReading)],
+    )
 
 
 RUNS_CHANNEL = "lab:runs"
@@ -76,7 +133,16 @@ def publish(channel: str, ids: list) -> None:
 
 
 def publish_run_changes(run_ids: list[int]) -> None:
+    """The runs changed; their pages elsewhere read the database."""
     publish(RUNS_CHANNEL, run_ids)
+
+
+def publish_lane_rows(rows: LaneRows) -> None:
+    """The run changed, and here is all its pages need to show it."""
+    if settings.RUN_MODE != "redis":
+        return
+    message = {"run": rows.run.pk, "version": list(rows.version), "rows": lane_rows_as_text(rows)}
+    publish(RUNS_CHANNEL, [json.dumps(message)])
 
 
 def publish_task_rows(task_ids: list[str]) -> None:
@@ -93,10 +159,13 @@ class RemoteRunWatch:
         # live_lab/observer.py (which imports this module).
         self.observed_here = lambda run_id: False
         self.pages: dict[int, int] = {}  # run id → open pages of it in this process
-        self.tasks: dict[str, int] = {}  # task id → run id, for the lab:tasks messages
-        self.versions: dict[int, tuple] = {}
+        self.versions: dict[int, tuple] = {}  # run id → the version its pages show
         self.subscription = None
-        self.new_page = threading.Event()  # look at once: its tasks are not known yet
+        self.new_page = threading.Event()  # look soon: a page opened
+        # Subscribed again: wake every page at the next look, since what was published while
+        # nobody listened (a page's first read may be older) was not heard.
+        self.wake_all = False
+        self.listening = threading.Event()  # Redis mode: subscribed (a page waits for it)
         self.thread: threading.Thread | None = None
 
     def watch(self, run_id: int) -> None:
@@ -106,6 +175,12 @@ class RemoteRunWatch:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self.run_forever, name="lab-page-watch", daemon=True)
                 self.thread.start()
+
+    def saw(self, run_id: int, version: tuple) -> None:
+        """A page of the run shows this version: a look that finds another wakes it."""
+        with self.lock:
+            if run_id in self.pages:
+                self.versions[run_id] = version
 
     def unwatch(self, run_id: int) -> None:
         with self.lock:
@@ -141,42 +216,74 @@ class RemoteRunWatch:
                 time.sleep(SAFETY_EVERY / 10)
 
     def listen(self, timeout: float) -> None:
-        """Wake the pages of the runs named by the messages that arrive within `timeout`."""
+        """Hand the pages of the runs named by the messages that arrive within `timeout` what
+        the messages carry."""
         if self.subscription is None:
             subscription = app.backend.client.pubsub(ignore_subscribe_messages=True)
-            subscription.subscribe(RUNS_CHANNEL, TASKS_CHANNEL)
+            subscription.subscribe(RUNS_CHANNEL)
             self.subscription = subscription
-            self.versions.clear()  # messages were missed meanwhile: compare every run afresh
+            # Redis's confirmation: from here on every message is heard.
+            subscription.get_message(ignore_subscribe_messages=False, timeout=1.0)
+            with listeners_lock:
+                recent.clear()  # messages were missed meanwhile: these may be old
+            with self.lock:
+                self.versions.clear()  # and the pages' versions are compared afresh
+            self.listening.set()
+            self.new_page.set()
         message = self.subscription.get_message(timeout=timeout)
-        changed = set()
+        changes: dict[int, dict | None] = {}
         while message is not None:
             if message["type"] == "message":
-                changed.add(self.run_of(message["channel"].decode(), message["data"].decode()))
+                data = message["data"].decode()
+                if data.startswith("{"):
+                    pushed = json.loads(data)
+                    changes[pushed["run"]] = pushed
+                else:
+                    changes[int(data)] = None
             message = self.subscription.get_message(timeout=0)
         remote = set(self.remote_runs())
-        for run_id in changed & remote:
-            note_change(run_id)
+        for run_id, pushed in changes.items():
+            if run_id in remote:
+                self.hand_over(run_id, pushed)
+            elif not self.observed_here(run_id):
+                with listeners_lock:
+                    if pushed is None:
+                        recent.pop(run_id, None)
+                    else:
+                        keep_recent(run_id, pushed["rows"])  # for a page opened later
 
-    def run_of(self, channel: str, data: str) -> int | None:
-        if channel == RUNS_CHANNEL:
-            return int(data)
-        with self.lock:
-            return self.tasks.get(data)
+    def hand_over(self, run_id: int, pushed: dict | None) -> None:
+        if pushed is None:
+            note_change(run_id)
+            return
+        rows = lane_rows_from_text(pushed["rows"])
+        self.saw(run_id, tuple(pushed["version"]))
+        note_change(run_id, rows)
 
     def compare_versions(self) -> None:
-        """Two queries for all remote runs: wake the pages of those that changed."""
+        """Two queries for all remote runs: wake the pages of those that changed since they
+        last showed them."""
         remote = self.remote_runs()
         if not remote:
             return
-        versions, tasks = lanes_versions(remote)
+        versions, _ = lanes_versions(remote)
         with self.lock:
-            self.tasks = {task_id: run_id for run_id, task_ids in tasks.items() for task_id in task_ids}
-            changed = [run_id for run_id in remote if self.versions.get(run_id) != versions.get(run_id)]
-            self.versions.update(versions)
+            # A run no page has shown yet is left to the page's own first read, but after a
+            # fresh subscription.
+            wake_all, self.wake_all = self.wake_all, False
+            changed = [
+                run_id
+                for run_id in remote
+                if (wake_all or run_id in self.versions) and self.versions.get(run_id) != versions.get(run_id)
+            ]
+            for run_id in changed:
+                self.versions[run_id] = versions.get(run_id)
         for run_id in changed:
             note_change(run_id)
 
     def drop_subscription(self) -> None:
+        with self.lock:
+            self.wake_all = True
         if self.subscription is not None:
             with contextlib.suppress(RedisError, OSError):
                 self.subscription.close()

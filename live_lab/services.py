@@ -159,8 +159,9 @@ def send_run(run: LabRun) -> None:
         # it. With Redis a tracked task can be STARTED before the observer could take a first
         # reading after the send.
         first = snapshot(run.task_id)
-        observation_of(run, first, after_ms=0.0).save()
-        observer = RunObserver(run, experiment, first)
+        first_row = observation_of(run, first, after_ms=0.0)
+        first_row.save()
+        observer = RunObserver(run, experiment, first, first_row=first_row)
         observatory.watch(observer)  # before the send: no store of the task is missed
         if experiment.send:
             sent = experiment.send(run, args, kwargs, options)  # sets the chord header's ids on the run
@@ -174,7 +175,7 @@ def send_run(run: LabRun) -> None:
         return
     if experiment.send:
         run.save(update_fields=["related_ids", "params"])
-    publish_run_changes([run.pk])  # its page may be open in another web process
+    observer.announce()  # its page may be open, here or in another web process
     observer.start_calls()
 
 

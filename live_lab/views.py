@@ -17,6 +17,7 @@ from live_lab.experiments import EXPERIMENTS, get_experiment
 from live_lab.forms import ChallengeForm
 from live_lab.models import ChallengeAttempt, LabRun
 from live_lab.queries import (
+    LaneRows,
     Lanes,
     challenge_attempts,
     describe_health,
@@ -24,9 +25,11 @@ from live_lab.queries import (
     get_run_for,
     hints_taken,
     illuminated_by,
+    lanes_from,
+    read_lane_rows,
     run_lanes,
 )
-from live_lab.run_changes import listen_for_changes, remote_runs, stop_listening
+from live_lab.run_changes import listen_for_changes, recent_lane_rows, remote_runs, stop_listening
 from live_lab.services import (
     ChallengeBusy,
     LabLimitReached,
@@ -105,7 +108,7 @@ def run_detail(request, run_id):
     run = get_run_for(request.user, run_id)
     if run.is_unfinished:
         dispatcher.wake()  # after a restart, this process sends waiting runs and adopts orphans
-    lanes = run_lanes(run.pk)
+    lanes = lanes_from(read_lane_rows(run))
     return render(
         request, "live_lab/run.html", {"lanes": lanes, "experiment": get_experiment(run.experiment)}
     )
@@ -127,8 +130,9 @@ async def run_events(request, run_id):
     )
 
 
-def render_lanes(run_id: int) -> tuple[str, Lanes]:
-    lanes = run_lanes(run_id)
+def render_lanes(run_id: int, rows: LaneRows | None) -> tuple[str, Lanes]:
+    """From the rows pushed, or (None) read from the database."""
+    lanes = run_lanes(run_id) if rows is None else lanes_from(rows)
     return render_to_string("live_lab/run.html#lanes", {"lanes": lanes}), lanes
 
 
@@ -136,26 +140,31 @@ async def lane_stream(run: LabRun):
     """Send the lanes whenever they change; end with a `done` event once the run is over.
 
     When this process's observer stores something, it calls back, from its thread, into this
-    event loop, and the lanes are read and rendered again, LANES_SETTLE after the first store
-    of a burst. A new lane-1 reading goes out at once, alone, as a `reading` event (one table
-    row), before it is even stored. The observer also announces new lane-2 rows (written by
-    the worker) for runs with an open page. A run observed by another web process is announced
-    by this process's one page watcher (live_lab/run_changes.py): pushed over Redis in Redis
-    mode, one look for all pages otherwise. The lanes are also read again every
+    event loop with the run's rows as stored (LaneRows), and the lanes are rendered from them,
+    LANES_SETTLE after the first store of a burst, without reading the database. A new lane-1
+    reading goes out at once, alone, as a `reading` event (one table row), before it is even
+    stored. The observer also reads new lane-2 rows (written by the worker) and pushes them the
+    same way. A run observed by another web process is announced by this process's one page
+    watcher (live_lab/run_changes.py): its rows pushed over Redis in Redis mode; one look for
+    all pages otherwise, and then this stream reads the lanes. A stream starts from the rows
+    last pushed to this process, when it has them. The lanes are also read again every
     RENDER_AT_LEAST_EVERY, in case an announcement was lost, and a waiting run's every
     WAITING_RENDER_EVERY (its place in line).
     """
     loop = asyncio.get_running_loop()
     woken = asyncio.Event()
     readings: list = []  # new LabObservations from the observer, not sent yet
-    stale = True  # something was stored since the lanes were last read
+    pushed: LaneRows | None = None  # the run's rows as last pushed, not rendered yet
+    stale = False  # something changed that was not pushed: read the lanes from the database
 
-    def on_change(observation):
-        nonlocal stale
-        if observation is None:
+    def on_change(change):
+        nonlocal stale, pushed
+        if change is None:
             stale = True
+        elif isinstance(change, LaneRows):
+            pushed = change
         else:
-            readings.append(observation)
+            readings.append(change)
         woken.set()
 
     def wake_up(observation):
@@ -164,8 +173,15 @@ async def lane_stream(run: LabRun):
 
     listen_for_changes(run.pk, wake_up)
     remote_runs.watch(run.pk)
+    if settings.RUN_MODE == "redis" and not remote_runs.listening.is_set():
+        # The process's first page: its lanes are read once the watcher hears every change.
+        await sync_to_async(remote_runs.listening.wait, thread_sensitive=False)(1.0)
     if run.is_unfinished:
         dispatcher.wake()  # this process too sends waiting runs and adopts orphaned ones
+    if pushed is None:
+        pushed = recent_lane_rows(run.pk)
+    if pushed is None:
+        stale = True
     try:
         last, newest_shown, every = None, -1.0, RENDER_AT_LEAST_EVERY
         read_at = loop.time()  # when the lanes are read next (None: when something is stored)
@@ -178,13 +194,16 @@ async def lane_stream(run: LabRun):
                     yield server_sent_event("reading", row)
                     newest_shown = observation.after_ms
             readings.clear()
-            if stale and read_at is None:
+            if (stale or pushed is not None) and read_at is None:
                 # Stores come in bursts (a reading, the worker's lane-2 rows, a client call):
-                # one read a moment after the first serves the whole burst.
+                # one render a moment after the first serves the whole burst.
                 read_at = loop.time() + LANES_SETTLE
             if read_at is not None and loop.time() >= read_at:
-                stale, read_at = False, None  # before reading: a store meanwhile is read next
-                html, lanes = await sync_to_async(render_lanes, thread_sensitive=False)(run.pk)
+                # Taken before rendering: a change meanwhile is rendered next.
+                rows = None if stale else pushed
+                stale, pushed, read_at = False, None, None
+                html, lanes = await sync_to_async(render_lanes, thread_sensitive=False)(run.pk, rows)
+                remote_runs.saw(run.pk, lanes.version)
                 every = WAITING_RENDER_EVERY if lanes.run.is_waiting else RENDER_AT_LEAST_EVERY
                 if html != last:
                     yield server_sent_event("lanes", html)

@@ -7,8 +7,9 @@ from django.utils import timezone
 from live_lab.experiments import EXPERIMENTS
 from live_lab.models import LabEvent, LabRun
 from live_lab.observer import Observatory, RunObserver, TickWrites, observation_of
-from live_lab.queries import lanes_versions, run_lanes
-from live_lab.run_changes import listen_for_changes, stop_listening
+from live_lab.queries import lanes_versions, read_lane_rows, run_lanes
+from live_lab.run_changes import lane_rows_as_text, lane_rows_from_text, listen_for_changes, stop_listening
+from live_lab.views import render_lanes
 from tests.factories import make_learner
 
 
@@ -17,7 +18,7 @@ def lane2_row(task_id: str, kind: str) -> None:
 
 
 @pytest.mark.django_db
-def test_an_open_page_is_told_when_the_worker_writes_a_lane2_row_and_only_then():
+def test_an_open_page_is_handed_the_workers_lane2_rows_when_they_change_and_only_then():
     run = LabRun.objects.create(
         owner=make_learner(), experiment="success", task_id="task-with-a-page", prediction=["PENDING"]
     )
@@ -25,28 +26,63 @@ def test_an_open_page_is_told_when_the_worker_writes_a_lane2_row_and_only_then()
         owner=make_learner(), experiment="success", task_id="task-without-a-page", prediction=["PENDING"]
     )
     first = ("PENDING", "None", False, False, None)
-    observers = [RunObserver(r, EXPERIMENTS["success"], first) for r in (run, other)]
+    observers = {r.pk: RunObserver(r, EXPERIMENTS["success"], first) for r in (run, other)}
     told = []
     listen_for_changes(run.pk, told.append)
-    try:
-        observatory = Observatory()
-        observatory.announce_lane2(observers)  # the page has just opened: it reads the lanes
-        assert told == [None]
+    observatory = Observatory()
 
-        observatory.announce_lane2(observers)
-        assert told == [None], "nothing new: the page is left alone"
+    def look():  # what each of the observer's ticks does for lane 2
+        for run_id in observatory.read_lane2(observatory.lane2_news(list(observers.values()))):
+            observers[run_id].announce()
+
+    def kinds_told():
+        return [[event.kind for event in rows.events] for rows in told]
+
+    try:
+        look()
+        assert told == [], "nothing written yet: the page is left alone"
 
         lane2_row(run.task_id, LabEvent.Kind.RECEIVED)
         lane2_row(other.task_id, LabEvent.Kind.RECEIVED)
-        observatory.announce_lane2(observers)
-        assert told == [None, None], "one new row for the page's run, one call"
+        look()
+        assert kinds_told() == [["received"]], "the page's run only, with its row"
+
+        look()
+        assert len(told) == 1, "nothing new: the page is left alone"
 
         lane2_row(run.task_id, LabEvent.Kind.STARTED)
         lane2_row(run.task_id, LabEvent.Kind.SUCCEEDED)
-        observatory.announce_lane2(observers)
-        assert told == [None, None, None]
+        look()
+        assert kinds_told() == [["received"], ["received", "started", "succeeded"]]
     finally:
         stop_listening(run.pk, told.append)
+
+
+@pytest.mark.django_db
+def test_pushed_rows_render_the_same_lanes_as_the_database_without_reading_it(django_assert_num_queries):
+    run = LabRun.objects.create(
+        owner=make_learner(),
+        experiment="success",
+        task_id="task-pushed",
+        prediction=["PENDING", "SUCCESS"],
+        predicted_calls={"ready": "True"},
+        status=LabRun.Status.FINISHED,
+        is_prediction_right=True,
+    )
+    observation_of(run, ("PENDING", "None", False, False, None), after_ms=1.0).save()
+    observation_of(run, ("SUCCESS", "7", True, True, None), after_ms=9.0).save()
+    lane2_row(run.task_id, LabEvent.Kind.RECEIVED)
+    lane2_row(run.task_id, LabEvent.Kind.SUCCEEDED)
+    from_database, _ = render_lanes(run.pk, None)
+
+    # as another web process gets them: the text of a Redis message
+    pushed = lane_rows_from_text(lane_rows_as_text(read_lane_rows(run)))
+    # in embedded mode the result backend's row is read for the record shown under the lanes
+    with django_assert_num_queries(0 if settings.RUN_MODE == "redis" else 1):
+        from_push, lanes = render_lanes(run.pk, pushed)
+
+    assert from_push == from_database
+    assert lanes.version == pushed.version == (LabRun.Status.FINISHED, 2, 0, 2, 0)
 
 
 @pytest.mark.django_db
