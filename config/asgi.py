@@ -9,8 +9,10 @@ in the classroom profile (docs/PERFORMANCE.md, "Fewer hops"). Here it is one hop
 server in front of Django would run it, while streams stay on the loop.
 
 The request threads are few (settings.WEB_THREADS): past them, requests wait on the event loop
-without holding a database connection, so a burst of logins (each one PBKDF2, ~0.25 s of CPU)
-queues instead of taking every pooled connection.
+without holding a database connection. A request that checks a password (a login or a signup
+POST: PBKDF2, ~0.25 s of CPU by design) runs on a thread of its own kind
+(settings.WEB_PASSWORD_THREADS), so that a class logging in at once queues behind its own
+logins, not in front of the pages of the learners already in.
 """
 
 import asyncio
@@ -41,11 +43,15 @@ class OneHopHandler(ASGIHandler):
     response that is not streamed) request_finished, which gives the database connection back
     before the response is sent."""
 
-    def __init__(self, *, threads: int):
+    def __init__(self, *, threads: int, password_threads: int):
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self.threads = ThreadPoolExecutor(threads, thread_name_prefix="request")
         self.respond_in_thread = sync_to_async(self.respond, thread_sensitive=False, executor=self.threads)
+        self.password_threads = ThreadPoolExecutor(password_threads, thread_name_prefix="password")
+        self.respond_checking_password = sync_to_async(
+            self.respond, thread_sensitive=False, executor=self.password_threads
+        )
 
     async def handle(self, scope, receive, send):
         try:
@@ -56,8 +62,9 @@ class OneHopHandler(ASGIHandler):
         # logins) is not served: the threads go to requests that someone still waits for.
         gone = threading.Event()
         listener = asyncio.create_task(self.note_disconnect(receive, gone))
+        respond = self.respond_checking_password if checks_a_password(scope) else self.respond_in_thread
         try:
-            response = await self.respond_in_thread(scope, body_file, gone)
+            response = await respond(scope, body_file, gone)
         finally:
             listener.cancel()
         if response is None:
@@ -92,6 +99,24 @@ def serves_async_view(scope) -> bool:
     return is_async_view_path(scope["path"].removeprefix(scope.get("root_path", "")) or "/")
 
 
+def checks_a_password(scope) -> bool:
+    """A login or signup POST: Django's password hasher runs (PBKDF2)."""
+    if scope["method"] != "POST":
+        return False
+    return url_name_of(scope["path"].removeprefix(scope.get("root_path", "")) or "/") in PASSWORD_VIEWS
+
+
+PASSWORD_VIEWS = {"login", "signup"}
+
+
+@lru_cache(maxsize=4096)
+def url_name_of(path: str) -> str | None:
+    try:
+        return resolve(path).url_name
+    except Resolver404:
+        return None
+
+
 @lru_cache(maxsize=4096)  # the URLconf does not change while the process runs
 def is_async_view_path(path: str) -> bool:
     try:
@@ -105,7 +130,7 @@ def router():
     from django.conf import settings
 
     async_views = get_asgi_application()  # sets Django up first
-    sync_views = OneHopHandler(threads=settings.WEB_THREADS)
+    sync_views = OneHopHandler(threads=settings.WEB_THREADS, password_threads=settings.WEB_PASSWORD_THREADS)
     # The URLconf (and every view module) is imported now, at start, not by the first request
     # on the event loop, which would wait for it.
     is_async_view_path("/")

@@ -107,7 +107,7 @@ def test_the_lab_event_stream_is_streamed_by_the_application():
 
 
 def test_a_request_whose_browser_left_while_it_waited_for_a_thread_is_not_served():
-    handler = OneHopHandler(threads=1)
+    handler = OneHopHandler(threads=1, password_threads=1)
     busy = threading.Event()
     handler.threads.submit(busy.wait)  # the one request thread is taken, as by a login
     served = []
@@ -133,3 +133,31 @@ def test_a_request_whose_browser_left_while_it_waited_for_a_thread_is_not_served
 
     assert nothing_sent
     assert served == [], "the request was never run"
+
+
+def test_a_page_is_served_while_logins_wait_for_the_password_thread():
+    handler = OneHopHandler(threads=1, password_threads=1)
+    busy = threading.Event()
+    handler.password_threads.submit(busy.wait)  # a login is checking its password
+
+    async def login_then_page():
+        login = ApplicationCommunicator(handler, http_scope("POST", "/accounts/login/"))
+        await login.send_input({"type": "http.request", "body": b"", "more_body": False})
+        page = ApplicationCommunicator(handler, http_scope("GET", "/healthz"))
+        await page.send_input({"type": "http.request", "body": b"", "more_body": False})
+        page_status = (await page.receive_output(10))["status"]
+        login_waits = await login.receive_nothing(0.2)
+        busy.set()
+        login_status = (await login.receive_output(10))["status"]
+        await page.wait(5)
+        await login.wait(5)
+        return page_status, login_waits, login_status
+
+    try:
+        page_status, login_waits, login_status = async_to_sync(login_then_page)()
+    finally:
+        busy.set()
+
+    assert page_status == 200, "the page did not wait for the logins"
+    assert login_waits, "the login waited for the password thread"
+    assert login_status == 403, "then it was served (refused here: no CSRF token)"
