@@ -696,6 +696,7 @@ def run_class(args, base, usernames, topics, web_pid, worker_pid) -> dict:
     for thread in threads:
         thread.join(timeout=900)
     web2, worker2, mine2, ended = now()
+    logins_seconds = between - started
     if not args.together:
         # The lesson overlapped the arrivals: the whole run, less the logins at their measured
         # cost (measure_login_cpu); requests and seconds from the first arrival.
@@ -712,7 +713,7 @@ def run_class(args, base, usernames, topics, web_pid, worker_pid) -> dict:
         "bytes": {"sent": transferred[0], "decompressed": transferred[1]},
         "logins": {
             "requests": login_requests,
-            "seconds": between - started,
+            "seconds": logins_seconds,
             "web_cpu": web1 - web0,
             "worker_cpu": worker1 - worker0,
             "bench_cpu": bench(mine0, mine1),

@@ -19,6 +19,7 @@ its process, for all of its pages:
 """
 
 import contextlib
+import datetime
 import json
 import logging
 import threading
@@ -27,6 +28,7 @@ from collections import OrderedDict
 
 from django.conf import settings
 from django.core import serializers
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from redis.exceptions import RedisError
 
@@ -93,10 +95,25 @@ def recent_lane_rows(run_id: int) -> LaneRows | None:
     return rows
 
 
+def recent_run_for(user, run_id: int):
+    """The learner's own run as last pushed to this process, or None (read it: get_run_for)."""
+    rows = recent_lane_rows(run_id)
+    return rows.run if rows is not None and rows.run.owner_id == user.pk else None
+
+
+class FullTimes(DjangoJSONEncoder):
+    """Times to the microsecond (DjangoJSONEncoder keeps milliseconds): a lane-2 row's time
+    after the send must come out as when read from the database."""
+
+    def default(self, o):
+        if isinstance(o, datetime.datetime):
+            return o.isoformat()
+        return super().default(o)
+
+
 def lane_rows_as_text(rows: LaneRows) -> str:
-    return serializers.serialize(
-        "json", [rows.run, *rows.observations, *rows.calls, *rows.events, *rows.broker]
-    )
+    objects = [rows.run, *rows.observations, *rows.calls, *rows.events, *rows.broker]
+    return serializers.serialize("json", objects, cls=FullTimes)
 
 
 def lane_rows_from_text(text: str) -> LaneRows:

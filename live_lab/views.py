@@ -29,7 +29,13 @@ from live_lab.queries import (
     read_lane_rows,
     run_lanes,
 )
-from live_lab.run_changes import listen_for_changes, recent_lane_rows, remote_runs, stop_listening
+from live_lab.run_changes import (
+    listen_for_changes,
+    recent_lane_rows,
+    recent_run_for,
+    remote_runs,
+    stop_listening,
+)
 from live_lab.services import (
     ChallengeBusy,
     LabLimitReached,
@@ -119,7 +125,9 @@ async def run_events(request, run_id):
     user = await request.auser()
     if not user.is_authenticated:
         raise Http404("No such run.")
-    run = await sync_to_async(get_run_for)(user, run_id)
+    # A run pushed to this process lately names its owner: no query (anyone else's is looked up,
+    # and 404s).
+    run = recent_run_for(user, run_id) or await sync_to_async(get_run_for)(user, run_id)
     # A stream lasts minutes: the request's thread gives its database connection back now, not
     # when the stream ends (with PostgreSQL's pool, thirty open pages would hold every one).
     await sync_to_async(close_old_connections)()
