@@ -74,7 +74,7 @@ def test_a_page_served_by_another_web_process_gets_every_transition_pushed(two_w
 
     if settings.RUN_MODE == "redis":
         # The changes came with the rows to show: the stream read its learner's session and
-        # user, the run, and once its lanes (the run again and its three kinds of rows; once
+        # user, the run, and once its lanes (the run again and its four kinds of rows; once
         # this process has heard of the run, not even that), not once per change.
         def stream_statements():
             counts = [json.loads(p.read_text()) for p in serving.statements_dir.glob("*.json")]
@@ -82,4 +82,4 @@ def test_a_page_served_by_another_web_process_gets_every_transition_pushed(two_w
 
         time.sleep(0.6)  # the process writes its counts every half second
         wait_until(stream_statements, "the serving process's statement counts", 5)
-        assert stream_statements() <= 7
+        assert stream_statements() <= 8
