@@ -148,6 +148,64 @@ def kill_pool_process_twice(attempt: ChallengeAttempt, sandbox: Sandbox) -> list
     return done
 
 
+DOWN_FOR = 10.0  # seconds the redelivery challenge's worker stays dead before it is restarted
+REDELIVERY_WINDOW = 15.0  # seconds after the restart in which the batch must be over
+QUIET_FOR = 4.0  # ...or sooner, once nothing has started or ended for this long
+
+
+def kill_the_worker_and_restart_it(attempt: ChallengeAttempt, sandbox: Sandbox) -> list[str]:
+    """The redelivery challenge's script (Redis): SIGKILL the whole worker while a task a third
+    of the way in has applied its effect but not returned (the tasks after it are prefetched),
+    leave it dead for DOWN_FOR seconds, restart it, and give the batch REDELIVERY_WINDOW."""
+    ids = attempt.task_ids
+    target = len(ids) // 3
+    for index, task_id in enumerate(ids):
+        work_after = KILLED_TASK_SECONDS if index == target else STEP_SECONDS
+        apply_effect.apply_async(
+            (attempt.pk, index, attempt.choices["idempotent"], STEP_SECONDS, work_after),
+            queue=sandbox.queue,
+            task_id=task_id,
+        )
+    done = []
+    if not wait_for(lambda: effects_of(attempt, target) > 0):
+        return [f"Task {target} never applied its effect within {WAIT_FOR_MOMENT:.0f} s; nothing was killed."]
+    sandbox.kill()
+    over = sum(1 for task_id in ids if final_state(task_id) in states.READY_STATES)
+    done.append(
+        f"Killed the whole worker and its pool (SIGKILL) while task {target} ran, after its effect; "
+        f"{over} of {len(ids)} tasks were over."
+    )
+    time.sleep(DOWN_FOR)
+    sandbox.restart()
+    done.append(f"Restarted the worker {DOWN_FOR:.0f} s later, on the same queue.")
+    if not wait_until_over_or_quiet(attempt):
+        done.append(
+            f"Not every task was over {REDELIVERY_WINDOW:.0f} s after the restart "
+            f"(or nothing moved for {QUIET_FOR:.0f} s)."
+        )
+    return done
+
+
+def wait_until_over_or_quiet(attempt: ChallengeAttempt) -> bool:
+    """True once every task is over; False after REDELIVERY_WINDOW, or sooner once nothing has
+    started or ended for QUIET_FOR seconds: the restarted worker gives messages back when it
+    starts, and its next look is ~100 s later (kombu's unacked_restore_interval of 10 s times
+    its unacked_restore_throttle of 10), far beyond the window."""
+    deadline = time.monotonic() + REDELIVERY_WINDOW
+    last_seen, quiet_since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        over = sum(1 for task_id in attempt.task_ids if final_state(task_id) in states.READY_STATES)
+        if over == len(attempt.task_ids):
+            return True
+        started = LabEvent.objects.filter(task_id__in=attempt.task_ids, kind=LabEvent.Kind.STARTED).count()
+        if (over, started) != last_seen:
+            last_seen, quiet_since = (over, started), time.monotonic()
+        elif time.monotonic() - quiet_since > QUIET_FOR:
+            return False
+        time.sleep(0.2)
+    return False
+
+
 CHALLENGES = {
     challenge.id: challenge
     for challenge in [
@@ -198,6 +256,58 @@ CHALLENGES = {
                 "Runs in both modes: a pool process's death is noticed by the worker itself, whatever "
                 "the broker."
             ),
+        ),
+        Challenge(
+            id="redelivery",
+            title="Nothing lost when the whole worker dies",
+            goal=(
+                "Make every task's effect happen exactly once and every task end in SUCCESS, while "
+                "the script kills the whole worker in the middle of a task and restarts it "
+                f"{DOWN_FOR:.0f} s later. Redis mode."
+            ),
+            script=(
+                "The batch goes to a sandbox worker with one prefork pool process; it prefetches up "
+                "to four messages. Each task works, applies its effect (writes one row), works again "
+                "and returns. While the task a third of the way in has applied its effect but not "
+                "returned, the script SIGKILLs the worker and its pool at once: nothing is "
+                "acknowledged, rejected or stored any more. It restarts the worker "
+                f"{DOWN_FOR:.0f} s later and gives the batch {REDELIVERY_WINDOW:.0f} s more."
+            ),
+            options=("acks_late", "idempotent", "visibility_timeout", "prefetch_multiplier"),
+            default={
+                "acks_late": False,
+                "idempotent": False,
+                "visibility_timeout": 3600,
+                "prefetch_multiplier": 4,
+            },
+            known_good={
+                "acks_late": True,
+                "idempotent": True,
+                "visibility_timeout": 10,
+                "prefetch_multiplier": 4,
+            },
+            hints=(
+                "Look at the tasks the dead worker had prefetched but not started. Redis keeps a "
+                "message a worker fetched in its unacked hash, and gives it back to the queue once "
+                "visibility_timeout has passed since the delivery (3,600 s by default): the "
+                "restarted worker checks when it starts. Which value brings them back in time?",
+                "The task that was running when the worker died was acknowledged when it started "
+                "(the default): nothing brings it back, and its result never comes. With "
+                "task_acks_late its message stays unacknowledged until the task returns, so it comes "
+                "back with the others.",
+                "Given back means delivered at least once: the task killed after its effect runs "
+                "again and applies it again. Make the task idempotent. (And keep visibility_timeout "
+                "longer than any task plus its wait in the prefetch buffer: a message held longer "
+                "is given back while its worker still runs it.)",
+            ),
+            break_the_worker=kill_the_worker_and_restart_it,
+            modes_note=(
+                "Redis mode only. The filesystem broker has no visibility timeout and no "
+                "unacknowledged messages: kombu's filesystem transport moves a message's file out "
+                "of the queue folder as soon as a worker takes it, so whatever a SIGKILLed worker "
+                "held is gone, whatever the settings."
+            ),
+            redis_only=True,
         ),
     ]
 }

@@ -184,6 +184,12 @@ class ChallengeForm(forms.Form):
     prefetch_multiplier = forms.TypedChoiceField(
         label="worker_prefetch_multiplier", choices=[(1, "1"), (4, "4 (default)")], coerce=int, initial=4
     )
+    visibility_timeout = forms.TypedChoiceField(
+        label="visibility_timeout (Redis broker, seconds)",
+        choices=[(10, "10"), (60, "60"), (3600, "3600 (default)")],
+        coerce=int,
+        initial=3600,
+    )
     size = forms.IntegerField(
         label="Tasks in the batch", min_value=4, max_value=20, initial=10, help_text="From 4 to 20."
     )

@@ -266,7 +266,9 @@ def challenge_detail(request, challenge_id):
         if not request.user.is_authenticated:
             return redirect(f"/accounts/login/?next={request.path}")
         form = ChallengeForm(request.POST, challenge=challenge)
-        if form.is_valid():
+        if challenge.redis_only and settings.RUN_MODE != "redis":
+            form.add_error(None, challenge.modes_note)
+        elif form.is_valid():
             try:
                 attempt = start_challenge_attempt(
                     request.user, challenge, choices=form.choices(), size=form.cleaned_data["size"]

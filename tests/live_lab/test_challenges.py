@@ -14,6 +14,7 @@ from tests.factories import make_learner
 from tests.web_process import wait_until
 
 WORKER_DEATH = CHALLENGES["worker-death"]
+REDELIVERY = CHALLENGES["redelivery"]
 
 
 @pytest.fixture
@@ -24,16 +25,16 @@ def sandbox_env(monkeypatch):
             monkeypatch.setenv(name, value)
 
 
-def take_the_challenge(client, choices: dict, size: int = 4) -> str:
+def take_the_challenge(client, choices: dict, size: int = 4, challenge: str = "worker-death") -> str:
     """POST the form with `choices`, wait for the check, return the attempt page's text."""
     form = {name: value for name, value in choices.items() if value is not False}
-    response = client.post("/lab/challenges/worker-death/", {**form, "size": size})
+    response = client.post(f"/lab/challenges/{challenge}/", {**form, "size": size})
     assert response.status_code == 302, response.content.decode()
     attempt = ChallengeAttempt.objects.latest("pk")
     wait_until(
         lambda: ChallengeAttempt.objects.get(pk=attempt.pk).status != ChallengeAttempt.Status.RUNNING,
         "the attempt's check",
-        60,
+        90,
         every=0.2,
     )
     page = client.get(response.url).content.decode()
@@ -73,6 +74,35 @@ def test_redelivery_without_an_idempotent_task_applies_the_effect_of_the_task_ki
     page = take_the_challenge(client, {**WORKER_DEATH.known_good, "idempotent": False})
     assert "0 of 4 tasks lost, 1 applied more than once, 0 did not end in SUCCESS; 6 runs" in page
     assert "its effect happened 2 times" in page
+
+
+@pytest.mark.worker
+@pytest.mark.redis_only
+@pytest.mark.django_db(transaction=True)
+def test_the_redelivery_challenge_fails_with_the_defaults_and_passes_with_the_known_good_configuration(
+    client, sandbox_env
+):
+    client.force_login(make_learner("challenger"))
+
+    page = take_the_challenge(client, REDELIVERY.default, challenge="redelivery")
+    assert "Not yet: 2 of 4 tasks lost, 0 applied more than once, 3 did not end in SUCCESS; 2 runs" in page
+
+    page = take_the_challenge(client, REDELIVERY.known_good, challenge="redelivery")
+    assert "Passed" in page
+    assert "0 of 4 tasks lost, 0 applied more than once, 0 did not end in SUCCESS" in page
+
+
+@pytest.mark.embedded_only
+@pytest.mark.django_db
+def test_the_redelivery_challenge_says_why_the_filesystem_broker_cannot_show_it(client):
+    client.force_login(make_learner())
+    page = client.get("/lab/challenges/redelivery/").content.decode()
+    assert "This challenge needs the Redis broker" in page
+    assert "moves a message&#x27;s file out of the queue folder as soon as a worker takes it" in page
+    assert "Fire the batch" not in page
+    response = client.post("/lab/challenges/redelivery/", {"size": 4, "visibility_timeout": 10})
+    assert "Redis mode only." in response.content.decode()
+    assert not ChallengeAttempt.objects.exists()
 
 
 @pytest.mark.django_db
