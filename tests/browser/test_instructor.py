@@ -106,6 +106,20 @@ PLACE_IN_BOX = """([selector]) => {
 }"""
 
 
+def settled_scroll(page) -> list[int]:
+    """How far the grid's box has scrolled, once keyboard scrolling (smooth) has stopped."""
+    last = None
+    for _ in range(30):
+        page.wait_for_timeout(100)
+        now = page.evaluate(
+            "(box => [box.scrollLeft, box.scrollTop])(document.querySelector('.grid-scroll'))"
+        )
+        if now == last:
+            break
+        last = now
+    return last
+
+
 def test_the_grid_keeps_its_header_and_names_in_place_the_join_link_copies_and_stems_render(
     browser, live_server, curriculum
 ):
@@ -122,11 +136,9 @@ def test_the_grid_keeps_its_header_and_names_in_place_the_join_link_copies_and_s
     page.locator(".grid-scroll").focus()  # a keyboard scrolls it too
     for key in ("PageDown", "ArrowRight", "ArrowRight", "ArrowRight", "ArrowRight"):
         page.keyboard.press(key)
-    # Keyboard scrolling is smooth: wait for it to have moved both ways.
-    page.wait_for_function(
-        "(box => box.scrollLeft > 0 && box.scrollTop > 0)(document.querySelector('.grid-scroll'))"
-    )
-    page.wait_for_timeout(300)  # and to have stopped
+    left, top = settled_scroll(page)
+    assert left > 0, "the grid scrolls sideways inside its box"
+    assert top > 0, "the grid scrolls down inside its box"
     heading_after = page.evaluate(PLACE_IN_BOX, [topic_heading])
     name_after = page.evaluate(PLACE_IN_BOX, [first_name])
     # The header row stays at the top while its cells move sideways with the columns; the name
