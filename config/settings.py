@@ -448,7 +448,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # concurrency are on its command line (`celery worker --pool` defaults to prefork, not a setting).
 LAB_SANDBOX = None
 if os.environ.get("LAB_SANDBOX", "").strip():
-    from live_lab.sandbox_config import SandboxConfig  # plain Python: no app is loaded by it
+    from live_lab.sandbox_config import SandboxConfig, unacked_keys  # plain Python: no app is loaded
 
     try:
         LAB_SANDBOX = SandboxConfig.from_json(os.environ["LAB_SANDBOX"])
@@ -475,6 +475,10 @@ if os.environ.get("LAB_SANDBOX", "").strip():
             # Every second, so that a sandbox shows redelivery when visibility_timeout passes.
             "unacked_restore_interval": 1,
             "unacked_restore_throttle": 1,
+            **unacked_keys(os.environ.get("LAB_SANDBOX_QUEUE", "sandbox")),
+            # Only this sandbox's workers take its lock: one killed while holding it (the
+            # experiments kill workers) must not hold up the next one's restore for 5 minutes.
+            "unacked_mutex_expire": 5,
         }
 # Sandbox workers running at once, across every web process of the site (claimed in the database).
 LAB_SANDBOXES = env_int("LAB_SANDBOXES", 2, low=0, high=64)

@@ -32,6 +32,8 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
+from live_lab.sandbox_config import unacked_keys
+
 UNCONSUMED_QUEUE = "lab-unconsumed"  # the no-worker experiment's queue: no worker consumes it
 QUEUES = ("lab", UNCONSUMED_QUEUE)  # where the lab's messages go (CELERY_TASK_ROUTES)
 UNACKED_KEYS = ("unacked",)  # kombu's default unacked_key: every consumer of the Redis DB shares it
@@ -68,10 +70,12 @@ class RedisBroker:
         self.tag_ids: dict[tuple, str | None] = {}  # (hash, delivery tag) → task id, when unacked
 
     def places(self, task_ids: list[str], queues: tuple[str, ...] = QUEUES) -> dict[str, Place]:
+        # A sandbox worker's unacknowledged messages are in a hash of its own (sandbox_config.py).
+        hashes = UNACKED_KEYS + tuple(unacked_keys(q)["unacked_key"] for q in queues if q not in QUEUES)
         pipe = self.client.pipeline(transaction=False)
         for queue in queues:
             pipe.lrange(queue, 0, MAX_QUEUED - 1)
-        for key in UNACKED_KEYS:
+        for key in hashes:
             pipe.hkeys(key)
         replies = pipe.execute()
         lists, tags_by_key = replies[: len(queues)], replies[len(queues) :]
@@ -82,7 +86,7 @@ class RedisBroker:
                 if (task_id := id_in(message)) in wanted:
                     found[task_id] = Place(QUEUED, f"in the Redis list {queue!r}")
         held = {}
-        for key, tags in zip(UNACKED_KEYS, tags_by_key, strict=True):
+        for key, tags in zip(hashes, tags_by_key, strict=True):
             unknown = [tag for tag in tags if (key, tag) not in self.tag_ids]
             if unknown:
                 for tag, value in zip(unknown, self.client.hmget(key, unknown), strict=True):

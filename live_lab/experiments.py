@@ -18,6 +18,7 @@ from django.conf import settings
 
 from config.celery import app
 from live_lab import forms, tasks
+from live_lab.sandbox_config import SandboxConfig
 
 # What a get() call did, as the learner predicts it (forms.py offers these choices).
 RETURNS = "returns"
@@ -85,6 +86,26 @@ def get_prediction(code: str, answer: str, *, key: str = "get") -> Prediction:
 
 
 @dataclass(frozen=True)
+class SandboxSpec:
+    """An experiment that runs on a sandbox worker of its own (live_lab/sandbox.py).
+
+    `choosable`: the SandboxConfig fields the learner may set on the page (forms.py validates
+    them), starting from `defaults`. `script(SandboxScript)` runs once the task is sent: it
+    kills and restarts the worker when it chooses (live_lab/sandbox_runs.py), and returns when
+    nothing more can happen; the run is over then. `modes`: what each run mode can show, and why.
+    """
+
+    script: object  # (SandboxScript) -> None
+    defaults: SandboxConfig = SandboxConfig()
+    choosable: tuple[str, ...] = ()
+    modes: str = ""
+    # On the filesystem broker, where it differs: what the page says (and why), and the lanes and
+    # prediction answers the tests assert there: (lane1, lane2, {prediction key: answer}).
+    embedded: str = ""
+    embedded_outcome: tuple | None = None
+
+
+@dataclass(frozen=True)
 class Experiment:
     id: str
     title: str
@@ -109,13 +130,14 @@ class Experiment:
     # No worker will ever receive the task (a queue nobody consumes): the run is over once its
     # client calls were made.
     without_worker: bool = False
+    sandbox: SandboxSpec | None = None
 
     @property
     def task_source(self) -> str:
         return inspect.getsource(self.task.run)
 
     def make_form(self, data=None):
-        return self.form(data, predictions=self.predictions)
+        return self.form(data, predictions=self.predictions, sandbox=self.sandbox)
 
 
 OBSERVE = """\
@@ -473,6 +495,11 @@ EXPERIMENTS = {
         ),
     ]
 }
+
+# The experiments that break a worker live in a module of their own; it builds on the names above.
+from live_lab.sandbox_experiments import SANDBOX_EXPERIMENTS  # noqa: E402
+
+EXPERIMENTS.update((experiment.id, experiment) for experiment in SANDBOX_EXPERIMENTS)
 
 
 # The hard cases of issue 17 live in a module of their own, built from the classes above; it

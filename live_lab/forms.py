@@ -1,7 +1,11 @@
 """Every lab input: an experiment's parameters (bounded) and the learner's prediction."""
 
-from django import forms
+import dataclasses
 
+from django import forms
+from django.conf import settings
+
+from live_lab.sandbox_config import POOLS, SandboxConfig
 from live_lab.tasks import FAILURES
 
 PREDICTABLE_STATES = ["PENDING", "STARTED", "PROGRESS", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]
@@ -17,14 +21,45 @@ class PredictionMixin(forms.Form):
         max_length=200,
     )
 
-    def __init__(self, *args, predictions=(), **kwargs):
+    def __init__(self, *args, predictions=(), sandbox=None, **kwargs):
+        """`sandbox`: the experiment's SandboxSpec; its choosable settings become fields."""
         super().__init__(*args, **kwargs)
         self.predictions = predictions
+        self.sandbox = sandbox
+        for name in self.sandbox_fields():
+            self.fields[f"sandbox_{name}"] = sandbox_field(name, getattr(sandbox.defaults, name))
         for prediction in predictions:
             self.fields[f"predict_{prediction.key}"] = forms.ChoiceField(
                 label=prediction.question,
                 choices=[("", "choose…")] + [(choice, choice) for choice in prediction.choices],
             )
+
+    def sandbox_fields(self) -> list[str]:
+        """The sandbox settings the learner chooses here: visibility_timeout only on Redis,
+        since the filesystem broker has none (it would change nothing)."""
+        if self.sandbox is None:
+            return []
+        return [
+            name
+            for name in self.sandbox.choosable
+            if name != "visibility_timeout" or settings.RUN_MODE == "redis"
+        ]
+
+    def sandbox_config(self) -> SandboxConfig | None:
+        """The sandbox worker's configuration: the experiment's defaults, with the learner's choices."""
+        if self.sandbox is None:
+            return None
+        chosen = {name: self.cleaned_data[f"sandbox_{name}"] for name in self.sandbox_fields()}
+        return dataclasses.replace(self.sandbox.defaults, **chosen)
+
+    def clean(self):
+        data = super().clean()
+        if self.sandbox is not None and not any(f"sandbox_{n}" in self.errors for n in self.sandbox_fields()):
+            try:
+                self.sandbox_config()
+            except ValueError as error:  # the fields' bounds are SandboxConfig's: a bug if reached
+                self.add_error(None, f"That sandbox configuration cannot run: {error}.")
+        return data
 
     def predicted(self) -> dict[str, str]:
         """The extra predictions, by key."""
@@ -32,6 +67,10 @@ class PredictionMixin(forms.Form):
 
     def send_options(self) -> dict:
         """Options for apply_async beyond the arguments (countdown, expires)."""
+        return {}
+
+    def script_params(self) -> dict:
+        """Values for a sandbox experiment's script (when to kill the worker), not the task's."""
         return {}
 
     def clean_prediction(self):
@@ -44,6 +83,39 @@ class PredictionMixin(forms.Form):
         if not states:
             raise forms.ValidationError("Name at least one state.")
         return states
+
+
+SANDBOX_LABELS = {
+    "acks_late": "task_acks_late: acknowledge the message after the task ran, not before",
+    "reject_on_worker_lost": (
+        "task_reject_on_worker_lost: requeue the message when the process running it dies"
+    ),
+    "track_started": "task_track_started: store STARTED when the task starts",
+    "result_expires": "result_expires (seconds a result is kept)",
+    "visibility_timeout": (
+        "visibility_timeout (seconds before Redis hands an unacknowledged message out again)"
+    ),
+    "prefetch_multiplier": "worker_prefetch_multiplier",
+    "pool": "Worker pool",
+}
+# Bounds of the whole-number settings: SandboxConfig's own, but a visibility timeout of at
+# least 2 s (below that, Redis hands out a running task's message again before it can start).
+SANDBOX_BOUNDS = {
+    "result_expires": (1, 86_400),
+    "visibility_timeout": (2, 3_600),
+    "prefetch_multiplier": (1, 8),
+}
+
+
+def sandbox_field(name: str, default) -> forms.Field:
+    """The form field for one SandboxConfig setting, starting at the experiment's default."""
+    label = SANDBOX_LABELS[name]
+    if isinstance(default, bool):
+        return forms.BooleanField(label=label, initial=default, required=False)
+    if name == "pool":
+        return forms.ChoiceField(label=label, choices=[(pool, pool) for pool in POOLS], initial=default)
+    low, high = SANDBOX_BOUNDS[name]
+    return forms.IntegerField(label=label, initial=default, min_value=low, max_value=high)
 
 
 def seconds_field(
@@ -155,6 +227,43 @@ class ChordForm(PredictionMixin):
 
     def task_arguments(self) -> tuple[tuple, dict]:
         return (self.cleaned_data["count"], self.cleaned_data["seconds"]), {}
+
+
+class KillMidTaskForm(PredictionMixin):
+    """A task that runs for `seconds`; the sandbox's script kills it `kill_after` s after it started."""
+
+    seconds = seconds_field(3.0, minimum=1.0, maximum=10.0, label="Seconds the task runs")
+    kill_after = forms.FloatField(
+        label="Kill it this many seconds after it started", initial=1.0, min_value=0.2, max_value=9.0
+    )
+
+    def clean(self):
+        data = super().clean()
+        if "seconds" in data and "kill_after" in data and data["kill_after"] > data["seconds"] - 0.5:
+            self.add_error(
+                "kill_after",
+                f"Kill it at least half a second before it would end (at most {data['seconds'] - 0.5:g} s), "
+                "or the task is done before the kill.",
+            )
+        return data
+
+    def task_arguments(self) -> tuple[tuple, dict]:
+        return (self.cleaned_data["seconds"],), {}
+
+    def script_params(self) -> dict:
+        return {"kill_after": self.cleaned_data["kill_after"]}
+
+
+class CountdownOnSandboxForm(PredictionMixin):
+    countdown = forms.FloatField(
+        label="countdown (seconds before it may start)", initial=6.0, min_value=1.0, max_value=12.0
+    )
+
+    def task_arguments(self) -> tuple[tuple, dict]:
+        return (0.5,), {}
+
+    def send_options(self) -> dict:
+        return {"countdown": self.cleaned_data["countdown"]}
 
 
 class CountdownForm(NumbersForm):

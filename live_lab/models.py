@@ -37,6 +37,14 @@ class LabRun(models.Model):
     )
     finished_at = models.DateTimeField(null=True, blank=True)
     ending = models.TextField(blank=True, help_text="Why it ended as it did, when that needs saying.")
+    sandbox_config = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The sandbox worker's configuration (SandboxConfig), or null: the shared worker runs it.",
+    )
+    sandbox_hostname = models.CharField(
+        max_length=255, blank=True, help_text="The sandbox worker's first hostname, once it started."
+    )
 
     class Meta:
         ordering = ["-sent_at", "-pk"]
@@ -62,6 +70,10 @@ class LabRun(models.Model):
     @property
     def is_unfinished(self) -> bool:
         return self.status in (self.Status.WAITING, self.Status.RUNNING)
+
+    @property
+    def is_on_sandbox(self) -> bool:
+        return self.sandbox_config is not None
 
     @property
     def waited_seconds(self) -> float:

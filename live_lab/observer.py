@@ -114,7 +114,8 @@ def finish_run(run: LabRun, *, status: str, ending: str = "", results_lost: bool
     `results_lost`: the run was observed while the lab had lost touch with Redis."""
     run.status = status
     run.finished_at = timezone.now()
-    lost = pool_process_lost(run) if status == LabRun.Status.FINISHED else None
+    # On a sandbox worker a killed pool process is the experiment itself, graded as any other.
+    lost = pool_process_lost(run) if status == LabRun.Status.FINISHED and not run.is_on_sandbox else None
     run.is_prediction_right = None
     if lost is not None:
         run.ending = pool_process_lost_ending(lost)
@@ -248,6 +249,10 @@ class RunObserver:
         self.sent_handle = None
         self.steps_done = threading.Event()
         self.failed_readings = 0
+        # A sandbox run ends when its script returns (steps_done), not on the worker's last
+        # word: a task may run again after it, or never report at all (live_lab/sandbox_runs.py).
+        self.script_over_at: float | None = None
+        self.script_failure = ""  # why the script could not do its part: the run is not graded
 
     @property
     def task_ids(self) -> list[str]:
@@ -326,6 +331,8 @@ class RunObserver:
             return LabRun.Status.TIMED_OUT
         if self.received_at is not None and now - self.received_at >= OBSERVE_FOR:
             return LabRun.Status.TIMED_OUT
+        if self.run.is_on_sandbox:
+            return self.sandbox_verdict(now, steps_done)
         if self.experiment.without_worker and steps_done:
             return LabRun.Status.FINISHED  # nothing will ever come: the calls were the experiment
         if self.worker_done_at is None or not steps_done:
@@ -334,7 +341,19 @@ class RunObserver:
             return LabRun.Status.FINISHED
         return None
 
+    def sandbox_verdict(self, now: float, steps_done: bool) -> str | None:
+        """GRACE after the script returned: the stores it waited for have been read by then."""
+        if not steps_done:
+            return None
+        if self.script_failure:
+            return LabRun.Status.TIMED_OUT
+        if self.script_over_at is None:
+            self.script_over_at = now
+        return LabRun.Status.FINISHED if now - self.script_over_at >= GRACE else None
+
     def start_calls(self) -> None:
+        if self.run.is_on_sandbox:
+            return  # the experiment's script makes them, and says when it is done
         if self.experiment.steps:
             threading.Thread(target=self.make_calls, name=f"calls-{self.run.pk}", daemon=True).start()
         else:
@@ -664,7 +683,9 @@ class Observatory:
             poked_since = set(self.poked)
         for run_id, observer in observers.items():
             status = None if run_id in poked_since else observer.verdict(now, steps_done[run_id])
-            if status is not None:
+            if status is not None and observer.script_failure:
+                writes.finish(observer.run, status, ending=observer.script_failure)
+            elif status is not None:
                 writes.finish(observer.run, status, results_lost=observer.lost_the_results)
             elif (gone := self.workers.gone(observer.held_by, now)) is not None:
                 hostname, answers = gone
@@ -681,7 +702,8 @@ class Observatory:
         if slot_freed and self.when_runs_end is not None:
             self.when_runs_end()  # the next waiting run need not wait for this one's last reading
         if sweep:
-            self.watch_workers([o for o in waiting if o.worker_done_at is None])
+            # A sandbox run's script kills its worker on purpose, and knows when the run is over.
+            self.watch_workers([o for o in waiting if o.worker_done_at is None and not o.run.is_on_sandbox])
         writes.store()
         # What changed is handed to the runs' pages: the readings and ends just stored, the
         # lane-2 rows written since the last tick (all of them for a run that ended).

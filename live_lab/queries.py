@@ -25,6 +25,7 @@ from live_lab.models import (
     LabEvent,
     LabObservation,
     LabRun,
+    SandboxClaim,
 )
 from live_lab.worker_ping import worker_ping
 
@@ -101,7 +102,7 @@ def unfinished_on_worker() -> Counter:
     hold. A run is over a moment after that last word (its last reading); its slot is free at once."""
     last_word = LabEvent.objects.filter(task_id=OuterRef("task_id"), kind__in=LabEvent.LAST_WORDS)
     rows = (
-        LabRun.objects.filter(status=LabRun.Status.RUNNING)
+        LabRun.objects.filter(status=LabRun.Status.RUNNING, sandbox_config__isnull=True)
         .exclude(Exists(last_word))
         .order_by()
         .values_list("owner_id")
@@ -111,9 +112,28 @@ def unfinished_on_worker() -> Counter:
 
 
 def waiting_runs() -> list[Waiting]:
-    """The runs that wait for a slot, oldest first."""
-    rows = LabRun.objects.filter(status=LabRun.Status.WAITING).order_by("fired_at", "pk")
+    """The runs that wait for a slot on the shared worker, oldest first."""
+    rows = LabRun.objects.filter(status=LabRun.Status.WAITING, sandbox_config__isnull=True)
+    rows = rows.order_by("fired_at", "pk")
     return [Waiting(pk, owner_id) for pk, owner_id in rows.values_list("pk", "owner_id")]
+
+
+def waiting_sandbox_runs() -> list[Waiting]:
+    """The runs that wait for a sandbox worker, oldest first."""
+    rows = LabRun.objects.filter(status=LabRun.Status.WAITING, sandbox_config__isnull=False)
+    rows = rows.order_by("fired_at", "pk")
+    return [Waiting(pk, owner_id) for pk, owner_id in rows.values_list("pk", "owner_id")]
+
+
+def runs_on_sandboxes() -> Counter:
+    """Runs on a sandbox worker now (starting it included), by learner."""
+    rows = (
+        LabRun.objects.filter(status=LabRun.Status.RUNNING, sandbox_config__isnull=False)
+        .order_by()
+        .values_list("owner_id")
+        .annotate(runs=Count("pk"))
+    )
+    return Counter(dict(rows))
 
 
 @dataclass(frozen=True)
@@ -124,6 +144,7 @@ class QueuePlace:
     on_worker: int
     own_on_worker: int
     per_learner: int
+    sandboxes: int | None = None  # waiting for a sandbox worker: how many the site has
 
     @property
     def held_for_own_runs(self) -> bool:
@@ -133,6 +154,13 @@ class QueuePlace:
 
 def queue_place(run: LabRun) -> QueuePlace | None:
     """Two queries; None once the run is no longer waiting."""
+    if run.is_on_sandbox:
+        on_sandboxes = runs_on_sandboxes()
+        ahead = runs_ahead(run.pk, waiting_sandbox_runs(), on_sandboxes)
+        if ahead is None:
+            return None
+        in_use = SandboxClaim.objects.count()  # a claim may be another process's, starting
+        return QueuePlace(ahead, in_use, on_sandboxes[run.owner_id], 1, sandboxes=settings.LAB_SANDBOXES)
     on_worker = unfinished_on_worker()
     ahead = runs_ahead(run.pk, waiting_runs(), on_worker)
     if ahead is None:

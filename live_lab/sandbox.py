@@ -27,6 +27,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -72,6 +73,29 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def database_env() -> dict:
+    """This process's environment, with the database it really uses: a sandbox worker writes
+    lane 2 and (embedded) results where this process reads them, also when that is a test
+    database named by the test runner rather than the environment."""
+    name = str(settings.DATABASES["default"]["NAME"])
+    if settings.DATABASE_URL:
+        return {
+            **os.environ,
+            "DATABASE_URL": urlsplit(settings.DATABASE_URL)._replace(path="/" + name).geturl(),
+        }
+    return {**os.environ, "APP_SQLITE_PATH": name}
+
+
+def free_claims_of_dead_holders() -> None:
+    """Delete the claims of processes of this host that no longer run: their workers died with
+    them (the parent-death signal), so the slot need not wait for the claim to expire."""
+    host = socket.gethostname()
+    for pk, holder in SandboxClaim.objects.values_list("pk", "holder"):
+        holder_host, _, pid = holder.rpartition(":")
+        if holder_host == host and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            SandboxClaim.objects.filter(pk=pk, holder=holder).delete()
+
+
 def claim_sandbox_slot(*, hostname: str) -> SandboxClaim | None:
     """Claim a free slot for a sandbox worker, or None when all LAB_SANDBOXES are taken.
 
@@ -81,6 +105,7 @@ def claim_sandbox_slot(*, hostname: str) -> SandboxClaim | None:
     """
     now = timezone.now()
     SandboxClaim.objects.filter(expires_at__lte=now).delete()
+    free_claims_of_dead_holders()
     taken = set(SandboxClaim.objects.values_list("slot", flat=True))
     for slot in range(settings.LAB_SANDBOXES):
         if slot in taken:
@@ -135,12 +160,14 @@ class Sandbox:
         self.id = uuid.uuid4().hex[:12]
         self.queue = f"sandbox-{self.id}"
         self.hostname = f"sandbox-{self.id}@{socket.gethostname()}"
+        self.starts = 0  # each start after the first gets a hostname of its own (restart())
         self.log_path = Path(settings.RUNTIME_DIR) / "sandboxes" / f"{self.id}.log"
         self.env = {
-            **(os.environ if env is None else env),
+            **(database_env() if env is None else env),
             "LAB_SANDBOX": config.to_json(),
             "LAB_SANDBOX_LIFETIME": str(settings.LAB_SANDBOX_LIFETIME),
             "LAB_SANDBOX_STARTER_PID": str(os.getpid()),
+            "LAB_SANDBOX_QUEUE": self.queue,  # names its own unacked keys in Redis (settings.py)
         }
         self.claim: SandboxClaim | None = None
         self.process: subprocess.Popen | None = None
@@ -172,6 +199,11 @@ class Sandbox:
         """Start the worker and wait until it answers a ping (at most `timeout` seconds)."""
         if self.is_alive():
             raise SandboxFailed(f"the sandbox worker {self.hostname} is already running")
+        self.starts += 1
+        if self.starts > 1:
+            # A new name for a new worker on the same queue: lane 2 then tells apart which of
+            # them received and ran the task (the one killed, the one started after it).
+            self.hostname = f"sandbox-{self.id}-{self.starts}@{socket.gethostname()}"
         if self.claim is not None:  # a new worker has a new lifetime
             expires_at = timezone.now() + dt.timedelta(seconds=settings.LAB_SANDBOX_LIFETIME) + CLAIM_MARGIN
             SandboxClaim.objects.filter(pk=self.claim.pk).update(expires_at=expires_at)
@@ -233,7 +265,8 @@ class Sandbox:
             self.kill()
 
     def restart(self, timeout: float = START_TIMEOUT) -> None:
-        """Stop the worker if it runs (warm), then start a new one on the same queue and hostname."""
+        """Stop the worker if it runs (warm), then start a new one on the same queue, named
+        `sandbox-<id>-<n>@<host>` for its n-th start."""
         self.stop_worker()
         self.start(timeout)
 

@@ -12,6 +12,19 @@ from dataclasses import asdict, dataclass, fields
 POOLS = ("prefork", "solo", "threads")
 
 
+def unacked_keys(queue: str) -> dict[str, str]:
+    """kombu's Redis keys for the messages a sandbox worker fetched and has not acknowledged,
+    its own rather than the site's `unacked` hash (kombu/transport/redis.py). A worker restores
+    every message of its hash older than *its* visibility timeout: in the shared hash, a sandbox's
+    few seconds would hand out the shared worker's countdown tasks again. And a worker SIGKILLed
+    while it held the restore lock would block every restore of the site until it expires."""
+    return {
+        "unacked_key": f"{queue}.unacked",
+        "unacked_index_key": f"{queue}.unacked_index",
+        "unacked_mutex_key": f"{queue}.unacked_mutex",
+    }
+
+
 @dataclass(frozen=True)
 class SandboxConfig:
     acks_late: bool = False  # task_acks_late

@@ -8,6 +8,8 @@ thread that sends them, and that adopts the runs of a web process that stopped
 (docs/live-lab.md, "A class at once").
 """
 
+import dataclasses
+import datetime as dt
 import logging
 import math
 import threading
@@ -20,13 +22,23 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from config.celery import app
 from live_lab.challenges import Challenge, end_forgotten_attempts, run_in_background
 from live_lab.experiments import Experiment, get_experiment
 from live_lab.fair_share import runs_to_send
 from live_lab.models import ChallengeAttempt, ChallengeHint, LabEvent, LabRun
-from live_lab.observer import ORPHANED_AFTER, RunObserver, observation_of, observatory, snapshot
-from live_lab.queries import unfinished_on_worker, waiting_runs
+from live_lab.observer import ORPHANED_AFTER, RunObserver, finish_run, observation_of, observatory, snapshot
+from live_lab.queries import runs_on_sandboxes, unfinished_on_worker, waiting_runs, waiting_sandbox_runs
 from live_lab.run_changes import publish_run_changes
+from live_lab.sandbox import (
+    START_TIMEOUT,
+    Sandbox,
+    SandboxFailed,
+    claim_sandbox_slot,
+    free_claims_of_dead_holders,
+)
+from live_lab.sandbox_config import SandboxConfig, unacked_keys
+from live_lab.sandbox_runs import SandboxScript
 from live_lab.worker_signals import background_writer
 
 logger = logging.getLogger(__name__)
@@ -92,17 +104,30 @@ def fire_experiment(
     prediction: list[str],
     predicted_calls: dict | None = None,
     options: dict | None = None,
+    sandbox_config: SandboxConfig | None = None,
+    script_params: dict | None = None,
 ) -> LabRun:
     """Record the run; once its row is committed, the dispatcher sends it when the worker has
-    a slot for it. Waits (at most WAIT_FOR_SEND) for the dispatcher's next pass, so that a run
-    the worker has room for is sent before the learner sees its page."""
+    a slot for it, or (with `sandbox_config`) once a sandbox worker is free and started for it.
+    Waits (at most WAIT_FOR_SEND) for the dispatcher's next pass, so that a run the worker has
+    room for is sent before the learner sees its page."""
+    if sandbox_config is not None and settings.LAB_SANDBOXES == 0:
+        raise LabLimitReached(
+            "Sandbox workers are turned off on this site (LAB_SANDBOXES=0): this one cannot run."
+        )
     run = claim_a_run(
         owner,
         experiment=experiment.id,
-        params={"args": list(args), "kwargs": kwargs, "options": options or {}},
+        params={
+            "args": list(args),
+            "kwargs": kwargs,
+            "options": options or {},
+            "script": script_params or {},
+        },
         task_id=str(uuid.uuid4()),
         prediction=prediction,
         predicted_calls=predicted_calls or {},
+        sandbox_config=None if sandbox_config is None else dataclasses.asdict(sandbox_config),
     )
     transaction.on_commit(lambda: dispatcher.pass_now(wait=WAIT_FOR_SEND))
     return run
@@ -148,12 +173,14 @@ def send_waiting_runs() -> list[LabRun]:
     return runs
 
 
-def send_run(run: LabRun) -> None:
-    """Take the first reading, hand the run to the observer, send its task. A run whose task
-    cannot be sent (the broker or the result backend is unreachable) ends NOT_SENT, with a
-    message for the learner."""
+def send_run(run: LabRun, *, queue: str | None = None) -> RunObserver | None:
+    """Take the first reading, hand the run to the observer, send its task (to `queue`: a
+    sandbox worker's). A run whose task cannot be sent (the broker or the result backend is
+    unreachable) ends NOT_SENT, with a message for the learner; then None."""
     experiment = get_experiment(run.experiment)
     args, kwargs, options = tuple(run.params["args"]), run.params["kwargs"], run.params["options"]
+    if queue is not None:
+        options = {**options, "queue": queue}
     try:
         # Read once before sending: the id is ours already, and AsyncResult says PENDING for
         # it. With Redis a tracked task can be STARTED before the observer could take a first
@@ -172,11 +199,135 @@ def send_run(run: LabRun) -> None:
         logger.warning("Lab run %s could not be sent", run.pk, exc_info=True)
         observatory.forget(run.pk)
         mark_not_sent(run, error)
-        return
+        return None
     if experiment.send:
         run.save(update_fields=["related_ids", "params"])
     observer.announce()  # its page may be open, here or in another web process
     observer.start_calls()
+    return observer
+
+
+def send_waiting_sandbox_runs() -> list[LabRun]:
+    """Start a sandbox worker for each waiting sandbox run there is a free slot for (at most
+    LAB_SANDBOXES across the site, one run per learner at a time), in fair order.
+
+    The slot is claimed first (a unique row, live_lab/sandbox.py), then the run moves from
+    WAITING to RUNNING only if it still waits: two web processes never start one run twice.
+    Each run then goes on in a thread of its own (run_on_sandbox), since its worker takes
+    seconds to start and its script waits on it.
+    """
+    waiting = waiting_sandbox_runs()
+    if not waiting:
+        return []
+    started = []
+    on_sandboxes = runs_on_sandboxes()
+    for chosen in runs_to_send(waiting, on_sandboxes, free_slots=len(waiting), per_learner=1):
+        run = LabRun.objects.get(pk=chosen.run_id)
+        sandbox = Sandbox(SandboxConfig(**run.sandbox_config))
+        sandbox.claim = claim_sandbox_slot(hostname=sandbox.hostname)
+        if sandbox.claim is None:
+            break  # every sandbox is in use: the rest wait for one to stop
+        now = timezone.now()
+        # Stamped START_TIMEOUT ahead: the observer only stamps it once the worker is up, and
+        # until then no other web process may take it for an orphan (ORPHANED_AFTER).
+        claimed = LabRun.objects.filter(pk=run.pk, status=LabRun.Status.WAITING).update(
+            status=LabRun.Status.RUNNING, sent_at=now, watched_at=now + dt.timedelta(seconds=START_TIMEOUT)
+        )
+        if not claimed:
+            sandbox.stop()
+            continue
+        run.refresh_from_db()
+        threading.Thread(
+            target=run_on_sandbox, args=(run, sandbox), name=f"sandbox-run-{run.pk}", daemon=True
+        ).start()
+        started.append(run)
+    return started
+
+
+def run_on_sandbox(run: LabRun, sandbox: Sandbox) -> None:
+    """Start the run's sandbox worker, send the task to its queue, play the experiment's script,
+    then stop the worker once the observer has ended the run. The worker is always stopped and
+    its slot freed, whatever fails; if this process dies, the worker dies with it."""
+    observer = None
+    try:
+        try:
+            sandbox.start()
+        except SandboxFailed as error:
+            logger.warning("A sandbox worker for lab run %s did not start: %s", run.pk, error)
+            finish_run(run, status=LabRun.Status.NOT_SENT, ending=sandbox_failed_ending())
+            publish_run_changes([run.pk])
+            return
+        now = timezone.now()
+        run.sandbox_hostname, run.sent_at, run.watched_at = sandbox.hostname, now, now
+        run.params = {**run.params, "queue": sandbox.queue}  # lane 3 looks in it (observer.py)
+        run.save(update_fields=["sandbox_hostname", "sent_at", "watched_at", "params"])
+        observer = send_run(run, queue=sandbox.queue)
+        if observer is None:
+            return  # not sent: the run says why
+        script = SandboxScript(run, sandbox, observer)
+        try:
+            get_experiment(run.experiment).sandbox.script(script)
+        except Exception as error:  # a worker that would not restart, a pool process already gone
+            logger.warning("The script of lab run %s failed", run.pk, exc_info=True)
+            observer.script_failure = script_failed_ending(error)
+        finally:
+            script.close()
+    finally:
+        if observer is not None:
+            observer.steps_done.set()  # the script is over: the observer ends the run
+            deadline = time.monotonic() + SANDBOX_RUN_ENDS_WITHIN
+            while observatory.is_watching(run.pk) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        # The run is over: whatever the worker still holds belongs to nobody, so it is killed
+        # rather than asked to finish, and its private queue is deleted.
+        sandbox.kill()
+        sandbox.stop()
+        delete_queue(sandbox.queue)
+        connection.close()
+        dispatcher.wake()  # its slot is free: a run waiting for a sandbox can have it
+
+
+def delete_queue(queue: str) -> None:
+    """Delete a sandbox's private queue and its exchange from the broker (with what a kill left
+    in it), and on Redis its unacknowledged messages. Harmless if it fails: nobody consumes
+    that queue again."""
+    try:
+        with app.connection_for_write() as connection_to_broker:
+            channel = connection_to_broker.default_channel
+            channel.queue_delete(queue)
+            channel.exchange_delete(queue)  # Celery declared an exchange of the same name for it
+            if settings.RUN_MODE == "redis":
+                channel.client.delete(*unacked_keys(queue).values())
+    except Exception:  # the broker is down for a moment: a few stale messages stay in it
+        logger.warning("Could not delete the sandbox queue %s", queue, exc_info=True)
+
+
+# After its script returned, a sandbox run ends within the observer's GRACE (1 s); its worker
+# is stopped then, or after this long at the latest.
+SANDBOX_RUN_ENDS_WITHIN = 10.0
+
+
+def sandbox_failed_ending() -> str:
+    return (
+        "Your run could not start: its sandbox worker did not answer within "
+        f"{START_TIMEOUT:.0f} s (the machine may be very busy). Nothing was sent, and it is not graded. "
+        "Fire it again in a minute."
+    )
+
+
+def script_failed_ending(error: Exception) -> str:
+    return (
+        f"The experiment could not do its part to the sandbox worker ({error}), so what the lanes show "
+        "is not what the experiment is about. Not graded: fire it again."
+    )
+
+
+def sandbox_run_orphaned_ending() -> str:
+    return (
+        "The web process that ran this run's sandbox worker stopped during the run, and the worker "
+        "was killed with it, as every sandbox is (docs/live-lab.md). The lanes show what happened "
+        "until then. Not graded: fire it again."
+    )
 
 
 def mark_not_sent(run: LabRun, error: Exception) -> None:
@@ -220,6 +371,13 @@ def adopt_orphaned_runs() -> list[LabRun]:
             continue
         still_orphaned = LabRun.objects.filter(pk=run.pk, watched_at=run.watched_at)
         if not still_orphaned.update(watched_at=timezone.now()):
+            continue
+        if run.is_on_sandbox:
+            # Its worker died with the process that started it, and its script with it.
+            finish_run(run, status=LabRun.Status.TIMED_OUT, ending=sandbox_run_orphaned_ending())
+            free_claims_of_dead_holders()
+            publish_run_changes([run.pk])
+            adopted.append(run)
             continue
         last = run.observations.last()
         first = snapshot(run.task_id) if last is None else last.as_reading()
@@ -271,6 +429,7 @@ class Dispatcher:
             try:
                 adopt_orphaned_runs()
                 send_waiting_runs()
+                send_waiting_sandbox_runs()
                 anything_unfinished = LabRun.objects.filter(
                     status__in=[LabRun.Status.WAITING, LabRun.Status.RUNNING]
                 ).exists()

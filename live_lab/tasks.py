@@ -129,3 +129,11 @@ def apply_effect(attempt_id: int, index: int, idempotent: bool, before: float, a
         ChallengeEffect.objects.create(attempt_id=attempt_id, index=index)
     pause(after)
     return index
+
+
+@shared_task(**LIMITS)
+def long_job(seconds: float) -> str:
+    """Sleep, as a long job would. No options of its own: on a sandbox worker, the settings
+    the learner chose for it (acks_late, track_started, ...) decide how it is handled."""
+    pause(seconds)
+    return f"slept {seconds} s"

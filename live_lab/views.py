@@ -90,6 +90,8 @@ def experiment_detail(request, experiment_id):
                     prediction=form.cleaned_data["prediction"],
                     predicted_calls=form.predicted(),
                     options=form.send_options(),
+                    sandbox_config=form.sandbox_config(),
+                    script_params=form.script_params(),
                 )
             except LabLimitReached as limit:
                 form.add_error(None, str(limit))
@@ -105,6 +107,9 @@ def experiment_detail(request, experiment_id):
         "form": form,
         "illuminated": illuminated_by(experiment.id),
         "worker_answers": worker_answers(),
+        "mode_note": experiment.sandbox.embedded
+        if experiment.sandbox and settings.RUN_MODE != "redis"
+        else "",
     }
     return render(request, "live_lab/experiment.html", context)
 

@@ -1,0 +1,234 @@
+"""The experiments that break a worker: each runs on a sandbox worker of its own (live_lab/sandbox.py),
+configured by the learner, and its script kills the worker's pool process or the whole worker.
+
+What each shows was checked against Celery 5.7 and kombu 5.7 and is asserted by
+tests/live_lab/test_sandbox_experiments.py on real sandbox workers, in each mode where it holds:
+- celery/worker/request.py `Request.on_failure`: a pool process that dies raises WorkerLostError
+  in the worker's main process. Without acks_late the message was acknowledged when the task
+  started, so FAILURE is stored and nothing runs again. With acks_late, `task_acks_on_failure`
+  (True by default) acknowledges it and stores FAILURE all the same; only with
+  `task_reject_on_worker_lost` is the message rejected with requeue=True, no failure stored
+  or signalled, and the task runs again.
+- kombu/transport/redis.py: a message a worker fetched sits in the `unacked` hash until it is
+  acknowledged; `restore_visible` puts back those older than `visibility_timeout`. A message
+  with an ETA is held unacknowledged until it runs (even without acks_late), so an ETA further
+  than the visibility timeout is handed out again, to the same worker: the task runs twice.
+- kombu/transport/filesystem.py: a message's file is deleted when a worker fetches it; there is
+  no visibility timeout and nothing to restore, so a worker killed whole loses what it held
+  (a warm shutdown puts unacknowledged messages back: kombu's virtual `restore_at_shutdown`).
+"""
+
+from django.conf import settings
+
+from live_lab import forms, tasks
+from live_lab.experiments import READY_TRUE, Experiment, Prediction, SandboxSpec, observe
+from live_lab.sandbox import SandboxFailed
+from live_lab.sandbox_config import SandboxConfig
+
+RUNS_CHOICES = ("never", "once", "twice", "3 times")
+READY_FALSE = Prediction("ready", "What will ready() return at the end?", ("True", "False"), "False")
+
+
+def runs_prediction(answer: str) -> Prediction:
+    return Prediction("runs", "How many times will the task start (lane 2)?", RUNS_CHOICES, answer)
+
+
+def kill_after_start(script, kill) -> None:
+    """Wait for the task's start, wait the chosen moment, then kill (`kill(script)`)."""
+    if not script.wait_for_event("started", timeout=20):
+        raise SandboxFailed("the task never started on the sandbox worker")
+    script.pause(script.params["kill_after"])
+    kill(script)
+
+
+def kill_the_pool_process(script) -> None:
+    """Kill the pool process mid-task; the worker replaces it and decides the task's fate."""
+    kill_after_start(script, lambda s: s.kill_pool_process())
+    # WorkerLostError comes worker_lost_wait (2 s here) after the kill; a requeued task runs
+    # again in full: at most 10 s more.
+    script.wait_for_last_word(timeout=20)
+    script.count_runs()
+
+
+def kill_and_restart_the_worker(script) -> None:
+    """Kill the whole worker mid-task, start a new one on the same queue, wait for a redelivery."""
+    kill_after_start(script, lambda s: s.kill_worker())
+    script.restart_worker()
+    # Redis hands an unacknowledged message out again once visibility_timeout has passed since
+    # it was fetched (the sandbox looks every second); the filesystem broker never does.
+    config = script.sandbox.config
+    wait = config.visibility_timeout + 12 if settings.RUN_MODE == "redis" and config.acks_late else 3
+    script.wait_for_last_word(timeout=min(wait, 40))
+    script.count_runs()
+
+
+def kill_the_worker_for_good(script) -> None:
+    """Kill the whole worker after the task started, and start no other: its last state stays."""
+    kill_after_start(script, lambda s: s.kill_worker())
+    script.pause(3.0)  # nothing more can come: no worker consumes the queue now
+    script.count_runs()
+
+
+def wait_past_the_countdown(script) -> None:
+    """Wait until the countdown has passed and every copy of the message received has run."""
+    countdown = script.run.params["options"]["countdown"]
+    script.pause(countdown + 1.5 - script.seconds_since_send())
+    script.wait_for_last_word(every_copy=True, timeout=15)
+    script.count_runs()
+
+
+KILL_CHOICES = ("acks_late", "reject_on_worker_lost", "track_started", "prefetch_multiplier")
+TASK_CODE = "long_job.apply_async((seconds,), queue=sandbox_queue)"
+
+SANDBOX_EXPERIMENTS = [
+    Experiment(
+        id="pool-killed",
+        title="A pool process killed mid-task (Celery's defaults)",
+        summary="A sandbox worker with Celery's defaults runs a 3-second task; its pool process is "
+        "SIGKILLed one second in, as the out-of-memory killer would.",
+        task=tasks.long_job,
+        form=forms.KillMidTaskForm,
+        lane1=("PENDING", "FAILURE"),
+        lane2=("published", "received", "started", "failed"),
+        lesson="The worker's main process sees its child die and stores FAILURE with WorkerLostError "
+        "(ready() True). Without acks_late the message was acknowledged when the task started: the "
+        "task is not run again.",
+        client_code=observe(TASK_CODE, "# one second after it started: os.kill(<pool process>, SIGKILL)"),
+        predictions=(READY_TRUE, runs_prediction("once")),
+        sandbox=SandboxSpec(kill_the_pool_process, SandboxConfig(), KILL_CHOICES),
+    ),
+    Experiment(
+        id="pool-killed-acks-late",
+        title="A pool process killed mid-task, with acks_late",
+        summary="The same kill, on a worker with task_acks_late=True.",
+        task=tasks.long_job,
+        form=forms.KillMidTaskForm,
+        lane1=("PENDING", "FAILURE"),
+        lane2=("published", "received", "started", "failed"),
+        lesson="acks_late alone does not bring the task back: since Celery 4, a task whose process died "
+        "is acknowledged anyway (task_acks_on_failure is True) and stored as FAILURE with "
+        "WorkerLostError, because a task that kills its process would otherwise loop for ever. It "
+        "runs once.",
+        client_code=observe(TASK_CODE, "# one second after it started: os.kill(<pool process>, SIGKILL)"),
+        predictions=(READY_TRUE, runs_prediction("once")),
+        sandbox=SandboxSpec(kill_the_pool_process, SandboxConfig(acks_late=True), KILL_CHOICES),
+    ),
+    Experiment(
+        id="pool-killed-reject",
+        title="A pool process killed mid-task, with acks_late and task_reject_on_worker_lost",
+        summary="The same kill, on a worker with task_acks_late=True and task_reject_on_worker_lost=True.",
+        task=tasks.long_job,
+        form=forms.KillMidTaskForm,
+        lane1=("PENDING", "SUCCESS"),
+        lane2=("published", "received", "started", "received", "started", "succeeded"),
+        lesson="With reject_on_worker_lost the worker rejects the message with requeue=True: nothing is "
+        "stored and no failure is reported, the broker hands the message out again, and the task runs "
+        "a second time from the start. Lane 1 never shows the first attempt; lane 2 shows both. The "
+        "task must be safe to run twice (idempotent).",
+        client_code=observe(TASK_CODE, "# one second after it started: os.kill(<pool process>, SIGKILL)"),
+        predictions=(READY_TRUE, runs_prediction("twice")),
+        sandbox=SandboxSpec(
+            kill_the_pool_process, SandboxConfig(acks_late=True, reject_on_worker_lost=True), KILL_CHOICES
+        ),
+    ),
+    Experiment(
+        id="worker-killed",
+        title="The whole worker killed mid-task, then started again (acks_late)",
+        summary="A sandbox worker with acks_late runs a 3-second task; one second in, the worker and its "
+        "pool are SIGKILLed, and a new worker is started on the same queue.",
+        task=tasks.long_job,
+        form=forms.KillMidTaskForm,
+        lane1=("PENDING", "SUCCESS"),
+        lane2=("published", "received", "started", "received", "started", "succeeded"),
+        lesson="A worker killed whole stores, acknowledges and reports nothing. On Redis the message "
+        "waits in the `unacked` hash; once visibility_timeout has passed since it was fetched, the new "
+        "worker puts it back in the queue and runs it: the task runs twice, the second time on the new "
+        "worker. Without acks_late it was acknowledged at the start and is lost. With Celery's default "
+        "visibility timeout, the redelivery comes an hour later.",
+        client_code=observe(
+            TASK_CODE,
+            "# one second after it started: os.kill(<worker and its pool>, SIGKILL)",
+            "# then a new `celery worker` on the same queue",
+        ),
+        predictions=(READY_TRUE, runs_prediction("twice")),
+        sandbox=SandboxSpec(
+            kill_and_restart_the_worker,
+            SandboxConfig(acks_late=True, visibility_timeout=5),
+            ("acks_late", "track_started", "visibility_timeout", "prefetch_multiplier", "pool"),
+            modes="Redis shows the redelivery after visibility_timeout. The filesystem broker shows "
+            "the loss instead.",
+            embedded="this site runs the filesystem broker, which has no visibility timeout: it deletes a "
+            "message's file when a worker fetches it, and keeps unacknowledged messages only in that "
+            "worker's memory (put back on a warm shutdown, never after SIGKILL). So here the task is "
+            "lost even with acks_late: it reads PENDING for ever and runs once. Run the lab in Redis mode "
+            "to see the redelivery.",
+            embedded_outcome=(
+                ("PENDING",),
+                ("published", "received", "started"),
+                {"ready": "False", "runs": "once"},
+            ),
+        ),
+    ),
+    Experiment(
+        id="eta-beyond-visibility",
+        title="A countdown longer than the visibility timeout",
+        summary="A short task sent with countdown=6 to a sandbox worker whose Redis visibility_timeout "
+        "is 4 s.",
+        task=tasks.long_job,
+        form=forms.CountdownOnSandboxForm,
+        lane1=("PENDING", "SUCCESS"),
+        lane2=("published", "received", "received", "started", "succeeded", "started", "succeeded"),
+        lesson="The worker holds a message with an ETA (countdown) unacknowledged until it runs, "
+        "acks_late or not. On Redis, once visibility_timeout has passed, the message is handed out "
+        "again, to the same worker, which now holds two copies: at the ETA the task runs twice. Lane 1 "
+        "shows one SUCCESS; lane 2 shows both runs. Keep ETAs and countdowns well below the visibility "
+        "timeout, or raise it.",
+        client_code=observe("long_job.apply_async((0.5,), countdown=countdown, queue=sandbox_queue)"),
+        predictions=(READY_TRUE, runs_prediction("twice")),
+        sandbox=SandboxSpec(
+            wait_past_the_countdown,
+            SandboxConfig(visibility_timeout=4),
+            ("visibility_timeout", "acks_late", "prefetch_multiplier"),
+            modes="Only Redis has a visibility timeout; the filesystem broker runs the task once.",
+            embedded="this site runs the filesystem broker, which has no visibility timeout (a worker "
+            "deletes a message's file when it fetches it, and holds it in memory until the ETA), so "
+            "here the task runs once. Run the lab in Redis mode to see it run twice.",
+            embedded_outcome=(
+                ("PENDING", "SUCCESS"),
+                ("published", "received", "started", "succeeded"),
+                {"ready": "True", "runs": "once"},
+            ),
+        ),
+        notes=(
+            "Each copy of the message is received and run on its own, one after the other here (one "
+            "pool process).",
+            "What the broker holds shows the message unacknowledged, then gone: the worker fetches the "
+            "copy put back within milliseconds, under the same delivery tag (kombu assigns it when the "
+            "message is published), between two of the lab's looks.",
+        ),
+    ),
+    Experiment(
+        id="orphaned-started",
+        title="Stuck in STARTED: the worker died after the start was stored",
+        summary="A sandbox worker with track_started=True runs a 3-second task; one second in, the "
+        "whole worker is SIGKILLed and no other is started.",
+        task=tasks.long_job,
+        form=forms.KillMidTaskForm,
+        lane1=("PENDING", "STARTED"),
+        lane2=("published", "received", "started"),
+        lesson="STARTED was stored when the task started; the killed worker never stores anything "
+        "again, so AsyncResult reads STARTED for ever (ready() False), as monitoring tools show "
+        "“stuck” tasks. Nothing in the result backend can tell a running task from an orphan: ask "
+        "the workers (inspect().query_task) or put a deadline on it.",
+        client_code=observe(
+            TASK_CODE, "# one second after it started: os.kill(<worker and its pool>, SIGKILL)"
+        ),
+        predictions=(READY_FALSE, runs_prediction("once")),
+        sandbox=SandboxSpec(
+            kill_the_worker_for_good,
+            SandboxConfig(track_started=True),
+            ("track_started", "acks_late", "prefetch_multiplier", "pool"),
+            modes="Both brokers show it: no worker is left to receive the message again.",
+        ),
+    ),
+]
