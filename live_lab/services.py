@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from kombu import Exchange, Queue
 
 from config.celery import app
 from live_lab.challenges import Challenge, end_forgotten_attempts, run_in_background
@@ -287,19 +288,23 @@ def run_on_sandbox(run: LabRun, sandbox: Sandbox) -> None:
         dispatcher.wake()  # its slot is free: a run waiting for a sandbox can have it
 
 
-def delete_queue(queue: str) -> None:
-    """Delete a sandbox's private queue and its exchange from the broker (with what a kill left
+def delete_queue(name: str) -> None:
+    """Delete a sandbox's private queue and its binding from the broker (with what a kill left
     in it), and on Redis its unacknowledged messages. Harmless if it fails: nobody consumes
     that queue again."""
+    # kombu deletes only the bindings this process declared: declare it (as Celery did, an
+    # exchange of the same name), then delete it.
+    queue = Queue(name, Exchange(name), routing_key=name)
     try:
         with app.connection_for_write() as connection_to_broker:
             channel = connection_to_broker.default_channel
-            channel.queue_delete(queue)
-            channel.exchange_delete(queue)  # Celery declared an exchange of the same name for it
+            bound = queue(channel)
+            bound.declare()
+            bound.delete()
             if settings.RUN_MODE == "redis":
-                channel.client.delete(*unacked_keys(queue).values())
+                channel.client.delete(*unacked_keys(name).values())
     except Exception:  # the broker is down for a moment: a few stale messages stay in it
-        logger.warning("Could not delete the sandbox queue %s", queue, exc_info=True)
+        logger.warning("Could not delete the sandbox queue %s", name, exc_info=True)
 
 
 # After its script returned, a sandbox run ends within the observer's GRACE (1 s); its worker
