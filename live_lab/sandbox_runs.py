@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from live_lab.models import LabCall, LabEvent, LabRun
 from live_lab.observer import TICK, RunObserver, observatory
-from live_lab.run_changes import note_change, publish_run_changes
 from live_lab.sandbox import Sandbox
 
 # A task killed with its worker is never reported again: a script waiting for a report that
@@ -85,7 +84,7 @@ class SandboxScript:
 
     def note(self, key: str, code: str, outcome: str, detail: str = "") -> None:
         """One action of the script, or what it counted, as a client call of the run."""
-        LabCall.objects.create(
+        call = LabCall.objects.create(
             run=self.run,
             key=key,
             code=code,
@@ -93,8 +92,8 @@ class SandboxScript:
             outcome=outcome,
             detail=detail[:1000],
         )
-        note_change(self.run.pk)
-        publish_run_changes([self.run.pk])
+        self.observer.add_rows(calls=[call])  # as the observer does for a client call
+        self.observer.announce()
         observatory.poke(self.run.pk)
 
     def count_runs(self) -> None:
