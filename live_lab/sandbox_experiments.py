@@ -202,9 +202,9 @@ SANDBOX_EXPERIMENTS = [
         notes=(
             "Each copy of the message is received and run on its own, one after the other here (one "
             "pool process).",
-            "What the broker holds shows the message unacknowledged, then gone: the worker fetches the "
-            "copy put back within milliseconds, under the same delivery tag (kombu assigns it when the "
-            "message is published), between two of the lab's looks.",
+            "What the broker holds may show the message unacknowledged, then gone: the worker fetches "
+            "the copy put back within milliseconds, under the same delivery tag (kombu assigns it when "
+            "the message is published), between two of the lab's looks.",
         ),
     ),
     Experiment(

@@ -88,7 +88,7 @@ def test_each_sandbox_experiment_shows_its_documented_lanes_and_grades_the_predi
     assert run.status == LabRun.Status.FINISHED, run.ending
     assert run.sandbox_hostname.startswith("sandbox-")
     page = client.get(f"/lab/runs/{run.pk}/").content.decode()
-    assert f"Ran on a sandbox worker of its own, <code>{run.sandbox_hostname}</code>" in page
+    assert f"On a sandbox worker of its own, <code>{run.sandbox_hostname}</code>" in page
     states = []
     for state in run.observations.values_list("state", flat=True):
         if not states or states[-1] != state:
@@ -106,16 +106,14 @@ def test_each_sandbox_experiment_shows_its_documented_lanes_and_grades_the_predi
     else:
         assert set(workers) == {run.sandbox_hostname}
     # Lane 3: what the broker held. At the end the message is gone (acknowledged, or taken by a
-    # worker that died with it); on Redis a message handed out again was seen put back first.
+    # worker that died with it). On Redis it was unacknowledged first; when it is handed out
+    # again, the worker waiting on the queue fetches it within milliseconds of its restore, under
+    # the same delivery tag, so lane 3 (a look every 50 ms) may or may not see it put back.
     readings = list(run.broker_readings.values_list("where", "detail"))
     assert readings[-1][0] == "gone", readings
-    if REDIS and experiment_id == "worker-killed":  # nobody fetched it until the new worker did
-        wheres = [where for where, _ in readings]
-        assert wheres.index("unacked") < wheres.index("restored") < len(wheres) - 1, readings
-    if REDIS and experiment_id == "eta-beyond-visibility":
-        # Put back and fetched again by its own worker within milliseconds, under the same delivery
-        # tag: lane 3 (sampled every 50 ms) shows it unacked, then gone; lane 2 shows both runs.
-        assert [where for where, _ in readings] == ["unacked", "gone"], readings
+    held_unacknowledged = experiment.sandbox.defaults.acks_late or experiment_id == "eta-beyond-visibility"
+    if REDIS and held_unacknowledged:  # while it runs (acks_late) or waits for its countdown
+        assert "unacked" in [where for where, _ in readings], readings
     graded = {call.key: call.outcome for call in run.calls.all()}
     assert graded["runs"] == answers["runs"]
     assert run.is_prediction_right is True, (states, graded)
