@@ -237,8 +237,10 @@ def read_lane_rows(run: LabRun) -> LaneRows:
 
 
 def run_lanes(run_id: int) -> Lanes:
-    """The lanes of a run, fresh from the database. Five queries (seven for a waiting run)."""
-    return lanes_from(read_lane_rows(LabRun.objects.get(pk=run_id)))
+    """The lanes of a run, fresh from the database. Five queries; three for a waiting run (the
+    run and its place in line: it has no rows until it is sent)."""
+    run = LabRun.objects.get(pk=run_id)
+    return lanes_from(LaneRows(run, [], [], [], []) if run.is_waiting else read_lane_rows(run))
 
 
 def lanes_from(rows: LaneRows) -> Lanes:

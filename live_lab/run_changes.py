@@ -177,6 +177,10 @@ class RemoteRunWatch:
         self.observed_here = lambda run_id: False
         self.pages: dict[int, int] = {}  # run id → open pages of it in this process
         self.versions: dict[int, tuple] = {}  # run id → the version its pages show
+        # Redis mode: run id → a version found in the database that its pages did not show. A
+        # page is woken when the next look finds the same: a row stored a moment before its
+        # message arrives is not a lost message.
+        self.differing: dict[int, tuple] = {}
         self.subscription = None
         self.new_page = threading.Event()  # look soon: a page opened
         # Subscribed again: wake every page at the next look, since what was published while
@@ -288,11 +292,15 @@ class RemoteRunWatch:
             # A run no page has shown yet is left to the page's own first read, but after a
             # fresh subscription.
             wake_all, self.wake_all = self.wake_all, False
-            changed = [
+            differing = [
                 run_id
                 for run_id in remote
                 if (wake_all or run_id in self.versions) and self.versions.get(run_id) != versions.get(run_id)
             ]
+            changed = differing
+            if settings.RUN_MODE == "redis" and not wake_all:
+                changed = [r for r in differing if self.differing.get(r) == versions.get(r)]
+                self.differing = {r: versions.get(r) for r in differing if r not in changed}
             for run_id in changed:
                 self.versions[run_id] = versions.get(run_id)
         for run_id in changed:

@@ -90,7 +90,12 @@ def test_the_page_watchers_two_query_look_counts_what_the_rendered_lanes_hold(dj
     learner = make_learner()
     runs = [
         LabRun.objects.create(
-            owner=learner, experiment="success", task_id=f"task-{n}", prediction=["PENDING"]
+            owner=learner,
+            experiment="success",
+            task_id=f"task-{n}",
+            prediction=["PENDING"],
+            status=LabRun.Status.RUNNING,  # sent: a waiting run has no rows
+            sent_at=timezone.now(),
         )
         for n in range(3)
     ]
