@@ -131,6 +131,9 @@ class Experiment:
     # client calls were made.
     without_worker: bool = False
     sandbox: SandboxSpec | None = None
+    # States whose absence from lane 1, while lane 2 shows the worker got there, is the lesson:
+    # the run page points them out (and any state the learner predicted but never read).
+    points_out: tuple[str, ...] = ()
 
     @property
     def task_source(self) -> str:
@@ -193,6 +196,7 @@ EXPERIMENTS = {
             lesson="The backend only learns of the task when it ends: while the worker runs it, "
             "AsyncResult still says PENDING.",
             client_code=observe("add.delay(x, y, seconds=seconds)"),
+            points_out=("STARTED",),
         ),
         Experiment(
             id="failure",
@@ -237,6 +241,7 @@ EXPERIMENTS = {
             lesson="Without track_started nothing is stored when the task starts: a running task "
             "reads PENDING, exactly like a queued one or an unknown id.",
             client_code=observe("slow.delay(seconds)"),
+            points_out=("STARTED",),
         ),
         Experiment(
             id="slow-tracked",
@@ -289,9 +294,12 @@ EXPERIMENTS = {
             task=tasks.add,
             form=forms.RevokeQueuedForm,
             lane1=("PENDING", "REVOKED"),
-            lane2=("published", "received", "revoked"),
-            lesson="The worker that holds the message marks it REVOKED as soon as the revoke command "
-            "reaches it; ready() is True and get() raises TaskRevokedError. The task never runs.",
+            # Until the run ends; the worker discards the message when its countdown ends: a
+            # second "revoked" (celery/worker/request.py), after the run.
+            lane2=("published", "received", "revoke arrived", "revoked"),
+            lesson="The worker that holds the message stores REVOKED as soon as the revoke command "
+            "reaches it (Celery 5.7); ready() is True and get() raises TaskRevokedError. The task "
+            "never runs.",
             client_code=observe(
                 "add.apply_async((2, 3), countdown=countdown)",
                 "# one second later, while the worker holds it until its countdown ends:",
@@ -303,6 +311,13 @@ EXPERIMENTS = {
                 Step("get", "result.get()", ("state", "REVOKED"), lambda r: outcome_of(lambda: get_now(r))),
             ),
             predictions=(READY_TRUE, get_prediction("result.get()", RAISES_REVOKED)),
+            notes=(
+                "The client's revoke() stores nothing: it broadcasts a command. Lane 2 shows the "
+                "worker that holds the message storing REVOKED when the command arrives "
+                "(celery/worker/control.py). The worker keeps the message until its countdown "
+                "ends, then discards it unrun: a second “revoked”, after this run is over "
+                "(reload the page to see it).",
+            ),
         ),
         Experiment(
             id="revoke-running",
@@ -311,11 +326,13 @@ EXPERIMENTS = {
             task=tasks.slow_tracked,
             form=forms.SleepForm,
             lane1=("PENDING", "STARTED", "SUCCESS"),
-            lane2=("published", "received", "started", "succeeded"),
-            lesson="revoke() only tells workers not to start the task: one already running finishes "
-            "and stores SUCCESS. Stopping it takes terminate=True.",
+            lane2=("published", "received", "started", "revoke arrived", "succeeded"),
+            lesson="revoke() only tells workers not to start the task: the revoke reaches the "
+            "worker, which lets the running task finish and store SUCCESS. Stopping it takes "
+            "terminate=True.",
             client_code=observe("slow_tracked.delay(seconds)", "result.revoke()  # once it reads STARTED"),
             steps=(Step("revoke", "result.revoke()", ("state", "STARTED"), lambda r: outcome_of(r.revoke)),),
+            points_out=("REVOKED",),
         ),
         Experiment(
             id="revoke-terminate",
@@ -324,7 +341,7 @@ EXPERIMENTS = {
             task=tasks.slow_tracked,
             form=forms.SleepForm,
             lane1=("PENDING", "STARTED", "REVOKED"),
-            lane2=("published", "received", "started", "revoked"),
+            lane2=("published", "received", "started", "revoke arrived", "revoked"),
             lesson="terminate=True sends SIGTERM to the pool process running the task; the worker "
             "stores REVOKED. The task's own code gets no chance to clean up: a last resort.",
             client_code=observe(
@@ -378,6 +395,7 @@ EXPERIMENTS = {
                 get_prediction("sent.get(timeout=1.0)", RETURNS, key="get-sent"),
                 get_prediction("result.get(timeout=1.0)", RAISES_TIMEOUT),
             ),
+            points_out=("SUCCESS",),
         ),
         Experiment(
             id="forget",

@@ -170,9 +170,12 @@ class LabEvent(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         REVOKED = "revoked"
+        # The revoke command reached the worker that holds the task (not a signal: our wrapper
+        # of the worker's `revoke` command, live_lab/worker_signals.py).
+        REVOKE_ARRIVED = "revoke arrived"
 
     task_id = models.CharField(max_length=36, db_index=True)
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
     hostname = models.CharField(max_length=255, blank=True)
     detail = models.TextField(blank=True)
     at = models.DateTimeField()

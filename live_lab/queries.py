@@ -2,7 +2,7 @@
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from config.celery import app
 from learn.models import ExperimentLink
+from live_lab.experiments import Experiment, get_experiment
 from live_lab.fair_share import Waiting, runs_ahead
 from live_lab.grading import GradedPrediction, graded_predictions, observed_states
 from live_lab.models import (
@@ -168,6 +169,79 @@ def queue_place(run: LabRun) -> QueuePlace | None:
     return QueuePlace(ahead, sum(on_worker.values()), on_worker[run.owner_id], settings.LAB_SLOTS_PER_LEARNER)
 
 
+@dataclass(frozen=True)
+class Moment:
+    """One line of the run's merged timeline: both lanes interleaved on the one clock (the
+    narrow screen's view), and what the screen-reader log announces, each `key` once."""
+
+    after_ms: float
+    lane: str  # "code" (lane 1: readings and client calls) or "worker" (lane 2)
+    key: str  # the same for the same row in every render: the page announces it once
+    what: str  # the state, the call, or the worker's event
+    detail: str  # .info and the booleans, what the call did, the host and the event's detail
+    is_news: bool  # announced: a lane-1 reading only when its state changed
+
+    @property
+    def is_call(self) -> bool:
+        return self.key.startswith("call-")
+
+    @property
+    def lane_label(self) -> str:
+        """The lane's name on each line of the timeline: colour is never alone."""
+        return LANE_LABELS.get(self.lane, self.lane)
+
+    @property
+    def spoken(self) -> str:
+        """What the log says: "612 ms, your code reads SUCCESS"."""
+        if self.lane != "code":
+            return f"{self.after_ms:.0f} ms, the {self.lane_label}: {self.what}"
+        if self.is_call:
+            return f"{self.after_ms:.0f} ms, your code called {self.what}: {self.detail}"
+        return f"{self.after_ms:.0f} ms, your code reads {self.what}"
+
+
+LANE_LABELS = {"code": "your code", "worker": "worker"}
+
+
+def reading_key(observation: LabObservation) -> str:
+    """The key of a lane-1 reading, the same before it is stored (pushed alone) and after."""
+    return f"reading-{observation.after_ms:.3f}"
+
+
+def timeline_of(observations: list, calls: list, events: list, broker: list = ()) -> list[Moment]:
+    """The lanes as one list, in the order of the one clock (ms since the send)."""
+    moments = []
+    previous = None
+    for seen in observations:
+        booleans = f"ready() {seen.is_ready}, successful() {seen.is_successful}, failed() {seen.is_failed}"
+        moments.append(
+            Moment(
+                seen.after_ms,
+                "code",
+                reading_key(seen),
+                seen.state,
+                f".info {seen.info}; {booleans}",
+                is_news=seen.state != previous,
+            )
+        )
+        previous = seen.state
+    for call in calls:
+        moments.append(
+            Moment(call.after_ms, "code", f"call-{call.key}", call.code, call.outcome, is_news=True)
+        )
+    for event in events:
+        label = f"{event.task_label}: " if event.task_label else ""
+        detail = " · ".join(part for part in (event.hostname, event.detail) if part)
+        moments.append(
+            Moment(event.after_ms, "worker", f"event-{event.pk}", f"{label}{event.kind}", detail, True)
+        )
+    for reading in broker:
+        label = f"{reading.task_label}: " if reading.task_label else ""
+        what = f"{label}{reading.place}"
+        moments.append(Moment(reading.after_ms, "broker", f"broker-{reading.pk}", what, reading.detail, True))
+    return sorted(moments, key=lambda moment: moment.after_ms)
+
+
 @dataclass
 class Lanes:
     run: LabRun
@@ -180,6 +254,8 @@ class Lanes:
     graded: list[GradedPrediction]
     queue: "QueuePlace | None" = None
     broker: list[LabBrokerReading] = ()  # lane 3: where the broker held the run's messages
+    timeline: list[Moment] = field(default_factory=list)
+    experiment: Experiment | None = None  # None: a run of an experiment no longer in the catalog
 
     @property
     def is_over(self) -> bool:
@@ -197,11 +273,13 @@ class Lanes:
         return with_progress[-1] if with_progress else None
 
 
-# Which lane-2 event would show up in lane 1 as which state, if a reader saw it.
-EVENT_STATES = {
-    LabEvent.Kind.STARTED: "STARTED",
-    LabEvent.Kind.RETRIED: "RETRY",
-    LabEvent.Kind.REVOKED: "REVOKED",
+# Which lane-2 events would show up in lane 1 as which state, if a reader saw it.
+STATE_EVENTS = {
+    "STARTED": [LabEvent.Kind.STARTED],
+    "RETRY": [LabEvent.Kind.RETRIED],
+    "SUCCESS": [LabEvent.Kind.SUCCEEDED],
+    "FAILURE": [LabEvent.Kind.FAILED],
+    "REVOKED": [LabEvent.Kind.REVOKE_ARRIVED, LabEvent.Kind.REVOKED],
 }
 
 
@@ -236,6 +314,26 @@ def read_lane_rows(run: LabRun) -> LaneRows:
     )
 
 
+def missed_states(run: LabRun, experiment: Experiment | None, events: list, states: list[str]) -> list[str]:
+    """What lane 1 never read though the worker did it, said only where it matters in this run:
+    the states the experiment is about (`Experiment.points_out`: STARTED in slow-untracked,
+    SUCCESS in ignore-result) and those the learner predicted."""
+    wanted = [*(experiment.points_out if experiment else ()), *run.prediction]
+    missed = []
+    for state, kinds in STATE_EVENTS.items():
+        if state not in wanted or state in states:
+            continue
+        reported = [e for e in events if e.task_id == run.task_id and e.kind in kinds]
+        if reported:
+            first = reported[0]
+            when = f"{len(reported)} times, first at" if len(reported) > 1 else "at"
+            missed.append(
+                f"The worker reported “{first.kind}” {when} {first.after_ms:.0f} ms, "
+                f"but AsyncResult never read {state}."
+            )
+    return missed
+
+
 def run_lanes(run_id: int) -> Lanes:
     """The lanes of a run, fresh from the database. Five queries; three for a waiting run (the
     run and its place in line: it has no rows until it is sent)."""
@@ -259,19 +357,27 @@ def lanes_from(rows: LaneRows) -> Lanes:
         reading.task_label = labels.get(reading.task_id, "callback" if labels else "")
         reading.place = broker_place(reading, events)
     states = observed_states(run, observations=observations)
-    missed = []
-    for kind, state in EVENT_STATES.items():
-        times = [e.after_ms for e in events if e.task_id == run.task_id and e.kind == kind]
-        if times and state not in states:
-            when = f"{len(times)} times, first at" if len(times) > 1 else "at"
-            missed.append(
-                f"The worker reported “{kind}” {when} {times[0]:.0f} ms, but AsyncResult never read {state}."
-            )
+    experiment = get_experiment(run.experiment)
+    missed = missed_states(run, experiment, events, states)
     finished = run.status == LabRun.Status.FINISHED
     graded = graded_predictions(run, observations=observations, calls=calls) if finished else []
     queue = queue_place(run) if run.is_waiting else None
+    timeline = timeline_of(observations, calls, events, broker)
     record = backend_record(run.task_id)
-    return Lanes(run, observations, calls, events, states, missed, record, graded, queue, broker)
+    return Lanes(
+        run,
+        observations,
+        calls,
+        events,
+        states,
+        missed,
+        record,
+        graded,
+        queue,
+        broker=broker,
+        timeline=timeline,
+        experiment=experiment,
+    )
 
 
 def broker_place(reading: LabBrokerReading, events: list) -> str:

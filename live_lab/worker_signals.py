@@ -1,10 +1,11 @@
 """Lane 2 of the lab: Celery signals record what the publisher and the worker did.
 
-The one module where Celery signals write our rows (STYLE.md). Chosen over Celery's task
-events because events need a separate receiver, and on the filesystem broker kombu never
-deletes a receiver's auto-delete queue, so every receiver that ever ran keeps collecting
-files (docs/live-lab.md). Signals run inside the worker and write to the Django database,
-which both run modes share.
+The one module where Celery signals write our rows (STYLE.md); with them, our one wrapper of
+a worker remote-control command, `revoke`, since no signal says that a revoke arrived. Signals
+are chosen over Celery's task events because events need a separate receiver, and on the
+filesystem broker kombu never deletes a receiver's auto-delete queue, so every receiver that
+ever ran keeps collecting files (docs/live-lab.md). Signals run inside the worker and write
+to the Django database, which both run modes share.
 """
 
 import logging
@@ -13,7 +14,10 @@ import queue
 import socket
 import threading
 
-from celery import signals
+from celery import signals, states
+from celery.utils.functional import maybe_list
+from celery.worker import control as worker_control
+from celery.worker import state as worker_state
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
@@ -164,5 +168,50 @@ def on_failed(sender=None, task_id=None, exception=None, **kwargs):
 def on_revoked(sender=None, request=None, terminated=None, signum=None, expired=None, **kwargs):
     # The sender is the task; `request` is its Context here, which has no name.
     if request is not None and sender is not None and is_lab(sender.name):
-        detail = "terminated" if terminated else "expired" if expired else "revoked"
+        detail = "terminated" if terminated else "expired" if expired else "discarded without running"
         record(request.id, LabEvent.Kind.REVOKED, hostname=request.hostname or "", detail=detail)
+
+
+# Celery's own handler of the `revoke` remote-control command, which the wrapper below calls.
+celery_revoke = worker_control.Panel.data["revoke"]
+
+
+@worker_control.control_command(name="revoke", variadic="task_id", signature="[id1 [id2 [... [idN]]]]")
+def revoke_and_record(state, task_id, terminate=False, signal=None, **kwargs):
+    """Revoke task by task id (or list of ids): Celery's own command, recorded in lane 2.
+
+    For each lab task this worker holds, lane 2 gets the revoke's arrival and, when this worker
+    stored REVOKED at once, who did. In Celery 5.7 (celery/worker/control.py `_revoke`) the
+    worker stores REVOKED on arrival for a task it holds but has not started (a countdown, a
+    reserved message); a running task is only flagged (it runs on) unless terminate=True kills
+    its pool process (then task_revoked reports it). A worker that does not hold the task
+    stores REVOKED too while it reads PENDING. A message flagged before it started is still
+    discarded later, when its turn comes: task_revoked, a second "revoked".
+    """
+    held = {}
+    for one_id in set(maybe_list(task_id) or []):
+        request = worker_state.requests.get(one_id)
+        if request is not None and is_lab(request.name):
+            held[one_id] = request
+    running = {one_id for one_id, request in held.items() if request in worker_state.active_requests}
+    stored_before = {}
+    for one_id, request in held.items():
+        if one_id not in running:
+            detail = "not started yet: flagged, never to run"
+            stored_before[one_id] = request.task.backend.get_state(one_id)
+        elif terminate:
+            detail = "running: terminate=True, the worker kills its pool process"
+        else:
+            detail = "running: only flagged, it runs on (no terminate)"
+        record(one_id, LabEvent.Kind.REVOKE_ARRIVED, hostname=state.hostname, detail=detail)
+    answer = celery_revoke(state, task_id, terminate=terminate, signal=signal, **kwargs)
+    for one_id, before in stored_before.items():
+        if held[one_id].task.backend.get_state(one_id) != states.REVOKED:
+            continue
+        if before == states.REVOKED:
+            # Every worker the broadcast reaches stores REVOKED for an id it does not hold.
+            detail = "REVOKED was stored already, by another worker that got the same revoke"
+        else:
+            detail = "this worker stored REVOKED as the revoke arrived, before the task started"
+        record(one_id, LabEvent.Kind.REVOKED, hostname=state.hostname, detail=detail)
+    return answer

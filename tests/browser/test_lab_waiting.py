@@ -35,7 +35,7 @@ def test_a_waiting_run_says_why_then_runs_and_shows_how_long_it_waited(browser, 
     fire(page, "slow-untracked", "PENDING, SUCCESS", **{"Seconds the task sleeps:": 4})
     fire(page, "success", "PENDING, SUCCESS", **{"Seconds the task sleeps:": 0})
 
-    waiting = page.get_by_role("status").filter(has_text="Waiting for a worker slot")
+    waiting = page.locator(".waiting").filter(has_text="Waiting for a worker slot")
     expect(waiting).to_contain_text("At most 1 of your runs run on the worker at once")
     expect(waiting).to_contain_text("it is never graded")
     screenshot(page, "lab-run-waiting")

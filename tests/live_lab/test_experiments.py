@@ -14,7 +14,7 @@ from django.utils.html import escape
 from live_lab.experiments import EXPERIMENTS
 from live_lab.grading import graded_predictions
 from live_lab.hard_cases import CHAIN_LANE2, ERROR_CALLBACK_LANE2, HARD_CASES, chord_lane2
-from live_lab.models import LabEvent, LabRun
+from live_lab.models import LabEvent, LabObservation, LabRun
 from live_lab.services import MAX_UNFINISHED_RUNS
 from tests.factories import make_learner
 from tests.live_lab.runs import wait_until_over
@@ -112,6 +112,12 @@ def test_each_experiment_shows_the_documented_lanes_on_a_real_worker(client, cel
         time.sleep(0.05)
     kinds = list(LabEvent.objects.filter(task_id=run.task_id).values_list("kind", flat=True))
     assert in_documented_order(kinds) == experiment.lane2
+    if experiment_id == "revoke-queued":  # over once the worker stored REVOKED, not at the countdown's end
+        stored = LabEvent.objects.get(task_id=run.task_id, kind="revoked")
+        assert "REVOKED" in stored.detail, stored.detail  # by the holder, or by another worker first
+        assert (
+            stored.at <= run.finished_at < run.sent_at + timedelta(seconds=PARAMS[experiment_id]["countdown"])
+        )
     for header_id in run.related_ids:  # a chord's header tasks: each one runs once
         header = LabEvent.objects.filter(task_id=header_id).values_list("kind", flat=True)
         assert tuple(header) == ("published", "received", "started", "succeeded")
@@ -472,3 +478,43 @@ def test_each_hard_case_shows_three_lanes_and_grades_predictions(client, celery_
     assert "Your prediction was <strong>right</strong>" in page
     if experiment_id == "countdown" and settings.RUN_MODE == "redis":
         assert "reserved by a worker, not acknowledged" in page, "lane 2 says it had not started"
+
+
+def finished_run(learner, experiment_id: str, states: list[str], events: list[str]) -> LabRun:
+    """A graded run as the observer leaves it: one reading per state, 100 ms apart; lane-2
+    rows 10 ms apart."""
+    sent_at = timezone.now() - timedelta(minutes=1)
+    run = LabRun.objects.create(
+        owner=learner,
+        experiment=experiment_id,
+        task_id=f"{experiment_id}-{learner.pk}",
+        prediction=states,
+        is_prediction_right=True,
+        status=LabRun.Status.FINISHED,
+        sent_at=sent_at,
+        finished_at=sent_at + timedelta(seconds=1),
+    )
+    for n, state in enumerate(states):
+        is_ready = state in ("SUCCESS", "FAILURE")
+        LabObservation.objects.create(
+            run=run, after_ms=n * 100, state=state, info="None", is_ready=is_ready, is_successful=is_ready
+        )
+    for n, kind in enumerate(events):
+        LabEvent.objects.create(task_id=run.task_id, kind=kind, at=sent_at + timedelta(milliseconds=10 * n))
+    return run
+
+
+@pytest.mark.django_db
+def test_the_missed_state_note_speaks_of_what_each_experiment_is_about(client):
+    learner = make_learner()
+    client.force_login(learner)
+    ran = ["published", "received", "started", "succeeded"]
+    ignored = finished_run(learner, "ignore-result", ["PENDING"], ran)
+    failed = finished_run(learner, "failure", ["PENDING", "FAILURE"], ran[:3] + ["failed"])
+
+    ignored_page = page_of(client, ignored)
+    failed_page = page_of(client, failed)
+
+    assert "The worker reported “succeeded” at 30 ms, but AsyncResult never read SUCCESS." in ignored_page
+    assert "never read STARTED" not in ignored_page + failed_page  # neither run is about it
+    assert f"<strong>What this shows:</strong> {escape(EXPERIMENTS['ignore-result'].lesson)}" in ignored_page
