@@ -163,7 +163,10 @@ def problems_on(page, name: str, path: str) -> list[str]:
             folder.mkdir(parents=True, exist_ok=True)
             # The whole page in the light scheme; the first screen in the dark one, which
             # is enough to see it and costs a fraction of a tall page's PNG.
-            page.screenshot(path=folder / f"{name}.png", full_page=scheme == "light", caret="initial")
+            # A tall page's PNG can take over 10 s on a loaded machine (CI runs two passes at once).
+            page.screenshot(
+                path=folder / f"{name}.png", full_page=scheme == "light", caret="initial", timeout=60_000
+            )
     page.remove_listener("console", listener)
     if name == "not-found":  # the browser reports the page's own 404 status as an error
         errors = [text for text in errors if "status of 404" not in text]
