@@ -123,7 +123,7 @@ COUNTDOWN = Experiment(
     "queued one; nothing is stored until it runs. The worker received it at once and keeps it in "
     "memory until it is due: on Redis the message stays unacknowledged (the unacked hash) all "
     "that time, which is why a countdown longer than the broker's visibility_timeout (one hour by "
-    "default) gets the task delivered, and run, twice.",
+    "default) gets the task delivered, and run, more than once.",
     client_code=observe(
         "add.apply_async((x, y), countdown=countdown)",
         "result.ready()  # half a second after the send",
