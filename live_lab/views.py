@@ -63,7 +63,8 @@ def healthz(request):
 
 def catalog(request):
     context = {
-        "experiments": EXPERIMENTS.values(),
+        "shared_experiments": [e for e in EXPERIMENTS.values() if e.sandbox is None],
+        "sandbox_experiments": [e for e in EXPERIMENTS.values() if e.sandbox is not None],
         "challenges": CHALLENGES.values(),
         "worker_answers": worker_answers(),
     }

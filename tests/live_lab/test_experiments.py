@@ -365,6 +365,16 @@ def test_the_catalog_lists_every_experiment_without_giving_away_the_states(clien
     assert "AsyncResult shows" not in page
 
 
+@pytest.mark.django_db
+def test_the_catalog_lists_the_sandbox_experiments_apart_and_says_where_the_challenges_are(client):
+    page = client.get("/lab/").content.decode()
+
+    sandbox_section = page[page.index('<h2 id="sandbox">') : page.index('<h2 id="challenges">')]
+    assert escape(EXPERIMENTS["pool-killed"].title) in sandbox_section
+    assert escape(EXPERIMENTS["success"].title) not in sandbox_section
+    assert '<a href="#challenges">challenges</a>' in page
+
+
 # --- Issue 17's hard cases on the shared worker: lane 2 of every task the run sent, and lane 3 ---
 
 HARD = {experiment.id: experiment for experiment in HARD_CASES}
