@@ -107,6 +107,8 @@ def pages_of(demo) -> dict[str, list[tuple[str, str]]]:
             ("dashboard", "/dashboard/"),
             ("lab", "/lab/"),
             ("experiment", "/lab/success/"),
+            ("sandbox-experiment", "/lab/pool-killed/"),
+            ("challenge", "/lab/challenges/worker-death/"),
             ("run", f"/lab/runs/{demo['run'].pk}/"),
             ("join", "/join/"),
         ],
