@@ -312,8 +312,8 @@ EXPERIMENTS = {
             ),
             predictions=(READY_TRUE, get_prediction("result.get()", RAISES_REVOKED)),
             notes=(
-                "The client's revoke() stores nothing: it broadcasts a command. Lane 2 shows the "
-                "worker that holds the message storing REVOKED when the command arrives "
+                "The client's revoke() stores nothing: it broadcasts a command. “What the worker did” "
+                "shows the worker that holds the message storing REVOKED when the command arrives "
                 "(celery/worker/control.py). The worker keeps the message until its countdown "
                 "ends, then discards it unrun: a second “revoked”, after this run is over "
                 "(reload the page to see it).",

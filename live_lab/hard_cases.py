@@ -166,7 +166,7 @@ CHAIN_FAILURE = Experiment(
     form=forms.FailureForm,
     lane1=("PENDING", "FAILURE"),
     lane2=(),
-    lesson="The second task is never sent (lane 2 has no row for it), yet its result reads "
+    lesson="The second task is never sent (“What the worker did” has no row for it), yet its result reads "
     "FAILURE: the worker that ran the failed task stores the same exception for every task "
     "chained after it (Backend._fail_chain, celery/backends/base.py). So get() on the chain's "
     "result raises the first task's exception, and so does result.parent.get(): get() checks "
@@ -229,8 +229,8 @@ CHORD_FAILURE = Experiment(
     form=forms.ChordForm,
     lane1=("PENDING", "FAILURE"),
     lane2=(),
-    lesson="The body never runs (lane 2 has no row for it): once the header is done, the worker "
-    "that finished it stores FAILURE for the body with a ChordError that names the failure "
+    lesson="The body never runs (“What the worker did” has no row for it): once the header is "
+    "done, the worker that finished it stores FAILURE for the body with a ChordError that names the failure "
     "(celery/backends/base.py chord_error_from_stack; on Redis its text names the failed task's "
     "id, on django-db only its exception). The result the chord call returned has the header "
     "as parent, so its get() raises the header task's own exception first; a result rebuilt "
@@ -307,7 +307,7 @@ GROUP_FAILURE = Experiment(
     id="group-failure",
     title="A group with a failing member",
     summary="group(add tasks, and one fail task last): every member runs. The client calls "
-    "get(propagate=False) and get() on the GroupResult; lane 1 follows the failing member.",
+    "get(propagate=False) and get() on the GroupResult; “What your code sees” follows the failing member.",
     task=tasks.fail,
     form=forms.ChordForm,
     lane1=("PENDING", "FAILURE"),
@@ -422,8 +422,8 @@ ERROR_CALLBACK = Experiment(
     lane2=("published", "received", "started", "failed"),
     lesson="The task's own result is FAILURE as ever; the error callback changes nothing about "
     "it. A callback that takes one argument is sent by the failing task's worker as a task of "
-    "its own, with the failed task's id (lane 2: published by the worker, then run), and has a "
-    "result of its own. One that takes (request, exc, traceback) is called in place, inside "
+    "its own, with the failed task's id (“What the worker did”: published by the worker, then "
+    "run), and has a result of its own. One that takes (request, exc, traceback) is called in place, inside "
     "the failing worker process: no message, no result (Backend._call_task_errbacks, "
     "celery/backends/base.py). sig.on_error(errback) is the same as link_error.",
     client_code=(

@@ -155,7 +155,7 @@ def results_lost_ending(run: LabRun) -> str:
             " When Redis answered again it no longer had the state stored before: it was restarted, "
             "and keeps nothing across a restart here (no persistence). So AsyncResult read PENDING "
             "again, as for any id Redis does not know, until the worker stored the next state; "
-            "lane 1 still shows the earlier readings, kept in the lab's own database."
+            "“What your code sees” still shows the earlier readings, kept in the lab's own database."
         )
     return what + " Not graded: the outage was not part of the experiment."
 

@@ -30,7 +30,7 @@ READY_FALSE = Prediction("ready", "What will ready() return at the end?", ("True
 
 
 def runs_prediction(answer: str) -> Prediction:
-    return Prediction("runs", "How many times will the task start (lane 2)?", RUNS_CHOICES, answer)
+    return Prediction("runs", "How many times will the task start on the worker?", RUNS_CHOICES, answer)
 
 
 def kill_after_start(script, kill) -> None:
@@ -123,8 +123,8 @@ SANDBOX_EXPERIMENTS = [
         lane2=("published", "received", "started", "received", "started", "succeeded"),
         lesson="With reject_on_worker_lost the worker rejects the message with requeue=True: nothing is "
         "stored and no failure is reported, the broker hands the message out again, and the task runs "
-        "a second time from the start. Lane 1 never shows the first attempt; lane 2 shows both. The "
-        "task must be safe to run twice (idempotent).",
+        "a second time from the start. “What your code sees” never shows the first attempt; "
+        "“What the worker did” shows both. The task must be safe to run twice (idempotent).",
         client_code=observe(TASK_CODE, "# one second after it started: os.kill(<pool process>, SIGKILL)"),
         predictions=(READY_TRUE, runs_prediction("twice")),
         sandbox=SandboxSpec(
@@ -180,9 +180,9 @@ SANDBOX_EXPERIMENTS = [
         lane2=("published", "received", "received", "started", "succeeded", "started", "succeeded"),
         lesson="The worker holds a message with an ETA (countdown) unacknowledged until it runs, "
         "acks_late or not. On Redis, once visibility_timeout has passed, the message is handed out "
-        "again, to the same worker, which now holds two copies: at the ETA the task runs twice. Lane 1 "
-        "shows one SUCCESS; lane 2 shows both runs. Keep ETAs and countdowns well below the visibility "
-        "timeout, or raise it.",
+        "again, to the same worker, which now holds two copies: at the ETA the task runs twice. "
+        "“What your code sees” shows one SUCCESS; “What the worker did” shows both runs. Keep ETAs "
+        "and countdowns well below the visibility timeout, or raise it.",
         client_code=observe("long_job.apply_async((0.5,), countdown=countdown, queue=sandbox_queue)"),
         predictions=(READY_TRUE, runs_prediction("twice")),
         sandbox=SandboxSpec(

@@ -100,7 +100,7 @@ class SandboxScript:
         """How many times the task started, in lane 2: what the "runs" prediction is graded on."""
         started = len(self.events(LabEvent.Kind.STARTED))
         outcome = {0: "never", 1: "once", 2: "twice"}.get(started, f"{started} times")
-        self.note("runs", "how many times the task started (lane 2)", outcome)
+        self.note("runs", "how many times the task started on the worker", outcome)
 
     def close(self) -> None:
         connection.close()
