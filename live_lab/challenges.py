@@ -220,8 +220,8 @@ CHALLENGES = {
             script=(
                 "The batch goes to a sandbox worker with one prefork pool process. Each task works "
                 f"{STEP_SECONDS} s, applies its effect (writes one row, as a payment would), works "
-                f"{STEP_SECONDS} s more and returns ({KILLED_TASK_SECONDS} s in the phase the script kills "
-                "a task in). The script SIGKILLs the pool process while a task "
+                f"{STEP_SECONDS} s more and returns; the phase in which the script kills a task lasts "
+                f"{KILLED_TASK_SECONDS} s instead. The script SIGKILLs the pool process while a task "
                 "a third of the way in has not applied its effect yet, and again while a task two "
                 "thirds of the way in has applied it but not returned: as the out-of-memory killer "
                 "would. The worker itself lives on and starts a new pool process."

@@ -95,7 +95,7 @@ SANDBOX_LABELS = {
     "visibility_timeout": (
         "visibility_timeout (seconds before Redis hands an unacknowledged message out again)"
     ),
-    "prefetch_multiplier": "worker_prefetch_multiplier",
+    "prefetch_multiplier": "worker_prefetch_multiplier (messages reserved ahead, per pool process)",
     "pool": "Worker pool",
 }
 # Bounds of the whole-number settings: SandboxConfig's own, but a visibility timeout of at
@@ -291,7 +291,12 @@ class ChallengeForm(forms.Form):
         help_text="The task applies its effect under a unique key: a second run adds nothing.",
     )
     prefetch_multiplier = forms.TypedChoiceField(
-        label="worker_prefetch_multiplier", choices=[(1, "1"), (4, "4 (default)")], coerce=int, initial=4
+        label="worker_prefetch_multiplier",
+        choices=[(1, "1"), (4, "4 (default)")],
+        coerce=int,
+        initial=4,
+        help_text="How many messages the worker reserves ahead, per pool process: fetched, not yet "
+        "acknowledged.",
     )
     visibility_timeout = forms.TypedChoiceField(
         label="visibility_timeout (Redis broker, seconds)",
