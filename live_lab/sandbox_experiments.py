@@ -65,7 +65,7 @@ def kill_and_restart_the_worker(script) -> None:
 def kill_the_worker_for_good(script) -> None:
     """Kill the whole worker after the task started, and start no other: its last state stays."""
     kill_after_start(script, lambda s: s.kill_worker())
-    script.pause(3.0)  # nothing more can come: no worker consumes the queue now
+    script.pause(2.0)  # nothing more can come: no worker consumes the queue now
     script.count_runs()
 
 

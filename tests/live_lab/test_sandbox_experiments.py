@@ -123,7 +123,13 @@ def test_each_sandbox_experiment_shows_its_documented_lanes_and_grades_the_predi
     assert not [pid for host in hosts for pid in processes_named(host)]
 
 
+# The queue and the cleanup after a web process dies are the same in both modes (claims in the
+# database, the kernel's parent-death signal): run in the embedded pass only, to spare CI time.
+SAME_IN_BOTH_MODES = pytest.mark.skipif(REDIS, reason="mode-independent; runs in the embedded pass")
+
+
 @pytest.mark.worker
+@SAME_IN_BOTH_MODES
 def test_a_run_waits_in_a_visible_queue_for_a_sandbox_and_starts_when_one_frees(client, settings):
     settings.LAB_SANDBOXES = 1
     experiment = EXPERIMENTS["orphaned-started"]
@@ -179,6 +185,7 @@ def test_with_sandboxes_turned_off_a_sandbox_experiment_says_so_and_sends_nothin
 
 
 @pytest.mark.worker
+@SAME_IN_BOTH_MODES
 def test_killing_the_web_process_during_a_sandbox_run_kills_its_worker_and_another_ends_the_run():
     experiment = EXPERIMENTS["orphaned-started"]
     learner = make_learner()
