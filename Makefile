@@ -10,6 +10,10 @@ STAMP := $(VENV)/.installed-from-pyproject
 
 .PHONY: run test install lint check-python
 
+# `make run` serves what a learner should see: Django's debug pages off (an unknown address gets
+# the site's 404 page, an error its 500 page, the traceback in this terminal), over plain http.
+run: export DJANGO_DEBUG ?= false
+run: export DJANGO_HTTPS ?= false
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py content sync

@@ -96,16 +96,6 @@ RUNTIME_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false: set it to a long random "
-            "string, for example the output of `python -c 'import secrets; "
-            "print(secrets.token_urlsafe(50))'`."
-        )
-    SECRET_KEY = local_secret_key(RUNTIME_DIR)
-
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 # --- HTTPS (README, "Production") ---------------------------------------------------------
@@ -129,6 +119,19 @@ if 0 < SECURE_HSTS_SECONDS < HSTS_MIN_SECONDS:
     )
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+
+# A served site (DJANGO_DEBUG=false over HTTPS) must be given its key: each host generating its
+# own would log learners out whenever another host answered. `make run` (debug off, plain
+# http on this machine) and development use one generated into the runtime folder.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and HTTPS:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false and the site is served over "
+            "HTTPS: set it to a long random string, for example the output of `python -c 'import "
+            "secrets; print(secrets.token_urlsafe(50))'`."
+        )
+    SECRET_KEY = local_secret_key(RUNTIME_DIR)
 
 
 def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:

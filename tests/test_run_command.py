@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -38,6 +39,13 @@ def descendants(pid: int) -> set[int]:
 def get(url: str, opener=None) -> tuple[int, str]:
     with (opener or urllib.request.build_opener()).open(url, timeout=5) as response:
         return response.status, response.read().decode()
+
+
+def missing_page(url: str) -> tuple[int, str]:
+    try:
+        return get(url)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
 
 
 def staff_session(base: str, env: dict, run: subprocess.Popen, timeout: float = 90):
@@ -196,6 +204,7 @@ def test_make_run_serves_the_seed_topic_from_two_web_processes_with_a_live_worke
         try:
             health = wait_for_live_worker(base, staff_session(base, env, run), run)
             status, page = get(f"{base}/topics/task-results-in-django/")
+            missing = missing_page(f"{base}/no-such-page/")
             processes = descendants(run.pid)
             web = web_processes(processes)
             answered = processes_that_answer(port, web)
@@ -209,6 +218,11 @@ def test_make_run_serves_the_seed_topic_from_two_web_processes_with_a_live_worke
     assert status == 200
     assert "<strong>and</strong> REVOKED" in page
     assert f"http://127.0.0.1:{port}/" in output
+    # A learner who mistypes an address gets the site's page, never Django's debug page.
+    assert missing[0] == 404
+    assert "There is nothing at this address" in missing[1]
+    assert "URLconf" not in missing[1]
+    assert "DEBUG = True" not in missing[1]
     assert len(web) == 2, f"WEB_PROCESSES=2 web processes: {web}; see {log_path}"
     assert answered == web, "each web process answered requests"
     assert len(processes) >= 6, "two web processes, their supervisor, the worker and its pool were running"

@@ -59,6 +59,15 @@ def test_a_malformed_setting_stops_the_start_with_a_message_naming_it(env, messa
     assert "s3cret" not in done.stderr, "a password is never shown"
 
 
+def test_debug_off_over_plain_http_as_make_run_starts_uses_the_generated_key(tmp_path):
+    done = manage_check(
+        APP_RUNTIME_DIR=str(tmp_path), DJANGO_DEBUG="false", DJANGO_HTTPS="false", DJANGO_SECRET_KEY=""
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "secret_key").stat().st_size > 40
+
+
 def test_the_embedded_mode_needs_no_variables_and_writes_only_under_the_runtime_folder(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "APP_SQLITE_PATH"}}
     runtime = tmp_path / "runtime"
