@@ -84,7 +84,8 @@ NO_WORKER = Experiment(
     lesson="Nothing reads the queue, so nothing runs the task and nothing is stored: AsyncResult "
     "reads PENDING, exactly as for a queued task or an id never sent, ready() is False and "
     "get(timeout=1.0) raises TimeoutError. Without the lab's clean-up the message would wait in "
-    "the broker for ever (no expires was set), and PENDING would never change: a typo in a queue "
+    "the broker for ever (even with expires: on Redis and the filesystem broker only a worker "
+    "checks it), and PENDING would never change: a typo in a queue "
     "name, or a worker started without -Q for it, looks just like a slow worker.",
     client_code=observe(
         "add.apply_async((x, y), queue='lab-unconsumed')",
