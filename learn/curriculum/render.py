@@ -90,12 +90,24 @@ def render_html(text: str) -> str:
     # A code block scrolls sideways on a phone: keyboard users must be able to focus it to
     # scroll it (WCAG 2.1.1, axe's scrollable-region-focusable). Added after nh3, which would
     # strip it, to the <pre> tags markdown itself wrote.
-    return nh3.clean(html, attributes=ALLOWED_ATTRIBUTES).replace("<pre>", '<pre tabindex="0">')
+    html = nh3.clean(html, attributes=ALLOWED_ATTRIBUTES).replace("<pre>", '<pre tabindex="0">')
+    return DIAGRAM_RE.sub(DIAGRAM_FIGURE, html)
+
+
+# A diagram alone in its paragraph becomes a figure. On a phone its text would shrink to 5 px
+# in the column's width, so there it keeps a readable width in a box that scrolls sideways
+# (focusable, as <pre> above), with a link to open it alone, where a phone can zoom.
+DIAGRAM_RE = re.compile(r'<p>(<img [^>]*src="([^"]+\.svg)"[^>]*>)</p>')
+DIAGRAM_FIGURE = (
+    '<figure class="diagram"><div class="diagram-scroll" tabindex="0" role="group" '
+    'aria-label="Diagram">\\1</div>'
+    '<figcaption><a href="\\2">Open the diagram on its own</a> to zoom in.</figcaption></figure>'
+)
 
 
 # Part of every stored text's key: change it whenever render_html's output changes, so that the
 # next `content sync` drops the HTML stored by the old code and renders every text again.
-RENDERING = "3: pre tabindex, heading ids"
+RENDERING = "4: pre tabindex, heading ids, diagram figures"
 
 
 def digest(text: str) -> str:

@@ -40,6 +40,12 @@ def test_a_topic_page_shows_its_diagram_with_a_meaningful_alt_text(client, synce
     alt = re.search(r'alt="([^"]*)"', diagram[0]).group(1)
     for word in alt_words:
         assert word in alt
+    # On a phone it scrolls sideways at a readable size in a box a keyboard can focus, and a
+    # link opens it alone, where a phone can zoom.
+    figures = [f for f in re.findall(r'<figure class="diagram">.*?</figure>', page, re.S) if diagram[0] in f]
+    assert len(figures) == 1, "the diagram stands in a figure"
+    assert 'class="diagram-scroll" tabindex="0"' in figures[0]
+    assert f'<a href="/static/{path}">Open the diagram on its own</a>' in figures[0]
 
 
 @pytest.mark.parametrize("path", sorted(path for path, _ in DIAGRAMS.values()))
