@@ -16,7 +16,8 @@ from django.conf import settings
 from config.celery import app
 from tests.worker_process import CeleryWorkers, workers_to_start
 
-OUTPUT_DIR = Path(settings.BASE_DIR) / "test-output"
+# Logs and screenshots. .ci/run gives each of the passes it runs at once a folder of its own.
+OUTPUT_DIR = Path(os.environ.get("TEST_OUTPUT_DIR") or Path(settings.BASE_DIR) / "test-output")
 
 
 def pytest_collection_modifyitems(config, items):
