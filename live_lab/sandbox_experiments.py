@@ -105,8 +105,9 @@ SANDBOX_EXPERIMENTS = [
         form=forms.KillMidTaskForm,
         lane1=("PENDING", "FAILURE"),
         lane2=("published", "received", "started", "failed"),
-        lesson="acks_late alone does not bring the task back: since Celery 4, a task whose process died "
-        "is acknowledged anyway (task_acks_on_failure is True) and stored as FAILURE with "
+        lesson="acks_late alone does not bring the task back: a task whose process died "
+        "is acknowledged anyway (task_acks_on_failure, unset, falls back to "
+        "task_acks_on_failure_or_timeout=True) and stored as FAILURE with "
         "WorkerLostError, because a task that kills its process would otherwise loop for ever. It "
         "runs once.",
         client_code=observe(TASK_CODE, "# one second after it started: os.kill(<pool process>, SIGKILL)"),
