@@ -3,7 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import log_in, screenshot
+from tests.factories import make_learner
 
 pytestmark = pytest.mark.browser
 
@@ -35,3 +36,16 @@ def test_the_topic_page_reads_on_a_phone_without_sideways_scrolling(phone, curri
     page_width = phone.evaluate("document.documentElement.scrollWidth")
     assert page_width <= 390, "only code blocks scroll sideways, inside themselves"
     assert screenshot(phone, "topic-phone").exists()
+
+
+def test_on_a_phone_the_ratings_stay_in_sight_after_a_long_answer_is_revealed(phone, curriculum):
+    learner = make_learner()
+    log_in(phone, learner.username)
+    # This topic's first card has an answer long enough to push the ratings' second row below
+    # the fold, had they stayed in the page's flow.
+    phone.goto("/topics/task-lifecycle-and-states/cards/")
+    phone.get_by_role("button", name="Show answer").click()
+
+    for name in ("Again", "Hard", "Good", "Easy"):
+        expect(phone.get_by_role("button", name=name)).to_be_in_viewport()
+    assert screenshot(phone, "card-revealed-phone").exists()
