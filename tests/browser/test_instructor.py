@@ -107,14 +107,16 @@ PLACE_IN_BOX = """([selector]) => {
 
 
 def settled_scroll(page) -> list[int]:
-    """How far the grid's box has scrolled, once keyboard scrolling (smooth) has stopped."""
+    """How far the grid's box has scrolled, once keyboard scrolling (smooth) has started and
+    stopped. On a loaded machine it can start after a few hundred ms: two equal readings of
+    [0, 0] are not the end of it (at most 5 s)."""
     last = None
-    for _ in range(30):
+    for _ in range(50):
         page.wait_for_timeout(100)
         now = page.evaluate(
             "(box => [box.scrollLeft, box.scrollTop])(document.querySelector('.grid-scroll'))"
         )
-        if now == last:
+        if now == last and now != [0, 0]:
             break
         last = now
     return last
