@@ -351,12 +351,24 @@ GROUP_FAILURE = Experiment(
 )
 
 
+class RestoredGroup:
+    """A restored group as a call's outcome says it ("returns the GroupResult": a LabCall's
+    outcome holds 40 characters) and its detail shows it (its id and how many members)."""
+
+    def __init__(self, group):
+        self.group = group
+
+    def __str__(self) -> str:
+        return "the GroupResult"
+
+    def __repr__(self) -> str:
+        return f"GroupResult({self.group.id}) of {len(self.group.results)} results"
+
+
 def restored(g):
     """What GroupResult.restore(id) gave: None, or the saved group with its members' ids."""
     found = app.GroupResult.restore(g.id)
-    if found is None:
-        return None
-    return f"GroupResult({found.id}) of {len(found.results)} results"
+    return None if found is None else RestoredGroup(found)
 
 
 GROUP_SAVE_RESTORE = Experiment(

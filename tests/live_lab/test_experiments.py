@@ -14,7 +14,7 @@ from django.utils.html import escape
 from live_lab.experiments import EXPERIMENTS
 from live_lab.grading import graded_predictions
 from live_lab.hard_cases import CHAIN_LANE2, ERROR_CALLBACK_LANE2, HARD_CASES, chord_lane2
-from live_lab.models import LabEvent, LabObservation, LabRun
+from live_lab.models import LabCall, LabEvent, LabObservation, LabRun
 from live_lab.services import MAX_UNFINISHED_RUNS
 from tests.factories import make_learner
 from tests.live_lab.runs import wait_until_over
@@ -465,6 +465,11 @@ def test_each_hard_case_shows_three_lanes_and_grades_predictions(client, celery_
     calls = {call.key: (call.outcome, call.detail) for call in run.calls.all()}
     assert run.status == LabRun.Status.FINISHED, run.ending
     assert run.is_prediction_right is True, (run.prediction, run.predicted_calls, calls)
+    # Every call was made and its outcome fits its column: SQLite stores a longer one anyway,
+    # PostgreSQL refuses it, and the run then never ends.
+    assert set(calls) == {step.key for step in experiment.steps}
+    longest = LabCall._meta.get_field("outcome").max_length
+    assert [key for key, (outcome, _) in calls.items() if len(outcome) > longest] == []
     states = [o.state for o in run.observations.all()]
     assert tuple(dict.fromkeys(states)) == experiment.lane1
     assert lane2_of(run.task_id, len(experiment.lane2)) == experiment.lane2
