@@ -100,14 +100,24 @@ def wait_for(condition, timeout: float = WAIT_FOR_MOMENT) -> bool:
     return False
 
 
-def kill_the_pool_process(sandbox: Sandbox) -> int:
-    """SIGKILL the sandbox's one live pool process; returns its pid. A pool process killed a
-    moment ago may still be listed among the worker's children (a zombie until reaped)."""
+def live_pool_pid(sandbox: Sandbox) -> int | None:
+    """The sandbox's one live pool process. One killed a moment ago may still be listed among
+    the worker's children (a zombie until reaped), and its replacement may not be forked yet."""
     for pid in sandbox.pool_pids():
         with contextlib.suppress(OSError, IndexError):
             if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                os.kill(pid, signal.SIGKILL)
                 return pid
+    return None
+
+
+def kill_the_pool_process(sandbox: Sandbox) -> int:
+    """SIGKILL the sandbox's live pool process, waiting up to 3 s for one (a CI trial on a
+    loaded machine found none at the first look); returns its pid."""
+    found = []
+    if wait_for(lambda: found.append(live_pool_pid(sandbox)) or found[-1] is not None, timeout=3.0):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(found[-1], signal.SIGKILL)
+            return found[-1]
     raise SandboxFailed(f"the sandbox worker {sandbox.hostname} has no live pool process to kill")
 
 
