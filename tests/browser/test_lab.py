@@ -51,12 +51,14 @@ def said(page) -> list[str]:
 def test_the_progress_bar_moves_success_arrives_without_a_reload_and_each_change_is_said_once(lab_page):
     page = lab_page
     page.set_viewport_size({"width": 1280, "height": 800})
-    fire(page, "progress", "PENDING, PROGRESS, SUCCESS", **{"Steps:": 5, "Seconds per step:": 0.6})
+    fire(page, "progress", "PENDING, PROGRESS, SUCCESS", **{"Steps:": 5, "Seconds per step:": 0.8})
     said_at_first = len(said(page))
 
+    # The bar moves: an early step, then a later one. Not step 1 exactly: under load the lab's
+    # look (every 50 ms) can land after step 2 was stored, and then AsyncResult never read 1.
     bar = page.locator("#task-progress")
-    expect(bar).to_have_attribute("value", "1")
-    expect(bar).to_have_attribute("value", "3")
+    expect(bar).to_have_attribute("value", re.compile(r"^[123]$"))
+    expect(bar).to_have_attribute("value", re.compile(r"^[45]$"))
     screenshot(page, "lab-progress-running")
     expect(page.get_by_role("heading", name="Your prediction was right")).to_be_visible()
     expect(page.locator("#lanes")).to_contain_text("SUCCESS")
