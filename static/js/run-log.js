@@ -28,7 +28,23 @@
       var line = document.createElement("p");
       line.dataset.key = key;
       line.textContent = item.dataset.say;
-      log.appendChild(line);
+      if (item.dataset.at) line.dataset.at = item.dataset.at;
+      log.insertBefore(line, firstLineAfter(line.dataset.at));
+    }
+
+    // Rows can reach the page out of time order: a worker's "received" can be stored before
+    // the web process's "published" row that precedes it. A line is put before the first one
+    // said for a later moment (and before the verdict), so the log reads in time order.
+    function firstLineAfter(at) {
+      if (at === undefined) return null;
+      var time = parseFloat(at);
+      var lines = log.children;
+      for (var i = 0; i < lines.length; i++) {
+        var other = lines[i];
+        if (other.dataset.key === "verdict") return other;
+        if (other.dataset.at !== undefined && parseFloat(other.dataset.at) > time) return other;
+      }
+      return null;
     }
 
     document.body.addEventListener("htmx:sseMessage", function (event) {

@@ -63,6 +63,7 @@ def test_a_learner_answers_with_certainty_by_keyboard_and_sees_the_score_and_cal
         answer_with_certainty(page, card, option=option, certainty=certainty)
         expect(page.get_by_text(f"{number} of 10 answered")).to_be_visible()
         page.get_by_role("button", name="Save and next").click()
+    expect(page.get_by_text("Question 5 of 10")).to_be_visible()
     stored = dict(
         AttemptQuestion.objects.filter(answered_at__isnull=False).values_list("position", "certainty")
     )

@@ -35,6 +35,7 @@ def take_a_test_choosing_the_first_option(page, slug: str) -> str:
         page.locator("#question-card input[name=certainty][value=high]").check()
         expect(page.get_by_text(f"{number} of 10 answered")).to_be_visible()
         page.get_by_role("button", name="Save and next").click()
+    expect(page.get_by_role("heading", name="Review your answers")).to_be_visible()
     page.get_by_role("button", name="Submit test").click()
     page.get_by_role("button", name="Submit now").click()  # the confirmation step
     score = page.locator("section.score h2")

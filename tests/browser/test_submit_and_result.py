@@ -25,11 +25,14 @@ def test_a_learner_confirms_submits_reads_the_navigator_goes_back_and_practises_
     expect(page.locator(".elapsed")).to_contain_text("Started")
 
     answer_with_certainty(page, "#question-card", option="A", certainty="high")
+    expect(page.get_by_text("1 of 10 answered")).to_be_visible()  # saved on change
+    # Wait for the next question itself: the count was already shown by the save on change.
     page.get_by_role("button", name="Save and next").click()
-    expect(page.get_by_text("1 of 10 answered")).to_be_visible()
+    expect(page.get_by_text("Question 2 of 10")).to_be_visible()
     answer_with_certainty(page, "#question-card", option="B", certainty="low")
-    page.get_by_role("button", name="Save and next").click()
     expect(page.get_by_text("2 of 10 answered")).to_be_visible()
+    page.get_by_role("button", name="Save and next").click()
+    expect(page.get_by_text("Question 3 of 10")).to_be_visible()
 
     # "Submit test" asks first; "Back to the test" submits nothing.
     page.get_by_role("button", name="Submit test").click()
