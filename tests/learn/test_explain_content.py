@@ -118,8 +118,7 @@ def test_a_prompt_without_a_model_answer_is_reported(tmp_path):
 
     assert (
         f"{path}:{line_of(path, '### explain: demo-prompt')}: "
-        "explain 'demo-prompt' has no '#### Model answer' subsection"
-        in problems_for(tmp_path)
+        "explain 'demo-prompt' has no '#### Model answer' subsection" in problems_for(tmp_path)
     )
 
 

@@ -167,8 +167,7 @@ def test_a_wrong_claim_is_named_explained_and_costs_its_concept(client, prompt, 
     assert "A wrong claim in your explanation" in page
     assert (
         "<strong>The broker writes the result</strong>: "
-        "you wrote “Then the broker stores the result in Redis”"
-        in page
+        "you wrote “Then the broker stores the result in Redis”" in page
     )
     assert "You may be thinking: “The broker stores a task&#x27;s state and result.”" in page
     assert "The broker only carries messages; the <strong>result backend</strong> stores states." in page
