@@ -266,6 +266,27 @@ class CountdownOnSandboxForm(PredictionMixin):
         return {"countdown": self.cleaned_data["countdown"]}
 
 
+class ResultExpiryForm(NumbersForm):
+    """x + y on a sandbox worker whose result_expires the learner chooses, a few seconds: the
+    script waits that long after SUCCESS (plus one second) before it reads the result again."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "sandbox_result_expires" in self.fields:
+            low, high = RESULT_EXPIRY_BOUNDS
+            self.fields["sandbox_result_expires"] = forms.IntegerField(
+                label=SANDBOX_LABELS["result_expires"],
+                initial=self.sandbox.defaults.result_expires,
+                min_value=low,
+                max_value=high,
+                help_text=f"From {low} to {high} s here: the run waits that long for the result to expire.",
+            )
+
+
+# A result kept a day would hold the sandbox (and the learner) past its lifetime.
+RESULT_EXPIRY_BOUNDS = (2, 20)
+
+
 class CountdownForm(NumbersForm):
     countdown = forms.FloatField(label="countdown (seconds)", initial=2.0, min_value=1.5, max_value=10.0)
 

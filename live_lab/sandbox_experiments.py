@@ -16,10 +16,21 @@ tests/live_lab/test_sandbox_experiments.py on real sandbox workers, in each mode
 - kombu/transport/filesystem.py: a message's file is deleted when a worker fetches it; there is
   no visibility timeout and nothing to restore, so a worker killed whole loses what it held
   (a warm shutdown puts unacknowledged messages back: kombu's virtual `restore_at_shutdown`).
+- celery/backends/redis.py `_set`: every store is a SETEX with the worker's `result_expires`, so
+  Redis deletes the key that long after the last store and the id reads PENDING again. The
+  django-db backend (base.py `supports_autoexpire = False`) expires nothing: only its `cleanup()`,
+  the `celery.backend_cleanup` task that celery beat sends daily, deletes rows older than the
+  *calling* process's result_expires, of every task in the table; the lab never sends it.
+- celery/result.py: an AsyncResult that read a ready state keeps it (`_cache`) and never reads
+  again; `result_cache_max` (off by default, -1) would keep SUCCESS in the backend of the
+  reading process too. The lab's readings are fresh: one `backend.get_task_meta` each, no cache.
 """
 
 from django.conf import settings
+from django.utils import timezone
+from django_celery_results.models import TaskResult
 
+from config.celery import app
 from live_lab import forms, tasks
 from live_lab.experiments import READY_TRUE, Experiment, Prediction, SandboxSpec, observe
 from live_lab.sandbox import SandboxFailed
@@ -75,6 +86,54 @@ def wait_past_the_countdown(script) -> None:
     script.pause(countdown + 1.5 - script.seconds_since_send())
     script.wait_for_last_word(every_copy=True, timeout=15)
     script.count_runs()
+
+
+def read_past_the_expiry(script) -> None:
+    """Wait for SUCCESS, note how long the backend keeps it, then read the id again once
+    result_expires (plus a second) has passed: with a new AsyncResult, and with the one that
+    read SUCCESS before (it keeps what it read)."""
+    if not script.wait_for_last_word(timeout=20):
+        raise SandboxFailed("the task never ended on the sandbox worker")
+    task_id = script.run.task_id
+    held = app.AsyncResult(task_id)
+    held_state = held.state  # SUCCESS: a ready state, which this AsyncResult now keeps
+    note_how_long_the_backend_keeps(script, task_id)
+    # Counted from the last store, which came before the worker's "succeeded" row.
+    script.pause(script.sandbox.config.result_expires + 1.0)
+    fresh = app.AsyncResult(task_id).state  # one read of the backend, nothing cached
+    script.note("state-after-expiry", "app.AsyncResult(sent.id).state", f"reads {fresh}")
+    script.note(
+        "held-after-expiry",
+        "result.state  # the AsyncResult that read SUCCESS before",
+        f"reads {held.state}",
+        f"it read {held_state} before the expiry, and a ready state is kept (celery/result.py, _cache)",
+    )
+
+
+def note_how_long_the_backend_keeps(script, task_id: str) -> None:
+    """The key's TTL on Redis; on django-db, that the row has none."""
+    if settings.RUN_MODE == "redis":
+        key = app.backend.get_key_for_task(task_id)
+        ttl = app.backend.client.ttl(key)  # -2: no such key, -1: no TTL
+        outcome = {-2: "no key (expired already)", -1: "no TTL: kept for ever"}.get(ttl, f"{ttl} s")
+        script.note("result-ttl", f"redis.ttl({key.decode()!r})", outcome, "Redis deletes the key then")
+        return
+    row = TaskResult.objects.filter(task_id=task_id).values_list("date_done", flat=True).first()
+    stored = f"date_done {timezone.localtime(row):%H:%M:%S}" if row else "no row"
+    script.note(
+        "result-ttl",
+        "TaskResult.objects.get(task_id=sent.id).date_done",
+        "no expiry of its own",
+        f"{stored}; only celery.backend_cleanup deletes rows older than result_expires",
+    )
+
+
+EXPIRY_PREDICTION = Prediction(
+    "state-after-expiry",
+    "What will a new app.AsyncResult(sent.id).state read one second after result_expires has passed?",
+    ("reads SUCCESS", "reads PENDING", "reads FAILURE", "reads REVOKED"),
+    "reads PENDING",
+)
 
 
 KILL_CHOICES = ("acks_late", "reject_on_worker_lost", "track_started", "prefetch_multiplier")
@@ -230,6 +289,50 @@ SANDBOX_EXPERIMENTS = [
             SandboxConfig(track_started=True),
             ("track_started", "acks_late", "prefetch_multiplier", "pool"),
             modes="Both brokers show it: no worker is left to receive the message again.",
+        ),
+    ),
+    Experiment(
+        id="result-expiry",
+        title="A result that outlives result_expires",
+        summary="A sandbox worker with result_expires=3 runs x + y; the client reads the id again "
+        "once those seconds have passed since SUCCESS was stored.",
+        task=tasks.add,
+        form=forms.ResultExpiryForm,
+        lane1=("PENDING", "SUCCESS", "PENDING"),
+        lane2=("published", "received", "started", "succeeded"),
+        lesson="The Redis backend stores every state with SETEX and the worker's result_expires as "
+        "the TTL, so Redis deletes the key that long after the last store: the finished task's id "
+        "reads PENDING again, ready() False and result None, like an id never sent. An AsyncResult "
+        "that read SUCCESS before keeps it (it never reads a ready state again), so only a new one "
+        "shows the loss. A page that lists old tasks must keep what it needs in its own tables; "
+        "result_expires defaults to one day, and None or 0 keeps results for ever.",
+        client_code=observe(
+            "add.apply_async((x, y), queue=sandbox_queue)",
+            "# result_expires + 1 s after SUCCESS:",
+            "app.AsyncResult(sent.id).state  # a new handle: one read of the backend",
+            "result.state  # the handle that read SUCCESS before",
+        ),
+        predictions=(READY_FALSE, EXPIRY_PREDICTION),
+        sandbox=SandboxSpec(
+            read_past_the_expiry,
+            SandboxConfig(result_expires=3),
+            ("result_expires", "track_started", "pool"),
+            modes="Redis deletes the key after result_expires. The django-db backend keeps the row: "
+            "only celery.backend_cleanup deletes expired rows.",
+            embedded="this site keeps results in its database (django-celery-results), which expires "
+            "nothing by itself: a row stays SUCCESS past result_expires until the celery.backend_cleanup "
+            "task deletes it, which celery beat sends once a day (4:00). That task deletes every row "
+            "older than result_expires, of every learner, so the lab never sends it. So here the "
+            "result still reads SUCCESS. Run the lab in Redis mode to see it expire.",
+            embedded_outcome=(
+                ("PENDING", "SUCCESS"),
+                ("published", "received", "started", "succeeded"),
+                {"ready": "True", "state-after-expiry": "reads SUCCESS"},
+            ),
+        ),
+        notes=(
+            "The expiry counts from the last store: with track_started, STARTED sets a TTL that "
+            "SUCCESS sets again.",
         ),
     ),
 ]
