@@ -182,6 +182,19 @@ def test_the_page_offers_the_sandbox_settings_the_experiment_allows_and_refuses_
     assert not LabRun.objects.exists()
 
 
+def test_the_result_expiry_form_refuses_an_expiry_the_run_cannot_wait_for(client):
+    client.force_login(make_learner())
+    page = client.get("/lab/result-expiry/").content.decode()
+    assert 'name="sandbox_result_expires"' in page
+    assert "From 2 to 20 s here: the run waits that long for the result to expire." in page
+
+    data = {"x": 2, "y": 3, "sandbox_result_expires": 86_400, "prediction": "PENDING, SUCCESS"}
+    data |= {"predict_ready": "True", "predict_state-after-expiry": "reads SUCCESS"}
+    page = client.post("/lab/result-expiry/", data).content.decode()
+    assert "Ensure this value is less than or equal to 20." in page
+    assert not LabRun.objects.exists()
+
+
 def test_with_sandboxes_turned_off_a_sandbox_experiment_says_so_and_sends_nothing(client, settings):
     settings.LAB_SANDBOXES = 0
     client.force_login(make_learner())
