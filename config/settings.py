@@ -462,6 +462,11 @@ if os.environ.get("LAB_SANDBOX", "").strip():
         ) from None
     CELERY_TASK_ACKS_LATE = LAB_SANDBOX.acks_late
     CELERY_TASK_REJECT_ON_WORKER_LOST = LAB_SANDBOX.reject_on_worker_lost
+    CELERY_TASK_RETRY_ON_WORKER_LOST = LAB_SANDBOX.retry_on_worker_lost
+    # No setting exists for these two: they are task attributes, set here on every task.
+    CELERY_TASK_ANNOTATIONS = {
+        "*": {"default_retry_delay": LAB_SANDBOX.default_retry_delay, "max_retries": LAB_SANDBOX.max_retries}
+    }
     CELERY_TASK_TRACK_STARTED = LAB_SANDBOX.track_started
     CELERY_RESULT_EXPIRES = LAB_SANDBOX.result_expires
     CELERY_WORKER_PREFETCH_MULTIPLIER = LAB_SANDBOX.prefetch_multiplier

@@ -90,6 +90,11 @@ SANDBOX_LABELS = {
     "reject_on_worker_lost": (
         "task_reject_on_worker_lost: requeue the message when the process running it dies"
     ),
+    "retry_on_worker_lost": (
+        "task_retry_on_worker_lost: send the task again, as retry() would, when the process running it dies"
+    ),
+    "default_retry_delay": "default_retry_delay (seconds before a retry runs; Celery's default is 180)",
+    "max_retries": "max_retries (retries allowed; then the task fails)",
     "track_started": "task_track_started: store STARTED when the task starts",
     "result_expires": "result_expires (seconds a result is kept)",
     "visibility_timeout": (
@@ -102,6 +107,9 @@ SANDBOX_LABELS = {
 # least 2 s (below that, Redis hands out a running task's message again before it can start).
 SANDBOX_BOUNDS = {
     "result_expires": (1, 86_400),
+    # A few seconds: the run waits for the retry (at most LONGEST_WAIT, live_lab/sandbox_runs.py).
+    "default_retry_delay": (1, 10),
+    "max_retries": (0, 5),
     "visibility_timeout": (2, 3_600),
     "prefetch_multiplier": (1, 8),
 }

@@ -29,6 +29,11 @@ def unacked_keys(queue: str) -> dict[str, str]:
 class SandboxConfig:
     acks_late: bool = False  # task_acks_late
     reject_on_worker_lost: bool = False  # task_reject_on_worker_lost
+    retry_on_worker_lost: bool = False  # task_retry_on_worker_lost (Celery 5.7)
+    # Task attributes, set on every task of the worker through task_annotations: a retry after
+    # a lost worker waits default_retry_delay (Celery's 180 s) and counts against max_retries.
+    default_retry_delay: int = 180  # seconds
+    max_retries: int = 3
     track_started: bool = False  # task_track_started (a task's own option still wins)
     result_expires: int = 86_400  # seconds; result_expires
     visibility_timeout: int = 3_600  # seconds; Redis broker only (the filesystem broker has none)
@@ -37,11 +42,13 @@ class SandboxConfig:
     concurrency: int = 1  # 1 to 4
 
     def __post_init__(self):
-        for name in ("acks_late", "reject_on_worker_lost", "track_started"):
+        for name in ("acks_late", "reject_on_worker_lost", "retry_on_worker_lost", "track_started"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, not {getattr(self, name)!r}")
         whole_numbers = {
             "result_expires": (1, 86_400),
+            "default_retry_delay": (0, 180),
+            "max_retries": (0, 5),
             "visibility_timeout": (1, 3_600),
             "prefetch_multiplier": (1, 8),
             "concurrency": (1, 4),

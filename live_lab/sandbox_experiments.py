@@ -9,6 +9,12 @@ tests/live_lab/test_sandbox_experiments.py on real sandbox workers, in each mode
   (True by default) acknowledges it and stores FAILURE all the same; only with
   `task_reject_on_worker_lost` is the message rejected with requeue=True, no failure stored
   or signalled, and the task runs again.
+- celery/worker/request.py `Request._retry_worker_lost` (Celery 5.7): with
+  `task_retry_on_worker_lost`, checked before acks_late and reject_on_worker_lost, the worker
+  sends the task again as `retry()` would: the same id, retries + 1, countdown
+  `task.default_retry_delay` (180 s unless set), on the queue it came from; it stores RETRY with
+  the WorkerLostError, acknowledges the original message if acks_late, and sends task-retried
+  and the task_retry signal. Once `max_retries` retries are used, FAILURE as without it.
 - kombu/transport/redis.py: a message a worker fetched sits in the `unacked` hash until it is
   acknowledged; `restore_visible` puts back those older than `visibility_timeout`. A message
   with an ETA is held unacknowledged until it runs (even without acks_late), so an ETA further
@@ -33,6 +39,7 @@ from django_celery_results.models import TaskResult
 from config.celery import app
 from live_lab import forms, tasks
 from live_lab.experiments import READY_TRUE, Experiment, Prediction, SandboxSpec, observe
+from live_lab.models import LabEvent
 from live_lab.sandbox import SandboxFailed
 from live_lab.sandbox_config import SandboxConfig
 
@@ -58,6 +65,23 @@ def kill_the_pool_process(script) -> None:
     # WorkerLostError comes worker_lost_wait (2 s here) after the kill; a requeued task runs
     # again in full: at most 10 s more.
     script.wait_for_last_word(timeout=20)
+    script.count_runs()
+
+
+def kill_once_and_wait_for_the_retry(script) -> None:
+    """Kill the pool process during the first run only; read what AsyncResult holds once the
+    worker has retried the task; wait for the retry to run (it is never killed)."""
+    kill_after_start(script, lambda s: s.kill_pool_process())
+    config = script.sandbox.config
+    # WorkerLostError comes worker_lost_wait (2 s here) after the kill; the retry, if any, is
+    # sent at once and runs default_retry_delay later, in full.
+    if script.wait_for_event("retried", timeout=10, unless=LabEvent.LAST_WORDS):
+        result = app.AsyncResult(script.run.task_id)
+        state, info = result.state, result.info  # RETRY stays until the retry starts: seconds away
+        code = "result.info while it reads RETRY"
+        script.note("retry-info", code, type(info).__name__, f"{state}: {info!r}")
+    seconds = script.run.params["args"][0]  # long_job(seconds)
+    script.wait_for_last_word(timeout=config.default_retry_delay + seconds + 8)
     script.count_runs()
 
 
@@ -189,6 +213,55 @@ SANDBOX_EXPERIMENTS = [
         predictions=(READY_TRUE, runs_prediction("twice")),
         sandbox=SandboxSpec(
             kill_the_pool_process, SandboxConfig(acks_late=True, reject_on_worker_lost=True), KILL_CHOICES
+        ),
+    ),
+    Experiment(
+        id="pool-killed-retry",
+        title="A pool process killed mid-task, with task_retry_on_worker_lost",
+        summary="The same kill, on a worker with task_retry_on_worker_lost=True (Celery 5.7), "
+        "default_retry_delay=3 and task_track_started=True. Only the first run is killed.",
+        task=tasks.long_job,
+        form=forms.KillMidTaskForm,
+        lane1=("PENDING", "STARTED", "RETRY", "STARTED", "SUCCESS"),
+        lane2=("published", "received", "started")
+        + ("published", "retried", "received", "started", "succeeded"),
+        lesson="The worker sends the task again as retry() would: same id, retries + 1, after "
+        "default_retry_delay seconds. It stores RETRY, with the WorkerLostError as .info, so "
+        "“What your code sees” shows the lost attempt, unlike reject_on_worker_lost, and the "
+        "retry runs the task from the start: it must be idempotent. It needs no acks_late (with "
+        "acks_late the original message is acknowledged), it wins over reject_on_worker_lost, and "
+        "max_retries bounds it: once the retries are used up, the next loss stores FAILURE, so a "
+        "task that kills its process every time does not loop for ever. The trap: "
+        "default_retry_delay is 180 s unless you set it, so by default the task reads RETRY for "
+        "three minutes before the retry runs.",
+        client_code=observe(TASK_CODE, "# one second after it started: os.kill(<pool process>, SIGKILL)"),
+        predictions=(
+            READY_TRUE,
+            runs_prediction("twice"),
+            Prediction(
+                "retry-info",
+                "While it reads RETRY, what does result.info hold?",
+                ("NoneType", "WorkerLostError", "Retry", "str"),
+                "WorkerLostError",
+            ),
+        ),
+        sandbox=SandboxSpec(
+            kill_once_and_wait_for_the_retry,
+            SandboxConfig(retry_on_worker_lost=True, default_retry_delay=3, track_started=True),
+            (
+                "retry_on_worker_lost",
+                "default_retry_delay",
+                "max_retries",
+                "acks_late",
+                "reject_on_worker_lost",
+                "track_started",
+            ),
+            modes="Both brokers show it: the worker itself notices the lost process and sends the retry.",
+        ),
+        notes=(
+            "The retry is a new message with the same task id, published by the worker itself: lane "
+            "2 shows a second “published” row from the sandbox worker.",
+            "The pool must be prefork: only there does a process die apart from the worker.",
         ),
     ),
     Experiment(

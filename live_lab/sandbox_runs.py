@@ -38,12 +38,17 @@ class SandboxScript:
     def events(self, kind: str) -> list[LabEvent]:
         return list(LabEvent.objects.filter(task_id=self.run.task_id, kind=kind))
 
-    def wait_for_event(self, kind: str, *, count: int = 1, timeout: float = LONGEST_WAIT) -> bool:
-        """Until lane 2 has `count` rows of this kind for the run's task; False after `timeout`."""
+    def wait_for_event(
+        self, kind: str, *, count: int = 1, timeout: float = LONGEST_WAIT, unless: tuple[str, ...] = ()
+    ) -> bool:
+        """Until lane 2 has `count` rows of this kind for the run's task; False after `timeout`,
+        or as soon as it has a row of a kind in `unless` (what rules this one out)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if len(self.events(kind)) >= count:
                 return True
+            if unless and LabEvent.objects.filter(task_id=self.run.task_id, kind__in=unless).exists():
+                return False
             time.sleep(TICK * 5)
         return False
 

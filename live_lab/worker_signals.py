@@ -113,12 +113,23 @@ def is_lab(name: str | None) -> bool:
     return bool(name) and name.startswith(LAB_PREFIX)
 
 
+# The hostname of the worker this process belongs to (its main process or a pool process), if any.
+this_worker = ""
+
+
+@signals.worker_init.connect
+def remember_this_worker(sender=None, **kwargs):
+    global this_worker
+    this_worker = sender.hostname
+
+
 def publisher() -> str:
-    """Who publishes: a task running in a worker (a retry, a chord's callback), or the web."""
+    """Who publishes: a task running in a worker (a retry, a chord's callback), a worker's main
+    process (the retry of a task whose pool process died: task_retry_on_worker_lost), or the web."""
     task = app.current_worker_task
     if task is not None and task.request.hostname:
         return task.request.hostname
-    return f"web@{socket.gethostname()}"
+    return this_worker or f"web@{socket.gethostname()}"
 
 
 # before_task_publish, not after: with Redis a worker can receive the message before the

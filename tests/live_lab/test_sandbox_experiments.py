@@ -22,6 +22,8 @@ PARAMS = {
     "pool-killed": KILL,
     "pool-killed-acks-late": KILL,
     "pool-killed-reject": KILL,
+    # default_retry_delay is the experiment's 3 s: 1 s is enough to show the retry waits.
+    "pool-killed-retry": {**KILL, "sandbox_default_retry_delay": 1},
     "worker-killed": KILL,
     # Redis: visibility_timeout 4 s, so a 6 s countdown passes it; the filesystem broker has none.
     "eta-beyond-visibility": {"countdown": 6 if REDIS else 2},
@@ -51,7 +53,7 @@ def sandbox_defaults(experiment) -> dict:
 
 
 def fire(client, experiment, *, prediction: str, answers: dict, **params) -> LabRun:
-    data = {**PARAMS[experiment.id], **sandbox_defaults(experiment), **params, "prediction": prediction}
+    data = {**sandbox_defaults(experiment), **PARAMS[experiment.id], **params, "prediction": prediction}
     data.update({f"predict_{key}": answer for key, answer in answers.items()})
     response = client.post(f"/lab/{experiment.id}/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -106,6 +108,11 @@ def test_each_sandbox_experiment_shows_its_documented_lanes_and_grades_the_predi
         assert page.count(f"<td>{restarted}</td>") == 3  # received, started, succeeded
     else:
         assert set(workers) == {run.sandbox_hostname}
+    if experiment_id == "pool-killed-retry":  # the retry is published by the sandbox worker itself
+        publishers = [host for kind, host in rows if kind == "published"]
+        assert publishers[1:] == [run.sandbox_hostname], publishers
+        retry = run.observations.filter(state="RETRY").first()
+        assert "WorkerLostError('Worker exited prematurely: signal 9 (SIGKILL)" in retry.info
     # Lane 3: what the broker held. At the end the message is gone (acknowledged, or taken by a
     # worker that died with it). On Redis it was unacknowledged first; when it is handed out
     # again, the worker waiting on the queue fetches it within milliseconds of its restore, under
