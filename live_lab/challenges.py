@@ -62,6 +62,7 @@ class Challenge:
     break_the_worker: Callable  # (attempt, sandbox) -> list of what it did, for the page
     modes_note: str = ""
     redis_only: bool = False
+    also_good: tuple[dict, ...] = ()  # other configurations that pass it (tested too)
 
     def sandbox_config(self, choices: dict) -> SandboxConfig:
         worker_choices = {
@@ -236,16 +237,27 @@ CHALLENGES = {
                 "thirds of the way in has applied it but not returned: as the out-of-memory killer "
                 "would. The worker itself lives on and starts a new pool process."
             ),
-            options=("acks_late", "reject_on_worker_lost", "idempotent", "prefetch_multiplier"),
+            options=(
+                "acks_late",
+                "reject_on_worker_lost",
+                "retry_on_worker_lost",
+                "default_retry_delay",
+                "idempotent",
+                "prefetch_multiplier",
+            ),
             default={
                 "acks_late": False,
                 "reject_on_worker_lost": False,
+                "retry_on_worker_lost": False,
+                "default_retry_delay": 180,
                 "idempotent": False,
                 "prefetch_multiplier": 4,
             },
             known_good={
                 "acks_late": True,
                 "reject_on_worker_lost": True,
+                "retry_on_worker_lost": False,
+                "default_retry_delay": 180,
                 "idempotent": True,
                 "prefetch_multiplier": 4,
             },
@@ -256,10 +268,25 @@ CHALLENGES = {
                 "task_acks_late alone is not enough: when a pool process dies, Celery 5.7 still "
                 "acknowledges the message and stores WorkerLostError (task_acks_on_failure_or_timeout "
                 "is True). task_reject_on_worker_lost=True rejects the message back to the queue "
-                "instead, so another pool process runs the task again.",
+                "instead, so another pool process runs the task again. (Celery 5.7 has another way: "
+                "task_retry_on_worker_lost=True sends the task again as retry() would, with or "
+                "without acks_late, and stores RETRY meanwhile; but the retry waits "
+                "default_retry_delay, 180 s unless you lower it, far longer than this batch is "
+                "watched.)",
                 "A message given back is delivered at least once, not exactly once: the task killed "
                 "after its effect runs again and applies it a second time. Make the task idempotent: "
                 "it applies its effect under a unique key, so the second run finds it applied.",
+            ),
+            # The retry runs the task from the start, as a redelivery does: idempotent still.
+            also_good=(
+                {
+                    "acks_late": False,
+                    "reject_on_worker_lost": False,
+                    "retry_on_worker_lost": True,
+                    "default_retry_delay": 2,
+                    "idempotent": True,
+                    "prefetch_multiplier": 4,
+                },
             ),
             break_the_worker=kill_pool_process_twice,
             modes_note=(

@@ -314,6 +314,18 @@ class ChallengeForm(forms.Form):
         required=False,
         help_text="With acks_late: give the message back when the process running it dies.",
     )
+    retry_on_worker_lost = forms.BooleanField(
+        label="task_retry_on_worker_lost",
+        required=False,
+        help_text="Celery 5.7: send the task again, as retry() would, when the process running it dies.",
+    )
+    default_retry_delay = forms.TypedChoiceField(
+        label="default_retry_delay (seconds)",
+        choices=[(2, "2"), (180, "180 (default)")],
+        coerce=int,
+        initial=180,
+        help_text="How long a retry waits before it runs.",
+    )
     idempotent = forms.BooleanField(
         label="Idempotent task",
         required=False,

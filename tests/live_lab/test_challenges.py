@@ -77,6 +77,23 @@ def test_redelivery_without_an_idempotent_task_applies_the_effect_of_the_task_ki
 
 
 @pytest.mark.worker
+@pytest.mark.embedded_only  # a pool process's death is the worker's own business, whatever the broker
+@pytest.mark.django_db(transaction=True)
+def test_retry_on_worker_lost_with_a_short_delay_and_an_idempotent_task_also_passes_the_worker_death_one(
+    client, sandbox_env
+):
+    """Each killed task reads RETRY, then runs again from the start: it ran twice (two `started`
+    rows), but its effect, which is what the check counts, happened once."""
+    client.force_login(make_learner("challenger"))
+    (retrying,) = WORKER_DEATH.also_good
+    assert retrying["retry_on_worker_lost"]
+    assert not retrying["acks_late"]
+    page = take_the_challenge(client, retrying)
+    assert "Passed" in page
+    assert "0 of 4 tasks lost, 0 applied more than once, 0 did not end in SUCCESS; 6 runs" in page
+
+
+@pytest.mark.worker
 @pytest.mark.redis_only
 @pytest.mark.django_db(transaction=True)
 def test_the_redelivery_challenge_fails_with_the_defaults_and_passes_with_the_known_good_configuration(
