@@ -199,6 +199,29 @@ def note_pid_then_sleep(pids_path, seconds):
     return "survived"
 
 
+def note_pid(pids_path) -> None:
+    import os
+
+    with open(pids_path, "a") as pids:
+        pids.write(f"{os.getpid()}\n")
+
+
+@shared_task(bind=True, retry_on_worker_lost=True, default_retry_delay=1)
+def note_pid_then_sleep_retried_when_lost(self, pids_path, seconds):
+    """Only its first run sleeps: the check kills that one, never the retry."""
+    note_pid(pids_path)
+    if self.request.retries == 0:
+        time.sleep(seconds)
+    return f"run {self.request.retries + 1}"
+
+
+@shared_task(retry_on_worker_lost=True, max_retries=0, acks_late=True, reject_on_worker_lost=True)
+def note_pid_then_sleep_with_no_retry_left(pids_path, seconds):
+    note_pid(pids_path)
+    time.sleep(seconds)
+    return "survived"
+
+
 @shared_task
 def progress_via_the_task_object(seconds):
     progress_via_the_task_object.update_state(state="PROGRESS", meta={"via": "the task object"})

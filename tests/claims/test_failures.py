@@ -21,6 +21,8 @@ from tests.claims.tasks import (
     ignored_storing_errors,
     keeps_timing_out,
     note_pid_then_sleep,
+    note_pid_then_sleep_retried_when_lost,
+    note_pid_then_sleep_with_no_retry_left,
     progress_then_ignore,
     raise_expected,
     raise_from_a_module_only_the_worker_loads,
@@ -230,3 +232,27 @@ def test_a_killed_pool_process_stores_worker_lost_error_and_the_task_does_not_ru
     assert "Worker exited prematurely" in str(result.info)
     time.sleep(1.0)  # a redelivered message would have started again by now
     assert len(pids.read_text().splitlines()) == 1
+
+
+def test_retry_on_worker_lost_stores_retry_then_runs_the_task_again_until_max_retries_is_used_up(
+    celery_worker, tmp_path
+):
+    """Two tasks at once, on the worker's two pool processes, so that the worker's wait for its
+    dead processes (worker_lost_wait, 10 s) is paid once."""
+    retried, exhausted = tmp_path / "retried", tmp_path / "exhausted"
+    retrying = note_pid_then_sleep_retried_when_lost.delay(str(retried), seconds=5)
+    failing = note_pid_then_sleep_with_no_retry_left.delay(str(exhausted), seconds=5)
+    wait_until(lambda: retried.exists() and exhausted.exists(), "both tasks starting")
+    for pids in (retried, exhausted):
+        os.kill(int(pids.read_text()), signal.SIGKILL)  # as the OOM killer would
+
+    # default_retry_delay=1: the retry is sent at once and runs a second later, from the start.
+    assert isinstance(wait_for_state(retrying.id, "RETRY").info, WorkerLostError)
+    assert get(retrying.id, timeout=10) == "run 2"
+    first, second = retried.read_text().splitlines()
+    assert first != second  # in the new pool process
+
+    # max_retries=0: no retry left, so FAILURE, and reject_on_worker_lost does not requeue it.
+    assert isinstance(wait_for_state(failing.id, "FAILURE").info, WorkerLostError)
+    time.sleep(1.0)  # a requeued message would have started again by now
+    assert len(exhausted.read_text().splitlines()) == 1
