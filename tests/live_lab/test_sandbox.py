@@ -19,7 +19,7 @@ from config.celery import app
 from live_lab.models import LabEvent, SandboxClaim
 from live_lab.sandbox import Sandbox, SandboxesBusy, claim_sandbox_slot, start_sandbox
 from live_lab.sandbox_config import SandboxConfig
-from live_lab.tasks import slow_tracked
+from live_lab.tasks import long_job, slow_tracked
 from tests.conftest import worker_env
 from tests.web_process import wait_until
 
@@ -130,6 +130,26 @@ def test_a_sandbox_worker_runs_with_its_configuration_and_kills_itself_and_its_p
         wait_until(lambda: not sandbox.is_alive(), "the sandbox worker gone", 10)
         assert time.monotonic() - started_at >= 5
         wait_until(lambda: not any(is_running(pid) for pid in pids), "its pool processes gone", 3)
+
+
+@pytest.mark.skipif(settings.RUN_MODE == "redis", reason="the same on both brokers: embedded pass only")
+def test_a_sandbox_started_with_the_threads_pool_runs_its_tasks_side_by_side_in_one_process():
+    config = SandboxConfig(pool="threads", concurrency=2, prefetch_multiplier=3)
+    sandbox = start_sandbox(config, env=worker_env())
+    assert isinstance(sandbox, Sandbox), sandbox
+    with sandbox:
+        stats = app.control.inspect([sandbox.hostname], timeout=2.0).stats()[sandbox.hostname]
+        assert stats["pool"]["implementation"] == "celery.concurrency.thread:TaskPool"
+        assert stats["pool"]["max-concurrency"] == 2
+        assert stats["prefetch_count"] == 6, "worker_prefetch_multiplier 3 x 2 threads"
+        assert sandbox.pool_pids() == [], "threads run in the worker's own process: no pool process"
+
+        sent = [long_job.apply_async((1.5,), queue=sandbox.queue) for _ in range(2)]
+        wait_until(lambda: all(result.ready() for result in sent), "both tasks over", 20, every=0.1)
+        rows = list(LabEvent.objects.filter(task_id__in=[r.id for r in sent]).values_list("kind", "hostname"))
+        kinds = [kind for kind, _ in rows if kind in ("started", "succeeded")]
+        assert kinds[:2] == ["started", "started"], f"both ran at once on two threads: {kinds}"
+        assert {hostname for _, hostname in rows if hostname.startswith("sandbox-")} == {sandbox.hostname}
 
 
 def test_with_one_sandbox_for_the_site_a_second_run_waits_until_the_first_stops_killed_and_restarted_or_not(
