@@ -12,12 +12,17 @@ Guarantees:
   starter dies; its pool processes die with it (config/celery.py, worker_process_init); and it
   kills itself LAB_SANDBOX_LIFETIME seconds after it started (SIGALRM), after which its claim
   is free for another run.
+- Nothing of it stays in the broker either: its private queue, the queue's binding (on Redis
+  kombu's `_kombu.binding.<queue>` sets) and its unacked keys are deleted when it stops, and by
+  whichever process frees its claim when its holder died or its lifetime passed.
 - Every wait here is bounded.
 """
 
 import contextlib
 import datetime as dt
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -32,10 +37,13 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from kombu import Exchange, Queue
 
 from config.celery import app
 from live_lab.models import SandboxClaim
-from live_lab.sandbox_config import SandboxConfig
+from live_lab.sandbox_config import SandboxConfig, unacked_keys
+
+logger = logging.getLogger(__name__)
 
 START_TIMEOUT = 30.0  # seconds for a new worker to answer a ping; measured start: docs/live-lab.md
 STOP_TIMEOUT = 10.0  # seconds for a warm shutdown before everything is SIGKILLed
@@ -86,14 +94,66 @@ def database_env() -> dict:
     return {**os.environ, "APP_SQLITE_PATH": name}
 
 
+SANDBOX_HOSTNAME = re.compile(r"^(sandbox-[0-9a-f]{12})@")
+# A claim names only a sandbox's first worker: the reaper also cleans up after this many
+# workers started again on its queue (an experiment or a challenge restarts it once).
+RESTARTS_REAPED = 3
+
+
+def restarted_names(hostname: str, starts: int) -> list[str]:
+    """The hostnames of a sandbox's workers, the first one `hostname` (sandbox-<id>@<host>):
+    each start after the first is sandbox-<id>-<n>@<host> (Sandbox.start)."""
+    name, _, host = hostname.partition("@")
+    return [hostname] + [f"{name}-{n}@{host}" for n in range(2, starts + 1)]
+
+
+def delete_queue(name: str, *, hostnames: list[str] = ()) -> None:
+    """Delete a sandbox's private queue and its binding from the broker (with what a kill left
+    in it), the remote-control queues of its workers (`hostnames`), and on Redis its
+    unacknowledged messages. Harmless if it fails: nobody consumes those queues again."""
+    # A worker SIGKILLed never unbinds its remote-control queue from the celery.pidbox fanout
+    # exchange: on the filesystem broker every broadcast (each ping, each inspect) then leaves a
+    # message file for it in queue/, which every poll lists; on Redis a member stays in kombu's
+    # `_kombu.binding.celery.pidbox` set for as long as live workers keep that table.
+    queues = [Queue(name, Exchange(name), routing_key=name)]
+    queues += [app.control.mailbox.get_queue(hostname) for hostname in hostnames]
+    try:
+        with app.connection_for_write() as connection_to_broker:
+            channel = connection_to_broker.default_channel
+            for queue in queues:
+                # kombu deletes only the bindings this process declared: declare it (as the
+                # worker did), then empty and delete it.
+                bound = queue(channel)
+                bound.declare()
+                bound.purge()
+                bound.delete()
+            if settings.RUN_MODE == "redis":
+                channel.client.delete(*unacked_keys(name).values())
+    except Exception:  # the broker is down for a moment: a few stale keys or files stay in it
+        logger.warning("Could not delete the sandbox queue %s", name, exc_info=True)
+
+
+def delete_claims(claims) -> None:
+    """Delete these claims of sandboxes whose holder did not stop them (it died, or their
+    lifetime passed: their workers are dead), then their queues, which nobody else deletes."""
+    for pk, holder, hostname in claims.values_list("pk", "holder", "hostname"):
+        deleted, _ = SandboxClaim.objects.filter(pk=pk, holder=holder).delete()
+        queue = SANDBOX_HOSTNAME.match(hostname)
+        if deleted and queue:  # only the process that deleted the claim deletes the queue
+            delete_queue(queue.group(1), hostnames=restarted_names(hostname, RESTARTS_REAPED))
+
+
 def free_claims_of_dead_holders() -> None:
     """Delete the claims of processes of this host that no longer run: their workers died with
     them (the parent-death signal), so the slot need not wait for the claim to expire."""
     host = socket.gethostname()
+    dead = []
     for pk, holder in SandboxClaim.objects.values_list("pk", "holder"):
         holder_host, _, pid = holder.rpartition(":")
         if holder_host == host and pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            SandboxClaim.objects.filter(pk=pk, holder=holder).delete()
+            dead.append(pk)
+    if dead:
+        delete_claims(SandboxClaim.objects.filter(pk__in=dead))
 
 
 def claim_sandbox_slot(*, hostname: str) -> SandboxClaim | None:
@@ -104,7 +164,7 @@ def claim_sandbox_slot(*, hostname: str) -> SandboxClaim | None:
     chose the same free slot fail one of them, which then tries the next.
     """
     now = timezone.now()
-    SandboxClaim.objects.filter(expires_at__lte=now).delete()
+    delete_claims(SandboxClaim.objects.filter(expires_at__lte=now))
     free_claims_of_dead_holders()
     taken = set(SandboxClaim.objects.values_list("slot", flat=True))
     for slot in range(settings.LAB_SANDBOXES):
@@ -171,6 +231,7 @@ class Sandbox:
         }
         self.claim: SandboxClaim | None = None
         self.process: subprocess.Popen | None = None
+        self.queue_deleted = False
 
     def __enter__(self):
         return self
@@ -271,11 +332,17 @@ class Sandbox:
         self.start(timeout)
 
     def stop(self, *, keep_log: bool = False) -> None:
-        """Stop the worker, free its slot for another run and delete its log (kept with
-        `keep_log`, for a worker that failed). Safe to call more than once."""
+        """Stop the worker, delete its private queue (with what is left in it), free its slot for
+        another run and delete its log (kept with `keep_log`, for a worker that failed). Safe to
+        call more than once."""
         try:
             self.stop_worker()
         finally:
+            if self.starts and not self.queue_deleted:
+                # Before the slot is free: the reaper deletes only the queues of claimed slots.
+                first = f"sandbox-{self.id}@{socket.gethostname()}"
+                delete_queue(self.queue, hostnames=restarted_names(first, self.starts))
+                self.queue_deleted = True
             if self.claim is not None:
                 SandboxClaim.objects.filter(pk=self.claim.pk).delete()
                 self.claim = None

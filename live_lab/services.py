@@ -21,9 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
-from kombu import Exchange, Queue
 
-from config.celery import app
 from live_lab.challenges import Challenge, end_forgotten_attempts, run_in_background
 from live_lab.experiments import Experiment, get_experiment
 from live_lab.fair_share import runs_to_send
@@ -38,7 +36,7 @@ from live_lab.sandbox import (
     claim_sandbox_slot,
     free_claims_of_dead_holders,
 )
-from live_lab.sandbox_config import SandboxConfig, unacked_keys
+from live_lab.sandbox_config import SandboxConfig
 from live_lab.sandbox_runs import SandboxScript
 from live_lab.worker_signals import background_writer
 
@@ -280,31 +278,11 @@ def run_on_sandbox(run: LabRun, sandbox: Sandbox) -> None:
             while observatory.is_watching(run.pk) and time.monotonic() < deadline:
                 time.sleep(0.1)
         # The run is over: whatever the worker still holds belongs to nobody, so it is killed
-        # rather than asked to finish, and its private queue is deleted.
+        # rather than asked to finish; stop() deletes its private queue.
         sandbox.kill()
         sandbox.stop()
-        delete_queue(sandbox.queue)
         connection.close()
         dispatcher.wake()  # its slot is free: a run waiting for a sandbox can have it
-
-
-def delete_queue(name: str) -> None:
-    """Delete a sandbox's private queue and its binding from the broker (with what a kill left
-    in it), and on Redis its unacknowledged messages. Harmless if it fails: nobody consumes
-    that queue again."""
-    # kombu deletes only the bindings this process declared: declare it (as Celery did, an
-    # exchange of the same name), then delete it.
-    queue = Queue(name, Exchange(name), routing_key=name)
-    try:
-        with app.connection_for_write() as connection_to_broker:
-            channel = connection_to_broker.default_channel
-            bound = queue(channel)
-            bound.declare()
-            bound.delete()
-            if settings.RUN_MODE == "redis":
-                channel.client.delete(*unacked_keys(name).values())
-    except Exception:  # the broker is down for a moment: a few stale messages stay in it
-        logger.warning("Could not delete the sandbox queue %s", name, exc_info=True)
 
 
 # After its script returned, a sandbox run ends within the observer's GRACE (1 s); its worker

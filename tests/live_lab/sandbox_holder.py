@@ -1,7 +1,7 @@
 """A process that starts a sandbox worker and then waits to be killed (tests/live_lab/test_sandbox.py).
 
 Run as `python -m tests.live_lab.sandbox_holder` on the test database: prints one JSON line,
-{"pid": the worker's pid, "pool": its pool processes' pids}, then sleeps.
+{"pid": the worker's pid, "pool": its pool processes' pids, "queue": its private queue}, then sleeps.
 """
 
 import json
@@ -20,5 +20,5 @@ from live_lab.sandbox_config import SandboxConfig  # noqa: E402
 sandbox = start_sandbox(SandboxConfig(concurrency=2))
 if not isinstance(sandbox, Sandbox):
     sys.exit(sandbox.message)
-print(json.dumps({"pid": sandbox.pid, "pool": sandbox.pool_pids()}), flush=True)
+print(json.dumps({"pid": sandbox.pid, "pool": sandbox.pool_pids(), "queue": sandbox.queue}), flush=True)
 time.sleep(120)

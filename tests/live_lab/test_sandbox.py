@@ -17,7 +17,13 @@ from django.utils import timezone
 
 from config.celery import app
 from live_lab.models import LabEvent, SandboxClaim
-from live_lab.sandbox import Sandbox, SandboxesBusy, claim_sandbox_slot, start_sandbox
+from live_lab.sandbox import (
+    Sandbox,
+    SandboxesBusy,
+    claim_sandbox_slot,
+    free_claims_of_dead_holders,
+    start_sandbox,
+)
 from live_lab.sandbox_config import SandboxConfig
 from live_lab.tasks import long_job, slow_tracked
 from tests.conftest import worker_env
@@ -79,6 +85,13 @@ def first_line(process: subprocess.Popen, timeout: float) -> str:
     return lines[0]
 
 
+def broadcast_queues() -> str:
+    """The queues bound to the workers' broadcast exchange (each worker's remote-control queue)."""
+    with app.connection_for_write() as connection_to_broker:
+        table = connection_to_broker.default_channel.get_table("celery.pidbox")
+    return " ".join(row[2] for row in table)
+
+
 def test_a_sandbox_worker_and_its_pool_die_when_the_process_that_started_it_is_sigkilled():
     holder = subprocess.Popen(
         [sys.executable, "-m", "tests.live_lab.sandbox_holder"],
@@ -97,6 +110,19 @@ def test_a_sandbox_worker_and_its_pool_die_when_the_process_that_started_it_is_s
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait(5)
         wait_until(lambda: not any(is_running(pid) for pid in pids), "the sandbox's processes gone", 5)
+
+        # Its claim, its queue and its remote-control queue's binding outlive it (a broadcast
+        # would go on queueing messages for it), until the next claimant reaps them.
+        queue = started["queue"]
+        assert queue in broadcast_queues(), "the worker bound its remote-control queue"
+        if settings.RUN_MODE == "redis":
+            assert app.backend.client.exists(f"_kombu.binding.{queue}"), "the worker bound its queue"
+        free_claims_of_dead_holders()
+        assert not SandboxClaim.objects.exists()
+        assert queue not in broadcast_queues()
+        if settings.RUN_MODE == "redis":
+            left = app.backend.client.keys(f"*{queue}*")
+            assert not left, f"the dead sandbox's keys left in Redis: {left}"
     finally:
         if holder.poll() is None:
             holder.kill()
