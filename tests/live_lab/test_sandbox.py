@@ -170,7 +170,8 @@ def test_a_sandbox_started_with_the_threads_pool_runs_its_tasks_side_by_side_in_
         assert stats["prefetch_count"] == 6, "worker_prefetch_multiplier 3 x 2 threads"
         assert sandbox.pool_pids() == [], "threads run in the worker's own process: no pool process"
 
-        sent = [long_job.apply_async((1.5,), queue=sandbox.queue) for _ in range(2)]
+        # Long enough that the second one starts while the first runs, with seconds to spare.
+        sent = [long_job.apply_async((2.5,), queue=sandbox.queue) for _ in range(2)]
         wait_until(lambda: all(result.ready() for result in sent), "both tasks over", 20, every=0.1)
         rows = list(LabEvent.objects.filter(task_id__in=[r.id for r in sent]).values_list("kind", "hostname"))
         kinds = [kind for kind, _ in rows if kind in ("started", "succeeded")]
