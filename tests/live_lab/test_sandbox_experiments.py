@@ -205,6 +205,21 @@ def test_the_result_expiry_form_refuses_an_expiry_the_run_cannot_wait_for(client
     assert not LabRun.objects.exists()
 
 
+def test_the_retry_experiment_offers_a_retry_delay_of_a_few_seconds_and_refuses_celerys_180(client):
+    client.force_login(make_learner())
+    page = client.get("/lab/pool-killed-retry/").content.decode()
+    for name in ("retry_on_worker_lost", "default_retry_delay", "max_retries", "reject_on_worker_lost"):
+        assert f'name="sandbox_{name}"' in page
+    assert "Celery&#x27;s default is 180" in page
+
+    data = {**KILL, "prediction": "PENDING", "predict_ready": "True", "predict_runs": "twice"}
+    data |= {"predict_retry-info": "WorkerLostError", "sandbox_default_retry_delay": 180}
+    page = client.post("/lab/pool-killed-retry/", {**data, "sandbox_max_retries": 6}).content.decode()
+    assert "Ensure this value is less than or equal to 10." in page
+    assert "Ensure this value is less than or equal to 5." in page
+    assert not LabRun.objects.exists()
+
+
 def test_with_sandboxes_turned_off_a_sandbox_experiment_says_so_and_sends_nothing(client, settings):
     settings.LAB_SANDBOXES = 0
     client.force_login(make_learner())
