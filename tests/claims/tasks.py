@@ -206,7 +206,7 @@ def note_pid(pids_path) -> None:
         pids.write(f"{os.getpid()}\n")
 
 
-@shared_task(bind=True, retry_on_worker_lost=True, default_retry_delay=1)
+@shared_task(bind=True, retry_on_worker_lost=True, default_retry_delay=2)
 def note_pid_then_sleep_retried_when_lost(self, pids_path, seconds):
     """Only its first run sleeps: the check kills that one, never the retry."""
     note_pid(pids_path)

@@ -246,7 +246,7 @@ def test_retry_on_worker_lost_stores_retry_then_runs_the_task_again_until_max_re
     for pids in (retried, exhausted):
         os.kill(int(pids.read_text()), signal.SIGKILL)  # as the OOM killer would
 
-    # default_retry_delay=1: the retry is sent at once and runs a second later, from the start.
+    # default_retry_delay=2: the retry is sent at once and runs 2 s later, from the start.
     assert isinstance(wait_for_state(retrying.id, "RETRY").info, WorkerLostError)
     assert get(retrying.id, timeout=10) == "run 2"
     first, second = retried.read_text().splitlines()
