@@ -335,6 +335,17 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Argon2 first (argon2-cffi), as Django recommends: memory-hard, and on this 2-core machine a
+# check costs less CPU than PBKDF2's at Django's defaults (docs/PERFORMANCE.md, "Logins: Argon2").
+# The others stay so that existing hashes still verify; each is re-hashed with Argon2 at its
+# owner's next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -431,6 +442,23 @@ if RUN_MODE == "redis":
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2.0, "socket_timeout": 10.0}
     CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2.0
     CELERY_REDIS_SOCKET_TIMEOUT = 10.0
+
+# Sessions: in Redis mode read through a Redis cache that every web process on every host shares,
+# the database staying the record (config/sessions.py); embedded mode reads them from the
+# database. No other code uses Django's cache.
+if RUN_MODE == "redis":
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "sessions": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "lab",
+            # Bounded like every other wait on Redis: a page falls back to the database.
+            "OPTIONS": {"socket_connect_timeout": 2.0, "socket_timeout": 2.0},
+        },
+    }
+    SESSION_ENGINE = "config.sessions"
+    SESSION_CACHE_ALIAS = "sessions"
 
 # Lab tasks have a queue of their own, so that experiments never delay the app's own tasks.
 CELERY_TASK_ROUTES = {"live_lab.tasks.*": {"queue": "lab"}}
