@@ -547,7 +547,7 @@ WEB_PROCESSES = env_int("WEB_PROCESSES", os.cpu_count() or 1, low=1, high=256)
 # more threads add no speed; they serve only requests that wait (on the database, the broker).
 WEB_THREADS = env_int("WEB_THREADS", 8, low=1, high=256)
 # Threads per web process that check passwords (login and signup POSTs, config/asgi.py), apart
-# from WEB_THREADS: a burst of logins (PBKDF2, ~0.25 s of CPU each) queues behind itself and
+# from WEB_THREADS: a burst of logins (Argon2, ~0.25 s of CPU each) queues behind itself and
 # never takes the threads that serve the other learners' pages.
 WEB_PASSWORD_THREADS = env_int("WEB_PASSWORD_THREADS", 1, low=1, high=64)
 # The queues a worker started by the process files consumes: `lab` alone for a worker added on
