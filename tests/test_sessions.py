@@ -7,6 +7,7 @@ from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from live_lab.models import LabRun
 from tests.factories import make_learner
 
 pytestmark = [pytest.mark.redis_only, pytest.mark.django_db]
@@ -32,6 +33,28 @@ def test_a_session_missing_from_redis_is_read_from_the_database(client):
 
     assert session_reads(client, "/dashboard/") == 1
     assert session_reads(client, "/dashboard/") == 0, "cached again"
+
+
+def test_a_lab_event_stream_reads_its_session_from_redis(client):
+    """A stream's start reads the session (from Redis) and the user (from the database)."""
+    client.force_login(make_learner())
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/lab/runs/999999/events").status_code == 404  # no such run
+
+    assert not any('"django_session"' in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_logged_out_session_is_refused_by_the_stream_of_the_learners_own_run(client):
+    learner = make_learner()
+    run = LabRun.objects.create(owner=learner, experiment="success", task_id="a-task", prediction=["PENDING"])
+    client.force_login(learner)
+    assert client.get(f"/lab/runs/{run.pk}/").status_code == 200  # the session is in Redis now
+    stolen = client.cookies["sessionid"].value
+
+    client.post("/accounts/logout/")
+    client.cookies["sessionid"] = stolen
+
+    assert client.get(f"/lab/runs/{run.pk}/events").status_code == 404
 
 
 def test_a_logged_out_session_is_refused_though_redis_had_it(client):
