@@ -17,6 +17,7 @@ run: export DJANGO_HTTPS ?= false
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py content sync
+	$(BIN)/python manage.py collectstatic --noinput -v 0
 	@echo
 	@echo "  Celery Results Lab: http://$(HOST):$(PORT)/   (health: http://$(HOST):$(PORT)/healthz)"
 	@echo "  Ctrl-C stops the web server and the worker."
