@@ -31,10 +31,18 @@ class GradedPrediction:
 
     @property
     def outcome(self) -> str:
-        """What really happened, said after "it": "returned True", "raises TimeoutError"."""
+        """What really happened, said after "it": "returned True", "raises TimeoutError", or, for
+        an answer that is not a verb ("twice", "WorkerLostError"), "was “twice”"."""
         if self.actual is None:
             return "was never called"
-        return f"returned {self.actual}" if self.code in READING_PREDICTIONS.values() else self.actual
+        if self.code in READING_PREDICTIONS.values():
+            return f"returned {self.actual}"
+        if self.actual.split(" ", 1)[0] in ANSWER_VERBS:
+            return self.actual
+        return f"was “{self.actual}”"
+
+
+ANSWER_VERBS = {"returns", "raises", "reads", "blocks", "waits", "keeps", "is"}
 
 
 READING_PREDICTIONS = {"ready": "ready()", "successful": "successful()"}
