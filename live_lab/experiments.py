@@ -136,6 +136,14 @@ class Experiment:
     points_out: tuple[str, ...] = ()
 
     @property
+    def mode_note(self) -> str:
+        """Why this site's mode cannot show what the experiment is about ("" where it can): a
+        sandbox experiment's `embedded` note, outside Redis mode."""
+        if self.sandbox is None or settings.RUN_MODE == "redis":
+            return ""
+        return self.sandbox.embedded
+
+    @property
     def task_source(self) -> str:
         return inspect.getsource(self.task.run)
 

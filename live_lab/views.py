@@ -108,9 +108,7 @@ def experiment_detail(request, experiment_id):
         "form": form,
         "illuminated": illuminated_by(experiment.id),
         "worker_answers": worker_answers(),
-        "mode_note": experiment.sandbox.embedded
-        if experiment.sandbox and settings.RUN_MODE != "redis"
-        else "",
+        "mode_note": experiment.mode_note,
     }
     return render(request, "live_lab/experiment.html", context)
 

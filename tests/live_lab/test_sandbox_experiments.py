@@ -136,6 +136,10 @@ def test_each_sandbox_experiment_shows_its_documented_lanes_and_grades_the_predi
         assert graded["result-ttl"] in ttls, graded
         assert graded["held-after-expiry"] == "reads SUCCESS"
         assert ("(no key: nothing stored)" in page) == REDIS
+    # Where this mode cannot show the experiment's point, the verdict says so before the lesson.
+    mode_note = experiment.sandbox.embedded and not REDIS
+    assert ("<strong>On this site:</strong>" in page) == bool(mode_note)
+    assert ("<strong>What this shows on Redis:</strong>" in page) == bool(mode_note)
     assert run.is_prediction_right is True, (states, graded)
     # Nothing is left: the worker and its pool are gone, and the slot is free.
     wait_until(lambda: not SandboxClaim.objects.exists(), "the sandbox's slot freed", 10)
