@@ -10,7 +10,7 @@ server in front of Django would run it, while streams stay on the loop.
 
 The request threads are few (settings.WEB_THREADS): past them, requests wait on the event loop
 without holding a database connection. A request that checks a password (a login or a signup
-POST: Argon2, ~0.25 s of CPU by design) runs on a thread of its own kind
+POST: PBKDF2, ~0.25 s of CPU by design) runs on a thread of its own kind
 (settings.WEB_PASSWORD_THREADS), so that a class logging in at once queues behind its own
 logins, not in front of the pages of the learners already in.
 """
@@ -100,7 +100,7 @@ def serves_async_view(scope) -> bool:
 
 
 def checks_a_password(scope) -> bool:
-    """A login or signup POST: Django's password hasher runs (Argon2)."""
+    """A login or signup POST: Django's password hasher runs (PBKDF2)."""
     if scope["method"] != "POST":
         return False
     return url_name_of(scope["path"].removeprefix(scope.get("root_path", "")) or "/") in PASSWORD_VIEWS

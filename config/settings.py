@@ -335,17 +335,6 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Argon2 first (argon2-cffi), as Django recommends: memory-hard, and on this 2-core machine a
-# check costs less CPU than PBKDF2's at Django's defaults (docs/PERFORMANCE.md, "Logins: Argon2").
-# The others stay so that existing hashes still verify; each is re-hashed with Argon2 at its
-# owner's next login.
-PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
-    "django.contrib.auth.hashers.ScryptPasswordHasher",
-]
-
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -547,7 +536,7 @@ WEB_PROCESSES = env_int("WEB_PROCESSES", os.cpu_count() or 1, low=1, high=256)
 # more threads add no speed; they serve only requests that wait (on the database, the broker).
 WEB_THREADS = env_int("WEB_THREADS", 8, low=1, high=256)
 # Threads per web process that check passwords (login and signup POSTs, config/asgi.py), apart
-# from WEB_THREADS: a burst of logins (Argon2, ~0.25 s of CPU each) queues behind itself and
+# from WEB_THREADS: a burst of logins (PBKDF2, ~0.25 s of CPU each) queues behind itself and
 # never takes the threads that serve the other learners' pages.
 WEB_PASSWORD_THREADS = env_int("WEB_PASSWORD_THREADS", 1, low=1, high=64)
 # The queues a worker started by the process files consumes: `lab` alone for a worker added on

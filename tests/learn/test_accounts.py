@@ -1,7 +1,6 @@
 """Sign up, log in and log out with Django's auth."""
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from tests.factories import make_learner
 
@@ -50,17 +49,3 @@ def test_logging_in_and_out(client, db):
     assert "grace" in client.get("/").content.decode()
     client.post("/accounts/logout/")
     assert "Log in" in client.get("/").content.decode()
-
-
-def test_a_password_hashed_before_argon2_still_logs_in_and_is_hashed_again_with_argon2(client, db):
-    learner = make_learner("hopper")
-    # Few iterations, to keep the test quick: a PBKDF2 hash all the same.
-    learner.password = PBKDF2PasswordHasher().encode("an-older-password-7", "salt1234", iterations=1000)
-    learner.save()
-
-    response = client.post("/accounts/login/", {"username": "hopper", "password": "an-older-password-7"})
-
-    assert response.status_code == 302
-    learner.refresh_from_db()
-    assert learner.password.startswith("argon2$")
-    assert learner.check_password("an-older-password-7")
