@@ -2,18 +2,19 @@
 
     .venv/bin/python bench/request_cpu.py [--requests 200] [--rounds 3] [CODE_DIR ...]
 
-For each code folder given (default: this checkout), in turn and --rounds times over (A B A B
-...), it starts one web process as production does (deploy/Procfile.production's command,
-WEB_PROCESSES=1, DJANGO_DEBUG=false, plain HTTP on loopback) from that folder, on one database
-prepared here once (DATABASE_URL and REDIS_URL are taken from the environment, as the app
-takes them; otherwise SQLite in APP_RUNTIME_DIR), logs one learner in and sends each page
---requests times, one after another, as a browser asking for gzip. The CPU of a request is the
-web process's own run time (the sum of /proc/PID/task/*/schedstat, nanoseconds) from just before
-the request is sent to just after its response has arrived; the table gives, per page and code
-folder, the median over the rounds of each round's median, and the SQL statements per request
-(bench/querycount, the classroom bench's counter). The machine may be shared: the medians of
-one process's own time are what load changes least, and alternating the folders spreads
-whatever load there is over both.
+For each code folder given (default: this checkout) it starts one web process as production
+does (deploy/Procfile.production's command, WEB_PROCESSES=1, DJANGO_DEBUG=false, plain HTTP on
+loopback) from that folder, all of them at once, on one database prepared here (DATABASE_URL
+and REDIS_URL are taken from the environment, as the app takes them; otherwise SQLite in
+APP_RUNTIME_DIR); logs a learner in on each and sends each page --requests times, one request
+at a time and the folders in turn (A, B, A, B...), as a browser asking for gzip, so that
+whatever else runs on the machine falls on every folder alike; then again, --rounds times, with
+new processes. The CPU of a request is the web process's own run time (the sum of
+/proc/PID/task/*/schedstat, nanoseconds) from just before the request is sent to just after
+its response has arrived; the table gives, per page and folder, the median over the rounds of
+each round's median, and the SQL statements per request (bench/querycount, the classroom
+bench's counter). Compare two checkouts: `git worktree add --detach /tmp/before main`, then
+`bench/request_cpu.py /tmp/before .`.
 
 The pages are the lesson's (bench/classroom.py): the home page, a topic, the test page, an
 answer autosave (htmx), a card rating (htmx, a new card each time), the dashboard.
