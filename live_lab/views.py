@@ -11,9 +11,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from live_lab.catalog import catalog_sections
 from live_lab.challenges import CHALLENGES, get_challenge, listen_for_end
 from live_lab.challenges import stop_listening as stop_listening_for_end
-from live_lab.experiments import EXPERIMENTS, get_experiment
+from live_lab.experiments import get_experiment
 from live_lab.forms import ChallengeForm
 from live_lab.models import ChallengeAttempt, LabRun
 from live_lab.queries import (
@@ -63,8 +64,7 @@ def healthz(request):
 
 def catalog(request):
     context = {
-        "shared_experiments": [e for e in EXPERIMENTS.values() if e.sandbox is None],
-        "sandbox_experiments": [e for e in EXPERIMENTS.values() if e.sandbox is not None],
+        "sections": catalog_sections(),
         "challenges": CHALLENGES.values(),
         "worker_answers": worker_answers(),
     }
