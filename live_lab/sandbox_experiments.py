@@ -225,15 +225,16 @@ SANDBOX_EXPERIMENTS = [
         lane1=("PENDING", "STARTED", "RETRY", "STARTED", "SUCCESS"),
         lane2=("published", "received", "started")
         + ("published", "retried", "received", "started", "succeeded"),
-        lesson="The worker sends the task again as retry() would: same id, retries + 1, after "
-        "default_retry_delay seconds. It stores RETRY, with the WorkerLostError as .info, so "
-        "“What your code sees” shows the lost attempt, unlike reject_on_worker_lost, and the "
-        "retry runs the task from the start: it must be idempotent. It needs no acks_late (with "
-        "acks_late the original message is acknowledged), it wins over reject_on_worker_lost, and "
-        "max_retries bounds it: once the retries are used up, the next loss stores FAILURE, so a "
-        "task that kills its process every time does not loop for ever. The trap: "
-        "default_retry_delay is 180 s unless you set it, so by default the task reads RETRY for "
-        "three minutes before the retry runs.",
+        lesson="The worker sends the task again as retry() would: same id, retries + 1, with a "
+        "countdown of default_retry_delay seconds. It stores RETRY, with the WorkerLostError as "
+        ".info, so “What your code sees” shows the lost attempt, unlike reject_on_worker_lost, and "
+        "the retry runs the task from the start: it must be idempotent. It needs no acks_late "
+        "(with acks_late the original message is acknowledged), it wins over "
+        "reject_on_worker_lost (which still applies if sending the retry fails), and max_retries "
+        "bounds it (3 by default): once the retries are used up, the next loss stores FAILURE, so "
+        "a task that kills its process every time does not loop for ever, unless max_retries is "
+        "None. The trap: default_retry_delay is 180 s unless you set it, so by default the task "
+        "reads RETRY for at least three minutes before the retry runs.",
         client_code=observe(TASK_CODE, "# one second after it started: os.kill(<pool process>, SIGKILL)"),
         predictions=(
             READY_TRUE,
