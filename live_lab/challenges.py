@@ -39,7 +39,8 @@ from live_lab.tasks import apply_effect
 logger = logging.getLogger(__name__)
 
 STEP_SECONDS = 0.2  # each challenge task works this long before its effect, and again after it
-WAIT_FOR_MOMENT = 20.0  # seconds the script waits for a moment it kills at (a task starting...)
+WAIT_FOR_MOMENT = 30.0  # seconds the script waits for a moment it kills at (a task starting...):
+# a started row once took over 20 s to appear in a CI run (SQLite's busy timeout is 20 s)
 # ...and how long, on its first run, the phase the script kills a task in lasts: the kill lands
 # in it however late a loaded machine lets the script look (2 s was once missed in CI, and the
 # task returned before the kill). The script kills as soon as it sees the moment; a second run

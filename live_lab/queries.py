@@ -238,7 +238,10 @@ def timeline_of(observations: list, calls: list, events: list, broker: list = ()
     for reading in broker:
         label = f"{reading.task_label}: " if reading.task_label else ""
         what = f"{label}{reading.place}"
-        moments.append(Moment(reading.after_ms, "broker", f"broker-{reading.pk}", what, reading.detail, True))
+        # Keyed by what it says, not its pk: a pushed reading may not be stored yet (no pk), and
+        # the same reading pushed again after its store must not be said twice.
+        key = f"broker-{reading.task_id}-{reading.where}-{reading.after_ms:.3f}"
+        moments.append(Moment(reading.after_ms, "broker", key, what, reading.detail, True))
     return sorted(moments, key=lambda moment: moment.after_ms)
 
 
