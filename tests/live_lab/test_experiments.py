@@ -372,7 +372,7 @@ def test_the_catalog_lists_the_sandbox_experiments_apart_and_says_where_the_chal
     sandbox_section = page[page.index('<h2 id="sandbox">') : page.index('<h2 id="challenges">')]
     assert escape(EXPERIMENTS["pool-killed"].title) in sandbox_section
     assert escape(EXPERIMENTS["success"].title) not in sandbox_section
-    assert '<a href="#challenges">challenges</a>' in page
+    assert '<a href="#challenges">Challenges</a>' in page
 
 
 # --- Issue 17's hard cases on the shared worker: lane 2 of every task the run sent, and lane 3 ---
