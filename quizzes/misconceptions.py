@@ -325,7 +325,8 @@ def open_misconceptions_for(learner) -> list[OpenMisconception]:
     testing = (
         Option.active.filter(misconception_id__in=ids, question__archived_at__isnull=True)
         .select_related("question__topic")
-        .order_by("question__topic__order", "question__position")
+        # The question's id breaks ties, so every database picks the same question.
+        .order_by("question__topic__order", "question__position", "question_id")
     )
     for option in testing:
         question = option.question

@@ -11,6 +11,7 @@ from live_lab.grading import observed_states
 from live_lab.models import LabEvent, LabRun
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import make_learner
+from tests.worker_process import workers_to_start
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -103,12 +104,19 @@ def test_revoke_queued_ends_once_the_worker_stored_the_revoke_shown_in_lane_2(la
     run = LabRun.objects.get(owner__username="labuser")
     # Over at the store, well before the countdown (4 s) ends and the worker discards the message.
     stored = LabEvent.objects.get(task_id=run.task_id, kind="revoked")
-    assert "stored REVOKED as the revoke arrived" in stored.detail
+    # With several workers (the Redis pass runs two) the broadcast reaches one that does not hold
+    # the task, which may store REVOKED first; lane 2 then says so, and who stored it.
+    stored_by_this_worker = "this worker stored REVOKED as the revoke arrived"
+    stored_by_another = "REVOKED was stored already, by another worker that got the same revoke"
+    truthful = (
+        [stored_by_this_worker] if workers_to_start() == 1 else [stored_by_this_worker, stored_by_another]
+    )
+    assert any(detail in stored.detail for detail in truthful), stored.detail
     assert stored.at <= run.finished_at
     assert (run.finished_at - run.sent_at).total_seconds() < 3
     worker_lane = page.locator(".lane-worker")
     expect(worker_lane).to_contain_text("revoke arrived")
-    expect(worker_lane).to_contain_text("this worker stored REVOKED as the revoke arrived")
+    expect(worker_lane).to_contain_text(stored.detail)
     expect(page.locator("#lanes .running")).to_have_count(0)
     screenshot(page, "lab-revoke-queued-1280")
 
