@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.db.models import Count
 from django.urls import reverse
 
+from learn.curriculum.kept import kept_for_content
 from learn.models import CardReviewState, Flashcard, Topic
 from live_lab.models import LabRun
 from quizzes.models import AttemptScore, ExplainAnswer, ExplainPrompt, PracticeAnswer, Question
@@ -60,8 +61,23 @@ def per_topic(rows) -> Counter:
     return Counter(dict(rows))
 
 
-def learning_paths(user, topics: list[Topic]) -> list[TopicPath]:
-    """Each topic's six steps for `user` (a visitor has begun none)."""
+@dataclass
+class CourseCounts:
+    """Per topic id: active cards, questions and prompts, and the experiments its questions
+    name (in question order). The same for every learner until the next `content sync`."""
+
+    cards: Counter
+    questions: Counter
+    prompts: Counter
+    experiments: dict[int, list[str]]
+
+
+def course_counts() -> CourseCounts:
+    """Four queries, or none: kept per content version (learn/curriculum/kept.py)."""
+    return kept_for_content("dashboard.path.course_counts", read_course_counts)
+
+
+def read_course_counts() -> CourseCounts:
     active = {"topic__archived_at__isnull": True}
     cards = per_topic(
         Flashcard.active.filter(**active).values_list("topic").annotate(n=Count("pk")).order_by()
@@ -74,6 +90,18 @@ def learning_paths(user, topics: list[Topic]) -> list[TopicPath]:
     ):
         if experiment not in experiments.setdefault(topic_id, []):
             experiments[topic_id].append(experiment)
+    return CourseCounts(cards, questions, prompts, experiments)
+
+
+def learning_paths(user, topics: list[Topic]) -> list[TopicPath]:
+    """Each topic's six steps for `user` (a visitor has begun none)."""
+    course = course_counts()
+    cards, questions, prompts, experiments = (
+        course.cards,
+        course.questions,
+        course.prompts,
+        course.experiments,
+    )
 
     rated = answered = explained = Counter()
     best: dict[int, AttemptScore] = {}

@@ -6,13 +6,30 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
+from learn.curriculum.kept import kept_for_content
 from learn.models import Claim, Flashcard, Misconception, Topic
 from quizzes.models import ExplainPrompt, Option, Question
 
 
-def get_topic_page(slug: str) -> Topic:
-    """An active topic, for its page (the lesson: the cheat sheet and the steps, no answers)."""
-    return get_object_or_404(Topic.active, slug=slug)
+@dataclass
+class TopicPage:
+    """What a topic's lesson page shows of the course: the same for every learner."""
+
+    topic: Topic
+    claims: list[Claim]
+    misconceptions: list[Misconception]
+
+
+def get_topic_page(slug: str) -> TopicPage:
+    """An active topic's page (the lesson: the cheat sheet and the steps, no answers); 404 for
+    an unknown or archived one. Three queries, or none: kept per content version
+    (learn/curriculum/kept.py), by slug, for topics that exist."""
+    pages = kept_for_content("dashboard.queries.topic_pages", dict)  # filled as topics are asked for
+    page = pages.get(slug)
+    if page is None:
+        topic = get_object_or_404(Topic.active, slug=slug)
+        page = pages[slug] = TopicPage(topic, claims_cited_by(topic), misconceptions_tested_in(topic))
+    return page
 
 
 def claims_cited_by(topic: Topic) -> list[Claim]:

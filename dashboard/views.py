@@ -17,11 +17,9 @@ from dashboard.progress import (
     true_retention,
 )
 from dashboard.queries import (
-    claims_cited_by,
     get_misconception_page,
     get_topic_page,
     misconceptions_by_topic,
-    misconceptions_tested_in,
 )
 from learn.curriculum.claims import installed_celery_version
 from quizzes.certainty import calibration, score_from_counts
@@ -58,12 +56,12 @@ def dashboard(request):
 
 
 def topic_detail(request, slug):
-    topic = get_topic_page(slug)
+    page = get_topic_page(slug)
     context = {
-        "topic": topic,
-        "path": learning_paths(request.user, [topic])[0],
-        "claims": claims_cited_by(topic),
-        "misconceptions": misconceptions_tested_in(topic),
+        "topic": page.topic,
+        "path": learning_paths(request.user, [page.topic])[0],
+        "claims": page.claims,
+        "misconceptions": page.misconceptions,
         "celery_version": installed_celery_version(),
     }
     return render(request, "dashboard/topic_detail.html", context)

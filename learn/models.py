@@ -283,3 +283,15 @@ class RenderedText(models.Model):
 
     def __str__(self):
         return self.digest
+
+
+class ContentVersion(models.Model):
+    """The curriculum's version: one row, given a new token by every `content sync`, in the
+    sync's transaction. Web processes keep what pages show of the curriculum per token
+    (learn/curriculum/kept.py) and read the database again when it changes."""
+
+    token = models.CharField(max_length=32)
+    synced_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.token} ({self.synced_at:%Y-%m-%d %H:%M})"

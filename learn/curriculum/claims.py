@@ -9,6 +9,7 @@ import ast
 import importlib.metadata
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from django.conf import settings
@@ -46,8 +47,11 @@ class ClaimSource:
     statement: str = ""
 
 
+@cache
 def installed_celery_version() -> str:
-    """The version of the Celery package installed here: the one the claims were checked against."""
+    """The version of the Celery package installed here: the one the claims were checked against.
+    Once per process (0.6 ms a call: it reads the installed packages' metadata), as an upgrade
+    restarts the processes."""
     return importlib.metadata.version("celery")
 
 

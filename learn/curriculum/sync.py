@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from learn.curriculum.check import Curriculum, load_curriculum
+from learn.curriculum.kept import new_content_version
 from learn.curriculum.parse import Problem, TopicSource, lab_lines
 from learn.curriculum.registry import item_syncs, lab_experiments
 from learn.curriculum.render import section_anchor
@@ -171,6 +172,7 @@ def sync_curriculum(path: Path) -> SyncReport:
         sync.archive_missing()
     link_cited_claims(curriculum, claims, "flashcards", cards)
     link_experiments(curriculum, topics.seen)
+    new_content_version()  # web processes read what they kept of the content again
     return report
 
 

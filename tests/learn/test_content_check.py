@@ -294,7 +294,13 @@ def test_a_sync_of_broken_content_leaves_the_database_exactly_as_it_was(tmp_path
 
 
 def snapshot() -> dict:
-    models = [m for app in ("learn", "quizzes") for m in apps.get_app_config(app).get_models()]
+    # Every row but the content version, which each sync renews (learn/curriculum/kept.py).
+    models = [
+        m
+        for app in ("learn", "quizzes")
+        for m in apps.get_app_config(app).get_models()
+        if m.__name__ != "ContentVersion"
+    ]
     return {m.__name__: sorted(map(repr, m.objects.values_list())) for m in models}
 
 
