@@ -28,7 +28,11 @@ def manage_check(**env) -> subprocess.CompletedProcess:
             {"REDIS_URL": "localhost:6379"},
             "REDIS_URL='localhost:6379' is not of the form redis://HOST:PORT/DB",
         ),
-        ({"BROKER_POLLING_INTERVAL": "fast"}, "BROKER_POLLING_INTERVAL='fast' must be a number"),
+        # The filesystem broker's settings are read in embedded mode only (REDIS_URL empty).
+        (
+            {"BROKER_POLLING_INTERVAL": "fast", "REDIS_URL": ""},
+            "BROKER_POLLING_INTERVAL='fast' must be a number",
+        ),
         (
             {"DATABASE_URL": "mysql://lab@127.0.0.1:3306/lab"},
             "DATABASE_URL='mysql://lab@127.0.0.1:3306/lab' is not a PostgreSQL URL",
@@ -42,7 +46,10 @@ def manage_check(**env) -> subprocess.CompletedProcess:
             "DATABASE_URL='postgres://lab:***@127.0.0.1:5432/' is not a PostgreSQL URL with a database name",
         ),
         ({"DATABASE_POOL_SIZE": "2"}, "DATABASE_POOL_SIZE='2' must be a whole number from 4 to 1000"),
-        ({"WORKER_TIMER_PRECISION": "0"}, "WORKER_TIMER_PRECISION='0' must be a number of seconds"),
+        (
+            {"WORKER_TIMER_PRECISION": "0", "REDIS_URL": ""},
+            "WORKER_TIMER_PRECISION='0' must be a number of seconds",
+        ),
         (
             {"LAB_SANDBOX": '{"concurrency": 9}'},
             "LAB_SANDBOX='{\"concurrency\": 9}' is not a sandbox configuration: concurrency must be "
