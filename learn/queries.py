@@ -3,9 +3,10 @@ from dataclasses import dataclass, field
 
 import fsrs
 from django.db.models import Count
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.utils import timezone
 
+from learn.curriculum.kept import kept_for_content
 from learn.models import INSTRUCTORS_GROUP, CardReviewLog, CardReviewState, Flashcard, Rating, Topic
 from learn.services import (
     SCHEDULER,
@@ -190,15 +191,41 @@ def ratings_today(user, session, *, topic: Topic | None = None, now=None) -> Rat
     return RatingsToday(list(by_rating.items()))
 
 
+def active_topics() -> dict[str, Topic]:
+    """Every active topic, by slug. Kept per content version (learn/curriculum/kept.py): shared
+    by the process's requests, never changed."""
+    return kept_for_content("learn.active_topics", read_active_topics)
+
+
+def read_active_topics() -> dict[str, Topic]:
+    return {topic.slug: topic for topic in Topic.active.all()}
+
+
+def get_active_topic(slug: str) -> Topic:
+    """An active topic; 404 for an unknown or archived one."""
+    topic = active_topics().get(slug)
+    if topic is None:
+        raise Http404("No such topic.")
+    return topic
+
+
 def get_study_topic(slug: str) -> Topic:
     """An active topic, for its cards page; 404 for an unknown or archived one."""
-    return get_object_or_404(Topic.active, slug=slug)
+    return get_active_topic(slug)
+
+
+def topic_cards(topic: Topic) -> list[Flashcard]:
+    """The topic's active cards in order. Kept per content version, like `active_topics`."""
+    return kept_for_content(
+        ("learn.topic_cards", topic.pk),
+        lambda: list(Flashcard.active.filter(topic=topic).order_by("position", "pk")),
+    )
 
 
 def topic_deck(user, session, topic: Topic, *, now=None) -> Deck:
     """The topic's active cards for this learner: due ones (earliest first), then new ones."""
     now = utc(now)
-    flashcards = list(Flashcard.active.filter(topic=topic).order_by("position", "pk"))
+    flashcards = topic_cards(topic)
     if user.is_authenticated:
         states = CardReviewState.objects.filter(learner=user, flashcard__in=[card.pk for card in flashcards])
         by_card = {state.flashcard_id: state for state in states}

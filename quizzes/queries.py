@@ -5,8 +5,10 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from learn.curriculum.kept import kept_for_content
 from learn.curriculum.registry import lab_experiments
 from learn.models import Topic
+from learn.queries import get_active_topic
 from quizzes import explain
 from quizzes.models import (
     Attempt,
@@ -23,7 +25,8 @@ from quizzes.models import (
 
 
 def get_topic(slug: str) -> Topic:
-    return get_object_or_404(Topic.active, slug=slug)
+    """An active topic (kept per content version: learn.queries.active_topics); 404 otherwise."""
+    return get_active_topic(slug)
 
 
 def active_options() -> Prefetch:
@@ -73,8 +76,16 @@ def test_items(attempt: Attempt) -> list[AttemptQuestion]:
 def with_options(item: AttemptQuestion) -> AttemptQuestion:
     """The item, its question's `active_options` read unless in hand."""
     if not hasattr(item.question, "active_options"):
-        item.question.active_options = list(Option.active.filter(question=item.question_id))
+        item.question.active_options = question_options(item.question_id)
     return item
+
+
+def question_options(question_id: int) -> list[Option]:
+    """A question's active options. Kept per content version (learn/curriculum/kept.py): shared
+    by the process's requests, never changed."""
+    return kept_for_content(
+        ("quizzes.question_options", question_id), lambda: list(Option.active.filter(question=question_id))
+    )
 
 
 def item_at(items: list[AttemptQuestion], position: int) -> AttemptQuestion:

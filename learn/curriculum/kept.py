@@ -10,13 +10,17 @@ a sync reaches every web process on every host at its next page. Content written
 than `content sync` (the tests' factories) has no version: then nothing is kept and every call
 reads the database.
 
-What is kept is shared by the process's request threads: callers never change it.
+What is kept is shared by the process's request threads: callers never change it. A request
+reads the version once (ContentVersionPerRequest, in settings.MIDDLEWARE), however many kept
+things its page takes.
 """
 
 import secrets
 import threading
 from collections.abc import Callable, Hashable
+from contextvars import ContextVar
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.utils import timezone
 
 KEPT: dict[Hashable, object] = {}
@@ -33,10 +37,50 @@ def new_content_version() -> None:
     )
 
 
+# The version this request read, set by the middleware below: {} until read. Outside a request
+# (a command, a test calling a query) there is none, and every call reads the version.
+REQUEST_VERSION: ContextVar[dict | None] = ContextVar("request_content_version", default=None)
+
+
 def content_version() -> str | None:
     from learn.models import ContentVersion
 
-    return ContentVersion.objects.filter(pk=1).values_list("token", flat=True).first()
+    read = REQUEST_VERSION.get()
+    if read is not None and "version" in read:
+        return read["version"]
+    version = ContentVersion.objects.filter(pk=1).values_list("token", flat=True).first()
+    if read is not None:
+        read["version"] = version
+    return version
+
+
+class ContentVersionPerRequest:
+    """Middleware: a request reads the content version at most once. Sync and async, so that it
+    adds no hop to the lab's event stream (an async view)."""
+
+    sync_capable = async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self.respond_async(request)
+        token = REQUEST_VERSION.set({})
+        try:
+            return self.get_response(request)
+        finally:
+            REQUEST_VERSION.reset(token)
+
+    async def respond_async(self, request):
+        token = REQUEST_VERSION.set({})
+        try:
+            return await self.get_response(request)
+        finally:
+            REQUEST_VERSION.reset(token)
 
 
 def kept_for_content(key: Hashable, compute: Callable[[], object]):

@@ -62,18 +62,18 @@ def test_the_topic_page_is_the_lesson_its_steps_and_cheat_sheet_without_the_answ
 
 
 def test_the_topic_page_runs_a_fixed_number_of_queries(client, curriculum, django_assert_num_queries):
-    # The first page after the sync: the content version for the page and for the path (2), the
-    # topic, its claims (2), the misconceptions its questions test, and the path's totals of
-    # cards, questions, prompts and experiments (4) less one: a visitor's stored-HTML read is warm.
-    with django_assert_num_queries(9):
+    # The first page after the sync: the content version, the topic, its claims (2), the
+    # misconceptions its questions test, and the path's totals of cards, questions, prompts and
+    # experiments (4) less one: a visitor's stored-HTML read is warm.
+    with django_assert_num_queries(8):
         client.get(SEED_TOPIC)
     # Until the next sync the process keeps all that (learn/curriculum/kept.py): the version only.
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         client.get(SEED_TOPIC)
     # A learner adds their 5 (cards rated, practice, explain, scores, lab runs), the session, the
     # user and the navigation's count of due cards.
     client.force_login(make_learner())
-    with django_assert_num_queries(2 + 5 + 3):
+    with django_assert_num_queries(1 + 5 + 3):
         client.get(SEED_TOPIC)
 
 
@@ -159,3 +159,17 @@ def test_the_topic_page_and_the_home_page_count_the_cards_of_the_last_sync(clien
 
     assert "1 of 2 rated" in client.get("/topics/demo-topic/").content.decode()
     assert "1 of 6 steps done" in client.get("/").content.decode()
+
+
+def test_a_topic_the_next_sync_archives_is_gone_from_every_page(client, db, tmp_path):
+    write_topic(tmp_path, GOOD_TOPIC)
+    sync(tmp_path)
+    client.force_login(make_learner())
+    pages = ["/topics/demo-topic/", "/topics/demo-topic/cards/", "/topics/demo-topic/test/"]
+    assert [client.get(page).status_code for page in pages] == [200, 200, 200]
+
+    write_topic(tmp_path, GOOD_TOPIC.replace("id: demo-topic", "id: renamed-topic"))
+    assert "archived 1 topic(s)" in sync(tmp_path)
+
+    assert [client.get(page).status_code for page in pages] == [404, 404, 404]
+    assert client.get("/topics/renamed-topic/cards/").status_code == 200

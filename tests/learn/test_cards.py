@@ -484,8 +484,9 @@ def test_the_cards_page_runs_a_fixed_number_of_queries(client, ada, django_asser
             rate_card(ada, flashcard=card, rating=3, reviews_seen=0, now=days_ago(3))
     client.get(cards_url(topic))  # the session row exists from here on
 
-    # session, user, topic, its cards, the learner's states, the last rating, the nav's due count
-    with django_assert_num_queries(7):
+    # session, user, the content version (none: nothing was synced, so nothing is kept), topic, its cards, the
+    # learner's states, the last rating, the nav's due count
+    with django_assert_num_queries(8):
         response = client.get(cards_url(topic))
     assert response.status_code == 200
 
@@ -499,8 +500,8 @@ def test_the_cards_page_for_a_visitor_runs_a_fixed_number_of_queries(
     for card in flashcards[::2]:
         post_rating(client, card, 3)
 
-    # session, topic, its cards
-    with django_assert_num_queries(3):
+    # session, the content version (none: nothing was synced, so nothing is kept), topic, its cards
+    with django_assert_num_queries(4):
         response = client.get(cards_url(topic))
     assert response.status_code == 200
 
@@ -510,10 +511,10 @@ def test_an_htmx_rating_runs_a_fixed_number_of_queries(client, ada, django_asser
     cards = [make_flashcard(topic, position=position) for position in range(8)]
     client.get(cards_url(topic))
 
-    # topic, session, user, the form's card, the state (read before the transaction), then the
-    # transaction's BEGIN, insert log, insert state, COMMIT; then the panel: cards, states, last
-    # rating, due count.
-    with django_assert_num_queries(13):
+    # the content version (none: nothing was synced, so nothing is kept), topic, session, user,
+    # the form's card, the state (read before the transaction), then the transaction's BEGIN,
+    # insert log, insert state, COMMIT; then the panel: cards, states, last rating, due count.
+    with django_assert_num_queries(14):
         response = post_rating(client, cards[0], 3, headers=HTMX)
     assert response.status_code == 200
     assert Flashcard.active.count() == 8

@@ -403,9 +403,10 @@ def test_the_test_page_runs_a_fixed_number_of_queries(client, topic, learner, dj
         answer(client, attempt, position, ["A"])
     client.get(page_url(topic))  # a process's first page also reads the stored HTML, once
 
-    # session, user, the nav's due-card count (learn.context_processors), topic, open attempt,
-    # past attempts with scores, items with questions, the shown question's options, its answer
-    with django_assert_num_queries(9):
+    # session, user, the nav's due-card count (learn.context_processors), the content version
+    # (none: nothing was synced, so nothing is kept), topic, open attempt, past attempts with
+    # scores, items with questions, the shown question's options, its answer
+    with django_assert_num_queries(10):
         response = client.get(page_url(topic))
     assert response.status_code == 200
 
@@ -415,11 +416,12 @@ def test_an_answer_runs_a_fixed_number_of_queries(client, topic, learner, django
     answer(client, attempt, 1, ["A"])
     client.get(page_url(topic))  # a process's first page also reads the stored HTML, once
 
-    # session, user, attempt, items with questions, the question's options; the write: the
+    # session, user, attempt, items with questions, the content version (none: nothing was
+    # synced), the question's options; the write: the
     # attempt's open check, the old answer deleted, the new one inserted, the item's time. The
     # screen sent back shows that question again, with the answer in hand: nothing more to read.
     # (The write's transaction is a savepoint inside the test's: two statements more.)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         response = answer(client, attempt, 1, ["B"], headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert "Answer saved." in response.content.decode()
