@@ -87,10 +87,12 @@ def render_html(text: str) -> str:
     text = RUNNABLE_FENCE_RE.sub(r"\1\2python", text)
     with PARSER_LOCK:
         html = PARSER.reset().convert(text)
-    # A code block scrolls sideways on a phone: keyboard users must be able to focus it to
-    # scroll it (WCAG 2.1.1, axe's scrollable-region-focusable). Added after nh3, which would
-    # strip it, to the <pre> tags markdown itself wrote.
-    html = nh3.clean(html, attributes=ALLOWED_ATTRIBUTES).replace("<pre>", '<pre tabindex="0">')
+    # A code block, and a table whose names stay whole, scroll sideways on a phone: keyboard
+    # users must be able to focus them to scroll them (WCAG 2.1.1, axe's
+    # scrollable-region-focusable). Added after nh3, which would strip it, to the tags markdown
+    # itself wrote.
+    html = nh3.clean(html, attributes=ALLOWED_ATTRIBUTES)
+    html = html.replace("<pre>", '<pre tabindex="0">').replace("<table>", '<table tabindex="0">')
     return DIAGRAM_RE.sub(DIAGRAM_FIGURE, html)
 
 
@@ -107,7 +109,7 @@ DIAGRAM_FIGURE = (
 
 # Part of every stored text's key: change it whenever render_html's output changes, so that the
 # next `content sync` drops the HTML stored by the old code and renders every text again.
-RENDERING = "4: pre tabindex, heading ids, diagram figures"
+RENDERING = "5: pre and table tabindex, heading ids, diagram figures"
 
 
 def digest(text: str) -> str:

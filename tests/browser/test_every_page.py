@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from instructor.demo import DEMO_PASSWORD, seed_demo_cohort
 from learn.models import Misconception
-from live_lab.models import LabEvent, LabObservation, LabRun
+from live_lab.models import ChallengeAttempt, LabEvent, LabObservation, LabRun
 from quizzes.models import Attempt
 from tests.browser.conftest import SCREENSHOTS
 
@@ -31,6 +31,31 @@ AXE = Axe()
 PAGE_WIDTH = """() => {
   const root = document.documentElement;
   return {scroll: root.scrollWidth, client: root.clientWidth};
+}"""
+
+# A state or a file name in a table cell split inside a word (STARTE|D, backends/base.p|y): a
+# code token without a space drawn on two lines, not after one of the characters a name may
+# break after (task-results-|pending, backends/|base.py).
+BROKEN_TOKENS = """() => {
+  const split = [];
+  const range = document.createRange();
+  for (const code of document.querySelectorAll("td code, th code")) {
+    const token = code.textContent.trim();
+    if (/\\s/.test(token) || code.getClientRects().length < 2) continue;
+    const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    let top = null, previous = "";
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (let i = 0; i < node.length; i++) {
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const charTop = range.getBoundingClientRect().top;
+        if (top !== null && charTop > top + 1 && !"-/_.,(".includes(previous)) split.push(token);
+        top = charTop;
+        previous = node.data[i];
+      }
+    }
+  }
+  return [...new Set(split)];
 }"""
 
 
@@ -66,6 +91,35 @@ def finished_run(learner) -> LabRun:
     return run
 
 
+def failed_challenge_attempt(learner) -> ChallengeAttempt:
+    """A worker-death attempt as the check leaves one that failed: its kills and a row per task."""
+    tasks = [
+        {"index": 0, "task_id": "a", "runs": 1, "effects": 1, "state": "SUCCESS", "problems": []},
+        {
+            "index": 1,
+            "task_id": "b",
+            "runs": 1,
+            "effects": 0,
+            "state": "FAILURE (WorkerLostError)",
+            "problems": ["lost: its effect never happened", "ended FAILURE"],
+        },
+    ]
+    return ChallengeAttempt.objects.create(
+        owner=learner,
+        challenge="worker-death",
+        choices={"acks_late": False, "reject_on_worker_lost": False, "idempotent": False},
+        size=2,
+        status=ChallengeAttempt.Status.FAILED,
+        kills=["killed the pool process running task 1 before its effect (SIGKILL)"],
+        tasks=tasks,
+        summary=(
+            "1 of 2 tasks lost, 0 applied more than once, 1 did not end in SUCCESS; "
+            "2 runs in all for 2 tasks."
+        ),
+        finished_at=timezone.now(),
+    )
+
+
 @pytest.fixture
 def demo_class(curriculum):
     report = seed_demo_cohort(learners=4, seed=7)
@@ -77,6 +131,7 @@ def demo_class(curriculum):
         "learner": learner,
         "attempt": attempt,
         "run": finished_run(learner),
+        "challenge_attempt": failed_challenge_attempt(learner),
         "topic": attempt.topic,
         "misconception": Misconception.active.first(),
         "planted": next(iter(report.planted)),
@@ -110,7 +165,9 @@ def pages_of(demo) -> dict[str, list[tuple[str, str]]]:
             ("sandbox-experiment", "/lab/pool-killed/"),
             ("challenge", "/lab/challenges/worker-death/"),
             ("run", f"/lab/runs/{demo['run'].pk}/"),
+            ("challenge-attempt", f"/lab/attempts/{demo['challenge_attempt'].pk}/"),
             ("join", "/join/"),
+            ("join-link", f"/join/{demo['cohort'].join_code}/"),
         ],
         "instructor": [
             ("cohorts", "/instructor/"),
@@ -132,11 +189,14 @@ def log_in(page, username: str) -> None:
 
 
 def layout_problems(page, where: str) -> list[str]:
-    """Overflow and axe violations of the page as it is shown now, each as one line."""
+    """Overflow, tokens split in tables and axe violations of the page as it is shown now, each
+    as one line."""
     found = []
     width = page.evaluate(PAGE_WIDTH)
     if width["scroll"] > width["client"]:
         found.append(f"{where}: the page is {width['scroll']} px wide in {width['client']} px")
+    for token in page.evaluate(BROKEN_TOKENS)[:5]:
+        found.append(f"{where}: {token} is split over two lines in a table")
     # Only violations: axe then skips collecting the nodes that pass, most of its work.
     options = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
     results = AXE.run(page, options=options)

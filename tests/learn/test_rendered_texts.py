@@ -42,3 +42,9 @@ def test_a_cheat_sheet_no_sync_has_seen_is_rendered_on_its_page(client):
     page = client.get("/topics/fresh/").content.decode()
 
     assert "A <strong>bold</strong> claim about <code>AsyncResult</code>." in page
+
+
+def test_a_table_in_a_text_can_be_focused_to_scroll_it_by_keyboard():
+    # Its names stay whole, so on a phone a wide table scrolls sideways inside the page.
+    html = render_html("| backend | removed by |\n|---|---|\n| `db+...` | `celery.backend_cleanup` |\n")
+    assert '<table tabindex="0">' in html
