@@ -69,8 +69,22 @@ def attempt_items(attempt: Attempt) -> list[AttemptQuestion]:
 def test_items(attempt: Attempt) -> list[AttemptQuestion]:
     """The attempt's questions in order, for the test screen: each with its question but not its
     options or answer. The screen shows one question of ten, and `attempt_screen` reads those of
-    that one only: answers are half a class's requests."""
-    return list(attempt.items.select_related("question").order_by("position"))
+    that one only: answers are half a class's requests. The questions are the ones kept per
+    content version (`questions_by_id`), shared by the process's requests: never changed here."""
+    items = list(attempt.items.order_by("position"))
+    questions = questions_by_id()
+    missing = [item.question_id for item in items if item.question_id not in questions]
+    if missing:  # made since the last sync (by the tests' factories)
+        questions = {**questions, **Question.objects.in_bulk(missing)}
+    for item in items:
+        item.question = questions[item.question_id]
+    return items
+
+
+def questions_by_id() -> dict[int, Question]:
+    """Every question, archived ones too (an open attempt may hold one), by id. Kept per content
+    version (learn/curriculum/kept.py)."""
+    return kept_for_content("quizzes.questions_by_id", Question.objects.in_bulk)
 
 
 def with_options(item: AttemptQuestion) -> AttemptQuestion:

@@ -7,9 +7,11 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
+from learn.models import Topic
 from quizzes.models import Attempt, AttemptQuestion, AttemptScore
 from quizzes.services import draw_questions, submit_attempt
 from tests.factories import make_learner, make_question
+from tests.learn.test_content_check import GOOD_TOPIC, sync, write_topic
 from tests.quizzes.factories import make_multi_answer_question, make_topic_with_questions
 
 pytestmark = pytest.mark.django_db
@@ -405,8 +407,8 @@ def test_the_test_page_runs_a_fixed_number_of_queries(client, topic, learner, dj
 
     # session, user, the nav's due-card count (learn.context_processors), the content version
     # (none: nothing was synced, so nothing is kept), topic, open attempt, past attempts with
-    # scores, items with questions, the shown question's options, its answer
-    with django_assert_num_queries(10):
+    # scores, items, their questions, the shown question's options, its answer
+    with django_assert_num_queries(11):
         response = client.get(page_url(topic))
     assert response.status_code == 200
 
@@ -416,15 +418,35 @@ def test_an_answer_runs_a_fixed_number_of_queries(client, topic, learner, django
     answer(client, attempt, 1, ["A"])
     client.get(page_url(topic))  # a process's first page also reads the stored HTML, once
 
-    # session, user, attempt, items with questions, the content version (none: nothing was
-    # synced), the question's options; the write: the
-    # attempt's open check, the old answer deleted, the new one inserted, the item's time. The
-    # screen sent back shows that question again, with the answer in hand: nothing more to read.
-    # (The write's transaction is a savepoint inside the test's: two statements more.)
-    with django_assert_num_queries(12):
+    # session, user, attempt, items, the content version (none: nothing was synced, so nothing
+    # is kept), their questions, the question's options; the write: the attempt's open check,
+    # the old answer deleted, the new one inserted, the item's time. The screen sent back shows
+    # that question again, with the answer in hand: nothing more to read. (The write's
+    # transaction is a savepoint inside the test's: two statements more.)
+    with django_assert_num_queries(13):
         response = answer(client, attempt, 1, ["B"], headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert "Answer saved." in response.content.decode()
+
+
+def test_with_synced_content_an_answer_reads_the_attempt_its_items_and_the_content_version(
+    client, learner, tmp_path, django_assert_num_queries
+):
+    write_topic(tmp_path, GOOD_TOPIC)
+    sync(tmp_path)
+    topic = Topic.objects.get(slug="demo-topic")
+    attempt = start(client, topic)
+    position = attempt.items.get(question__slug="demo-question").position
+    client.get(f"{page_url(topic)}?q={position}")  # the first page after the sync keeps the questions
+
+    # session, user, attempt, items, the content version (the questions and their options are
+    # kept); the write as above, in a savepoint
+    with django_assert_num_queries(11):
+        response = answer(client, attempt, position, ["B"], headers={"HX-Request": "true"})
+    page = response.content.decode()
+    assert "Answer saved." in page
+    assert "What does <code>ready()</code> return after FAILURE?" in page
+    assert [option.key for option in item_at(attempt, position).chosen.all()] == ["B"]
 
 
 def test_the_result_page_runs_a_fixed_number_of_queries(client, topic, learner, django_assert_num_queries):
