@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in, screenshot
-from tests.factories import make_learner
+from tests.instructor.factories import make_instructor
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,8 +59,10 @@ def test_on_a_phone_a_diagrams_smallest_text_stays_readable(phone, curriculum):
 
 
 def test_on_a_phone_the_header_is_two_rows_and_the_ratings_stay_in_sight_after_an_answer(phone, curriculum):
-    learner = make_learner()
+    # An instructor: the longest header (a learner's links and "Instructor").
+    learner = make_instructor()
     log_in(phone, learner.username)
+    expect(phone.get_by_role("link", name="Instructor")).to_be_visible()
     # This topic's first card has an answer long enough to push the ratings' second row below
     # the fold, had they stayed in the page's flow.
     phone.goto("/topics/task-lifecycle-and-states/cards/")
