@@ -8,7 +8,7 @@ from django.urls import reverse
 from learn.curriculum.kept import kept_for_content
 from learn.curriculum.registry import lab_experiments
 from learn.models import Topic
-from learn.queries import get_active_topic
+from learn.queries import active_topics, get_active_topic
 from quizzes import explain
 from quizzes.models import (
     Attempt,
@@ -42,12 +42,22 @@ def get_attempt_for(user, attempt_id: int) -> Attempt:
     return get_object_or_404(queryset, pk=attempt_id)
 
 
+def get_attempt_to_answer(user, attempt_id: int) -> Attempt:
+    """The learner's own attempt with its topic; 404 for anyone else's. An active topic is the one
+    kept per content version (learn.queries.active_topics), not joined: answers are half of a
+    class's requests."""
+    attempt = get_object_or_404(Attempt.objects.filter(learner=user), pk=attempt_id)
+    topic = next((topic for topic in active_topics().values() if topic.pk == attempt.topic_id), None)
+    if topic is not None:
+        attempt.topic = topic
+    return attempt  # an archived topic is read when asked for
+
+
 def open_attempt_for(user, topic: Topic) -> Attempt | None:
-    return (
-        Attempt.objects.filter(learner=user, topic=topic, status=Attempt.Status.IN_PROGRESS)
-        .select_related("topic")
-        .first()
-    )
+    attempt = Attempt.objects.filter(learner=user, topic=topic, status=Attempt.Status.IN_PROGRESS).first()
+    if attempt is not None:
+        attempt.topic = topic  # in hand: not joined again
+    return attempt
 
 
 def _items(attempt: Attempt):

@@ -28,6 +28,7 @@ from quizzes.queries import (
     explain_prompts,
     explanation_report,
     get_attempt_for,
+    get_attempt_to_answer,
     get_explain_answer_for,
     get_practice_answer_for,
     get_topic,
@@ -95,7 +96,7 @@ def test(request, slug):
 @login_required
 @require_POST
 def answer(request, attempt_id, position):
-    attempt = get_attempt_for(request.user, attempt_id)
+    attempt = get_attempt_to_answer(request.user, attempt_id)
     # Read once: the answer is recorded on the item in hand, and the page shows these items.
     items = test_items(attempt)
     item = with_options(item_at(items, position))

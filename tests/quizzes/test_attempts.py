@@ -418,12 +418,12 @@ def test_an_answer_runs_a_fixed_number_of_queries(client, topic, learner, django
     answer(client, attempt, 1, ["A"])
     client.get(page_url(topic))  # a process's first page also reads the stored HTML, once
 
-    # session, user, attempt, items, the content version (none: nothing was synced, so nothing
-    # is kept), their questions, the question's options; the write: the attempt's open check,
-    # the old answer deleted, the new one inserted, the item's time. The screen sent back shows
-    # that question again, with the answer in hand: nothing more to read. (The write's
-    # transaction is a savepoint inside the test's: two statements more.)
-    with django_assert_num_queries(13):
+    # session, user, attempt, the content version (none: nothing was synced, so nothing is
+    # kept), the active topics, items, their questions, the question's options; the write: the
+    # attempt's open check, the old answer deleted, the new one inserted, the item's time. The
+    # screen sent back shows that question again, with the answer in hand: nothing more to read.
+    # (The write's transaction is a savepoint inside the test's: two statements more.)
+    with django_assert_num_queries(14):
         response = answer(client, attempt, 1, ["B"], headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert "Answer saved." in response.content.decode()
