@@ -33,15 +33,18 @@ def signup_limit_error() -> forms.ValidationError:
     return forms.ValidationError(SIGNUP_LIMIT_MESSAGE, params={"limit": limit})
 
 
-class RateForm(forms.Form):
-    """One rating of one card. `cards` is the deck the card must belong to."""
+NOT_IN_DECK = "That card is not in this deck (any more): reload the page."
 
-    card = forms.ModelChoiceField(
-        queryset=Flashcard.objects.none(),
+
+class RateForm(forms.Form):
+    """One rating of one card. `cards` is the deck the card must belong to: a list (a topic's
+    cards, kept per content version: no read) or a queryset (every active card: one read)."""
+
+    card = forms.IntegerField(
         error_messages={
             "required": "Which card? The form named none: reload the page.",
-            "invalid_choice": "That card is not in this deck (any more): reload the page.",
-        },
+            "invalid": NOT_IN_DECK,
+        }
     )
     rating = forms.TypedChoiceField(
         choices=Rating.choices,
@@ -57,8 +60,18 @@ class RateForm(forms.Form):
 
     def __init__(self, *args, cards, session_is_full=False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["card"].queryset = cards
+        self.cards = cards
         self.session_is_full = session_is_full
+
+    def clean_card(self) -> Flashcard:
+        pk = self.cleaned_data["card"]
+        if isinstance(self.cards, list):
+            card = next((card for card in self.cards if card.pk == pk), None)
+        else:
+            card = self.cards.filter(pk=pk).first()
+        if card is None:
+            raise forms.ValidationError(NOT_IN_DECK, code="invalid_choice")
+        return card
 
     def clean(self):
         if self.session_is_full:

@@ -22,6 +22,7 @@ from learn.queries import (
     review_deck,
     session_is_full,
     study_cards,
+    topic_cards,
     topic_deck,
 )
 from learn.services import (
@@ -120,7 +121,7 @@ def cards(request, slug):
 @require_POST
 def card_rate(request, slug):
     topic = get_study_topic(slug)
-    form = rate_form(request, cards=study_cards(topic))
+    form = rate_form(request, cards=topic_cards(topic))
     if form.is_valid():
         rate_from_form(request, form)
         if not request.htmx:

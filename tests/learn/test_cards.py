@@ -10,6 +10,7 @@ from learn.models import CardReviewLog, CardReviewState, Flashcard
 from learn.services import SESSION_RATINGS, adopt_session_progress, rate_card
 from tests.factories import make_learner, make_topic
 from tests.learn.card_factories import SCHEDULER, days_ago, expected_card, make_flashcard
+from tests.learn.test_content_check import GOOD_TOPIC, sync, write_topic
 
 pytestmark = pytest.mark.django_db
 
@@ -512,12 +513,33 @@ def test_an_htmx_rating_runs_a_fixed_number_of_queries(client, ada, django_asser
     client.get(cards_url(topic))
 
     # the content version (none: nothing was synced, so nothing is kept), topic, session, user,
-    # the form's card, the state (read before the transaction), then the transaction's BEGIN,
-    # insert log, insert state, COMMIT; then the panel: cards, states, last rating, due count.
+    # the topic's cards (for the form), the state (read before the transaction), then the
+    # transaction's BEGIN, insert log, insert state, COMMIT; then the panel: cards, states, last
+    # rating, due count.
     with django_assert_num_queries(14):
         response = post_rating(client, cards[0], 3, headers=HTMX)
     assert response.status_code == 200
     assert Flashcard.active.count() == 8
+
+
+def test_with_synced_content_a_rating_reads_neither_the_topic_nor_its_cards(
+    client, ada, tmp_path, django_assert_num_queries
+):
+    write_topic(tmp_path, GOOD_TOPIC)
+    sync(tmp_path)
+    client.get("/topics/demo-topic/cards/")  # the first page after the sync keeps the topic and its cards
+    card = Flashcard.objects.get(slug="demo-card")
+
+    # the content version (the topic and its cards are kept), session, user, the state, then the
+    # transaction (in a savepoint here) and its two inserts; the panel: states, last rating, due count
+    with django_assert_num_queries(11):
+        response = client.post(
+            "/topics/demo-topic/cards/rate/",
+            {"card": card.pk, "rating": 3, "reviews": 0},
+            headers={"HX-Request": "true"},
+        )
+    assert response.status_code == 200
+    assert CardReviewLog.objects.filter(learner=ada, flashcard=card).count() == 1
 
 
 # --- A session, as Anki runs one ----------------------------------------------------------------
