@@ -33,7 +33,7 @@ SECTIONS = (
         "before",
         "Before it runs: queues, countdowns, expiry and revoke",
         "A task that waits, or never runs, still has an id, and it reads PENDING until something is stored.",
-        ("no-worker", "countdown", "expires", "revoke-queued", "revoke-running", "revoke-terminate"),
+        ("no-worker", "countdown", "expires", "revoke-queued", "revoke-running"),
     ),
     (
         "canvas",
@@ -50,7 +50,7 @@ SECTIONS = (
     ),
     (
         "sandbox",
-        "On a worker of its own: deaths, redelivery and expiry",
+        "On a worker of its own: deaths, terminate, redelivery and expiry",
         "Each of these runs on a sandbox worker started for your run with the settings you choose, "
         "which the experiment may kill; if all sandboxes are busy your run waits in line.",
         (
@@ -58,6 +58,7 @@ SECTIONS = (
             "pool-killed-acks-late",
             "pool-killed-reject",
             "pool-killed-retry",
+            "revoke-terminate",
             "worker-killed",
             "orphaned-started",
             "eta-beyond-visibility",

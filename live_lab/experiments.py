@@ -343,28 +343,6 @@ EXPERIMENTS = {
             points_out=("REVOKED",),
         ),
         Experiment(
-            id="revoke-terminate",
-            title="Revoking a running task with terminate=True",
-            summary="The same, with result.revoke(terminate=True) instead.",
-            task=tasks.slow_tracked,
-            form=forms.SleepForm,
-            lane1=("PENDING", "STARTED", "REVOKED"),
-            lane2=("published", "received", "started", "revoke arrived", "revoked"),
-            lesson="terminate=True sends SIGTERM to the pool process running the task; the worker "
-            "stores REVOKED. The task's own code gets no chance to clean up: a last resort.",
-            client_code=observe(
-                "slow_tracked.delay(seconds)", "result.revoke(terminate=True)  # once it reads STARTED"
-            ),
-            steps=(
-                Step(
-                    "revoke",
-                    "result.revoke(terminate=True)",
-                    ("state", "STARTED"),
-                    lambda r: outcome_of(lambda: r.revoke(terminate=True)),
-                ),
-            ),
-        ),
-        Experiment(
             id="ignore-result",
             title="ignore_result=True",
             summary="A task declared with ignore_result=True; once it ran, the client calls "

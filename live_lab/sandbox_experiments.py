@@ -32,13 +32,15 @@ tests/live_lab/test_sandbox_experiments.py on real sandbox workers, in each mode
   reading process too. The lab's readings are fresh: one `backend.get_task_meta` each, no cache.
 """
 
+import time
+
 from django.conf import settings
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from config.celery import app
 from live_lab import forms, tasks
-from live_lab.experiments import READY_TRUE, Experiment, Prediction, SandboxSpec, observe
+from live_lab.experiments import READY_TRUE, Experiment, Prediction, SandboxSpec, observe, outcome_of
 from live_lab.models import LabEvent
 from live_lab.sandbox import SandboxFailed
 from live_lab.sandbox_config import SandboxConfig
@@ -132,6 +134,20 @@ def read_past_the_expiry(script) -> None:
         f"reads {held.state}",
         f"it read {held_state} before the expiry, and a ready state is kept (celery/result.py, _cache)",
     )
+
+
+def revoke_once_started(script) -> None:
+    """As a client would: revoke(terminate=True) as soon as AsyncResult reads STARTED, then wait
+    for the worker's last word (its revoked row)."""
+    if not script.wait_for_event("started", timeout=20):
+        raise SandboxFailed("the task never started on the sandbox worker")
+    task_id = script.run.task_id
+    deadline = time.monotonic() + 10
+    while app.AsyncResult(task_id).state != "STARTED" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    outcome, detail = outcome_of(lambda: app.AsyncResult(task_id).revoke(terminate=True))
+    script.note("revoke", "result.revoke(terminate=True)", outcome, detail)
+    script.wait_for_last_word(timeout=20)
 
 
 def note_how_long_the_backend_keeps(script, task_id: str) -> None:
@@ -264,6 +280,28 @@ SANDBOX_EXPERIMENTS = [
             "2 shows a second “published” row from the sandbox worker.",
             "The pool must be prefork: only there does a process die apart from the worker.",
         ),
+    ),
+    Experiment(
+        id="revoke-terminate",
+        title="Revoking a running task with terminate=True",
+        summary="A tracked slow task on a sandbox worker; result.revoke(terminate=True) is called as "
+        "soon as it reads STARTED.",
+        task=tasks.slow_tracked,
+        form=forms.SleepForm,
+        lane1=("PENDING", "STARTED", "REVOKED"),
+        lane2=("published", "received", "started", "revoke arrived", "revoked"),
+        lesson="terminate=True sends SIGTERM to the pool process running the task; the worker "
+        "stores REVOKED. The task's own code gets no chance to clean up: a last resort. It can "
+        "also leave the prefork pool stuck: a pool process killed while it holds the lock of the "
+        "queue the pool's processes report on (billiard) leaves the process started in its place "
+        "waiting on that lock for ever, and tasks sent to it never start. This happened to the "
+        "lab's shared worker after a few terminates, which is why this experiment has a worker of "
+        "its own.",
+        client_code=observe(
+            "slow_tracked.apply_async((seconds,), queue=sandbox_queue)",
+            "result.revoke(terminate=True)  # once it reads STARTED",
+        ),
+        sandbox=SandboxSpec(revoke_once_started, SandboxConfig()),
     ),
     Experiment(
         id="worker-killed",

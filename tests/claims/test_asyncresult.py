@@ -293,19 +293,6 @@ def test_get_on_a_revoked_task_raises_task_revoked_error(celery_worker):
     assert time.monotonic() - began < 1
 
 
-@one_worker
-def test_revoke_with_terminate_stops_a_running_task_and_stores_revoked_terminated(celery_worker, tmp_path):
-    marker = started(tmp_path)
-    sent = sleep_then_return.delay("never", seconds=10, started_path=marker)
-    wait_until(lambda: running(marker), "the task starting")
-
-    app.AsyncResult(sent.id).revoke(terminate=True)
-
-    result = wait_for_state(sent.id, "REVOKED", timeout=5)
-    assert isinstance(result.info, TaskRevokedError)
-    assert result.info.args == ("terminated",)
-
-
 def test_a_task_that_expired_before_a_worker_could_run_it_is_stored_as_revoked_expired(celery_worker):
     # The worker holds the message until its countdown; by then the expiry has passed, and the
     # worker checks it when it hands the task to the pool (worker/request.py, revoked()).

@@ -28,7 +28,6 @@ PARAMS = {
     "retry": {"failures": 2, "max_retries": 3, "countdown": 0.3},
     "revoke-queued": {"countdown": 3},
     "revoke-running": {"seconds": 1.5},
-    "revoke-terminate": {"seconds": 10},
     "ignore-result": {"x": 2, "y": 3},
     "forget": {"x": 2, "y": 3},
     "get-timeout": {"seconds": 2},

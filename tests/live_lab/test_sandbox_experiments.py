@@ -25,6 +25,7 @@ PARAMS = {
     # The experiment's default_retry_delay is 3 s. 2 s shows the retry wait and leaves the script
     # ample time to read RETRY once lane 2 has the `retried` row (it polls every 0.1 s).
     "pool-killed-retry": {**KILL, "sandbox_default_retry_delay": 2},
+    "revoke-terminate": {"seconds": 10},
     "worker-killed": KILL,
     # Redis: visibility_timeout 4 s, so a 6 s countdown passes it; the filesystem broker has none.
     "eta-beyond-visibility": {"countdown": 6 if REDIS else 2},
