@@ -16,7 +16,8 @@ each round's median, and the SQL statements per request (bench/querycount, the c
 bench's counter). Compare two checkouts: `git worktree add --detach /tmp/before main`, then
 `bench/request_cpu.py /tmp/before .`.
 
-The pages are the lesson's (bench/classroom.py): the home page, a topic, the test page, an
+The pages are a health check (the floor: every middleware, the learner's session and user, one
+statement, a small JSON body) and the lesson's (bench/classroom.py): the home page, a topic, the test page, an
 answer autosave (htmx), a card rating (htmx, a new card each time), the dashboard.
 """
 
@@ -41,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from bench.modes import free_port  # noqa: E402
 
 PASSWORD = "request-cpu-bench-password-51c2"
-PAGES = ["home", "topic", "test page", "answer autosave", "card rating", "dashboard"]
+PAGES = ["health check", "home", "topic", "test page", "answer autosave", "card rating", "dashboard"]
 
 
 def main() -> None:
@@ -225,6 +226,8 @@ class Site:
     def request_for(self, page: str, n: int):
         """The page's request, ready to send (a card rating may log a new learner in first)."""
         browser = self.browser
+        if page == "health check":  # the floor: the middlewares, the user and one statement
+            return lambda: browser.request("GET", "/healthz")
         if page == "home":
             return lambda: browser.request("GET", "/")
         if page == "topic":
@@ -291,6 +294,7 @@ def measure(codes: list[str], topic: str, learners, requests: int) -> dict[str, 
 
 
 LABELS = {
+    "health check": "/healthz",
     "home": "/",
     "topic": "/topics/<slug>/",
     "test page": "/topics/<slug>/test/",

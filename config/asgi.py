@@ -12,10 +12,12 @@ The request threads are few (settings.WEB_THREADS): past them, requests wait on 
 without holding a database connection. A request that checks a password (a login or a signup
 POST: PBKDF2, ~0.25 s of CPU by design) runs on a thread of its own kind
 (settings.WEB_PASSWORD_THREADS), so that a class logging in at once queues behind its own
-logins, not in front of the pages of the learners already in.
+logins, not in front of the pages of the learners already in; and at a lower CPU priority
+(settings.WEB_PASSWORD_NICENESS), so that the logins' hashing takes the cores the pages leave.
 """
 
 import asyncio
+import logging
 import os
 import sys
 import threading
@@ -31,6 +33,7 @@ from django.core.handlers.base import BaseHandler
 from django.urls import Resolver404, resolve, set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+logger = logging.getLogger(__name__)
 # The event loop that pushes the lab's server-sent events shares the interpreter lock with
 # request threads and the lab's observer; Python's default 5 ms switch interval put up to
 # 5 ms between the observer's reading and the push (docs/PERFORMANCE.md).
@@ -43,12 +46,17 @@ class OneHopHandler(ASGIHandler):
     response that is not streamed) request_finished, which gives the database connection back
     before the response is sent."""
 
-    def __init__(self, *, threads: int, password_threads: int):
+    def __init__(self, *, threads: int, password_threads: int, niceness: int = 0):
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self.threads = ThreadPoolExecutor(threads, thread_name_prefix="request")
         self.respond_in_thread = sync_to_async(self.respond, thread_sensitive=False, executor=self.threads)
-        self.password_threads = ThreadPoolExecutor(password_threads, thread_name_prefix="password")
+        self.password_threads = ThreadPoolExecutor(
+            password_threads,
+            thread_name_prefix="password",
+            initializer=yield_cpu_to_pages,
+            initargs=(niceness,),
+        )
         self.respond_checking_password = sync_to_async(
             self.respond, thread_sensitive=False, executor=self.password_threads
         )
@@ -95,6 +103,19 @@ class OneHopHandler(ASGIHandler):
         return response
 
 
+def yield_cpu_to_pages(niceness: int) -> None:
+    """Lower the calling thread's CPU priority by `niceness`. PBKDF2 runs outside the interpreter
+    lock, so without this a burst of logins takes every core from the pages of the learners
+    already in. Linux keeps a nice value per thread; elsewhere the thread keeps the process's."""
+    if not niceness or not sys.platform.startswith("linux"):
+        return
+    try:
+        lower = os.getpriority(os.PRIO_PROCESS, 0) + niceness  # the kernel stops at 19
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), lower)
+    except OSError:  # a sandbox without setpriority: logins still work, at the pages' priority
+        logger.warning("Could not lower the password thread's priority", exc_info=True)
+
+
 def serves_async_view(scope) -> bool:
     return is_async_view_path(scope["path"].removeprefix(scope.get("root_path", "")) or "/")
 
@@ -130,7 +151,11 @@ def router():
     from django.conf import settings
 
     async_views = get_asgi_application()  # sets Django up first
-    sync_views = OneHopHandler(threads=settings.WEB_THREADS, password_threads=settings.WEB_PASSWORD_THREADS)
+    sync_views = OneHopHandler(
+        threads=settings.WEB_THREADS,
+        password_threads=settings.WEB_PASSWORD_THREADS,
+        niceness=settings.WEB_PASSWORD_NICENESS,
+    )
     # The URLconf (and every view module) is imported now, at start, not by the first request
     # on the event loop, which would wait for it.
     is_async_view_path("/")

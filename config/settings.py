@@ -542,6 +542,9 @@ WEB_THREADS = env_int("WEB_THREADS", 8, low=1, high=256)
 # from WEB_THREADS: a burst of logins (PBKDF2, ~0.25 s of CPU each) queues behind itself and
 # never takes the threads that serve the other learners' pages.
 WEB_PASSWORD_THREADS = env_int("WEB_PASSWORD_THREADS", 1, low=1, high=64)
+# How far below the pages those threads run (a nice increment, per thread on Linux): the CPU goes
+# to the pages of the learners already in, and logins take what is left (docs/PERFORMANCE.md).
+WEB_PASSWORD_NICENESS = env_int("WEB_PASSWORD_NICENESS", 10, low=0, high=19)
 # The queues a worker started by the process files consumes: `lab` alone for a worker added on
 # another host for the lab (docs/DEPLOY.md). Read by the Procfile's worker line; checked here,
 # where the worker loads the settings, so that a typo stops it instead of creating a queue that

@@ -161,3 +161,19 @@ def test_a_page_is_served_while_logins_wait_for_the_password_thread():
     assert page_status == 200, "the page did not wait for the logins"
     assert login_waits, "the login waited for the password thread"
     assert login_status == 403, "then it was served (refused here: no CSRF token)"
+
+
+def nice_value_of_this_thread() -> int:
+    """The calling thread's nice value, as the kernel schedules it (field 19 of its stat)."""
+    stat = open(f"/proc/self/task/{threading.get_native_id()}/stat").read()  # noqa: PTH123, SIM115
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
+def test_passwords_are_checked_below_the_pages_cpu_priority():
+    handler = OneHopHandler(threads=1, password_threads=1, niceness=10)
+
+    page_thread = handler.threads.submit(nice_value_of_this_thread).result(5)
+    password_thread = handler.password_threads.submit(nice_value_of_this_thread).result(5)
+
+    assert page_thread == nice_value_of_this_thread(), "a page runs at the process's priority"
+    assert password_thread == min(19, page_thread + 10), "a login's PBKDF2 yields the CPU to pages"
