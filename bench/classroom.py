@@ -228,6 +228,15 @@ def report(name: str, figures: dict) -> None:
         if requests
     )
     print(f"SQL statements per request, by route: {per_request}")
+    if collector := figures.get("collector"):
+        young = sum(collector.get(generation, [0])[0] for generation in ("0", "1"))
+        full = collector.get("2", [0, 0.0, 0.0])
+        print(
+            f"garbage collector, web processes (each pass holds the process's interpreter lock): "
+            f"{full[0]} full passes, the longest {1000 * full[2]:.0f} ms; {young} young ones, the "
+            f"longest {1000 * max(collector[g][2] for g in ('0', '1') if g in collector):.0f} ms; "
+            f"{sum(each[1] for each in collector.values()):.2f} s in all"
+        )
 
 
 # ---- the child: one mode, one database, everything real ----------------------------------------
@@ -275,6 +284,7 @@ def child(args) -> dict:
             results["lesson"]["web_cpu"] -= logins * login_cpu
         time.sleep(1.2)  # the query counters are written every 0.5 s
         results["queries"] = read_query_counts(counts_dir)
+        results["collector"] = read_collector_times(counts_dir)
     finally:
         web.terminate()
         try:
@@ -400,6 +410,19 @@ def read_query_counts(folder: Path) -> dict:
             each = totals.setdefault(label, [0, 0])
             each[0] += requests
             each[1] += statements
+    return totals
+
+
+def read_collector_times(folder: Path) -> dict:
+    """The garbage collector's passes in the web processes, by generation (2: full passes):
+    [passes, seconds, longest pass in seconds] (bench/querycount/sitecustomize.py)."""
+    totals: dict[str, list] = {}
+    for path in folder.glob("*.gc"):
+        for generation, (passes, seconds, longest) in json.loads(path.read_text()).items():
+            each = totals.setdefault(generation, [0, 0.0, 0.0])
+            each[0] += passes
+            each[1] += seconds
+            each[2] = max(each[2], longest)
     return totals
 
 

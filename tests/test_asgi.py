@@ -177,3 +177,11 @@ def test_passwords_are_checked_below_the_pages_cpu_priority():
 
     assert page_thread == nice_value_of_this_thread(), "a page runs at the process's priority"
     assert password_thread == min(19, page_thread + 10), "a login's PBKDF2 yields the CPU to pages"
+
+
+def test_what_starting_made_is_left_out_of_the_collectors_full_passes():
+    import gc
+
+    import config.asgi  # noqa: F401  (imported above too: the freeze is done once, at import)
+
+    assert gc.get_freeze_count() > 10_000, "the modules, URLconf and settings made at start are frozen"

@@ -11,15 +11,21 @@ context variables into its threads, so a view's statements and an event stream's
 their request; statements of the process's own threads (the lab's observer, dispatcher, senders) are charged
 to "background". Every half second each process writes its totals to
 $BENCH_QUERY_COUNT_DIR/<pid>.json: {label: [requests, statements]}.
+
+It also times the garbage collector's passes (`gc.callbacks`): a pass holds the interpreter
+lock, so every request of the process waits for it. $BENCH_QUERY_COUNT_DIR/<pid>.gc:
+{generation: [passes, seconds, longest pass in seconds]}.
 """
 
 import os
 
 if os.environ.get("BENCH_QUERY_COUNT_DIR"):
     import contextvars
+    import gc
     import json
     import re
     import threading
+    import time
 
     from django.core.handlers import asgi
     from django.db.backends.signals import connection_created
@@ -47,17 +53,34 @@ if os.environ.get("BENCH_QUERY_COUNT_DIR"):
         count(request_label.get(), 0, 1)
         return execute(sql, params, many, context)
 
-    def write_forever() -> None:
-        import time
+    collector = {"0": [0, 0.0, 0.0], "1": [0, 0.0, 0.0], "2": [0, 0.0, 0.0]}
+    collector_started = [0.0]
 
-        path = os.path.join(FOLDER, f"{os.getpid()}.json")
+    def time_collector(phase: str, info: dict) -> None:
+        if phase == "start":
+            collector_started[0] = time.perf_counter()
+            return
+        took = time.perf_counter() - collector_started[0]
+        figures = collector[str(info["generation"])]
+        figures[0] += 1
+        figures[1] += took
+        figures[2] = max(figures[2], took)
+
+    gc.callbacks.append(time_collector)
+
+    def write(path: str, text: str) -> None:
+        with open(path + ".tmp", "w") as handle:
+            handle.write(text)
+        os.replace(path + ".tmp", path)
+
+    def write_forever() -> None:
+        path = os.path.join(FOLDER, f"{os.getpid()}")
         while True:
             time.sleep(0.5)
             with lock:
                 text = json.dumps(totals)
-            with open(path + ".tmp", "w") as handle:
-                handle.write(text)
-            os.replace(path + ".tmp", path)
+            write(path + ".json", text)
+            write(path + ".gc", json.dumps(collector))
 
     def on_connection(sender, connection, **kwargs):
         global writer_started
