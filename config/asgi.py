@@ -172,8 +172,8 @@ def router():
 application = router()
 # What starting made (modules, the URLconf, the settings: some 100,000 objects) lives as long as
 # the process. Frozen, it is left out of the garbage collector's full passes, each of which holds
-# the interpreter lock, so that every request of the process waits: the longest full pass in a
-# class of 50 went from about 115 to 65 ms (docs/PERFORMANCE.md).
+# the interpreter lock, so that every request of the process waits: a full pass of a process
+# warmed by six pages took 78 ms with them, 4 ms without (docs/PERFORMANCE.md).
 # https://docs.python.org/3/library/gc.html#gc.freeze
 gc.collect()
 gc.freeze()
