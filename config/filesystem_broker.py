@@ -108,7 +108,12 @@ class Channel(filesystem.Channel):
             table = self._read_table(exchange)
             if row in table:
                 table.remove(row)
-                write_atomically(self._exchange_file(exchange), str_to_bytes(dumps(table)))
+                if table:
+                    write_atomically(self._exchange_file(exchange), str_to_bytes(dumps(table)))
+                else:
+                    # No binding left: the file goes, as a missing table reads empty. Otherwise
+                    # each sandbox run's private exchange stayed in control/ for ever.
+                    self._exchange_file(exchange).unlink(missing_ok=True)
 
 
 class Transport(filesystem.Transport):

@@ -6,12 +6,13 @@ import time
 import pytest
 from django.conf import settings
 from django.db import OperationalError, transaction
+from kombu import Connection, Exchange, Queue
 
 from live_lab.queries import wait_for_result
 from live_lab.tasks import add
 from quizzes.models import PracticeAnswer
 from tests.factories import make_learner, make_question
-from tests.kombu_race import race_producer_and_consumer
+from tests.kombu_race import race_producer_and_consumer, transport_options
 from tests.worker_tasks import record_execution
 
 pytestmark = [pytest.mark.embedded_only]
@@ -49,6 +50,21 @@ def test_kombu_loses_no_message_and_reads_none_half_written(tmp_path):
     assert outcome.errors == []
     assert outcome.received == list(range(4000))
     assert not list(tmp_path.rglob("*.part")), "no temporary file is left behind"
+
+
+def test_a_deleted_queue_leaves_no_empty_exchange_table_and_a_shared_one_keeps_the_rest(tmp_path):
+    options = transport_options(tmp_path)
+    private = Queue("sandbox-1", Exchange("sandbox-1"), routing_key="sandbox-1")
+    shared = [Queue(name, Exchange("shared", type="fanout")) for name in ("a", "b")]
+    with Connection(transport="config.filesystem_broker:Transport", transport_options=options) as connection:
+        channel = connection.default_channel
+        for queue in [private, *shared]:
+            queue(channel).declare()
+        private(channel).delete()
+        shared[0](channel).delete()
+
+        assert not (tmp_path / "control" / "sandbox-1.exchange").exists()
+        assert [row[2] for row in channel.get_table("shared")] == ["b"]
 
 
 @pytest.mark.worker
