@@ -2,19 +2,10 @@
 
 import pytest
 from django.db import DatabaseError
-from django.urls import include, path
 
 from tests.factories import make_learner
 
-
-def crash(request):
-    raise RuntimeError("a bug")
-
-
-# The site's URLs plus one view that fails, for these tests only.
-urlpatterns = [path("crash/", crash), path("", include("config.urls"))]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls")]  # with /crash/, which fails
 
 
 @pytest.fixture
