@@ -48,6 +48,7 @@ def test_a_crash_shows_the_500_page_saying_what_to_do_next(production_client):
     assert '<a href="/">the topics</a>' in page
     assert '<a href="/lab/">the lab</a>' in page
     assert '<link rel="stylesheet" href="/static/css/site.css">' in page
+    assert '<a class="skip-link" href="#main">Skip to content</a>' in page, "as on every other page"
 
 
 def database_down(request):

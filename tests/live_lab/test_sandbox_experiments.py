@@ -169,6 +169,7 @@ def test_a_run_waits_in_a_visible_queue_for_a_sandbox_and_starts_when_one_frees(
     page = client.get(f"/lab/runs/{runs[1].pk}/").content.decode()
     assert "Waiting for a sandbox worker." in page
     assert "1 run is ahead of yours for a sandbox worker; 1 of the site's 1 is in use." in page, page
+    assert "nothing is sent yet; once the task is sent, every time below counts from that moment" in page
 
     SandboxClaim.objects.filter(pk=held.pk).delete()  # that run ended: its slot is free
     first = wait_until_over(runs[0], timeout=40)
