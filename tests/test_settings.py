@@ -56,6 +56,7 @@ def manage_check(**env) -> subprocess.CompletedProcess:
             "a whole number from 1 to 4, not 9",
         ),
         ({"LAB_SANDBOXES": "-1"}, "LAB_SANDBOXES='-1' must be a whole number from 0 to 64"),
+        ({"WEB_PASSWORD_NICENESS": "20"}, "WEB_PASSWORD_NICENESS='20' must be a whole number from 0 to 19"),
     ],
 )
 def test_a_malformed_setting_stops_the_start_with_a_message_naming_it(env, message, tmp_path):
