@@ -40,6 +40,7 @@ class's p99 is its second-slowest request, and one slow moment decides it.
 """
 
 import argparse
+import collections
 import contextlib
 import gzip
 import http.client
@@ -180,6 +181,23 @@ PAGE_ORDER = [
 ]
 
 
+def print_page_table(pages: dict[str, list], errors: dict[str, int]) -> None:
+    """Per page: requests answered, p50/p95/p99 and the slowest in ms, and errors."""
+    print(f"{'page':20} {'requests':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'errors':>7}")
+    for page in PAGE_ORDER + sorted(set(pages) - set(PAGE_ORDER)):
+        if page not in pages:
+            continue
+        times = pages[page]
+        if times:
+            p50, p95, p99 = (percentile(times, share) * 1000 for share in (0.5, 0.95, 0.99))
+            print(
+                f"{page:20} {len(times):8d} {p50:6.0f}ms {p95:6.0f}ms {p99:6.0f}ms "
+                f"{max(times) * 1000:6.0f}ms {errors.get(page, 0):7d}"
+            )
+        else:
+            print(f"{page:20} {0:8d} {'':>8} {'':>8} {'':>8} {'':>8} {errors.get(page, 0):7d}")
+
+
 def worst_p99_but_login(pages: dict) -> tuple[float, str]:
     return max(
         (percentile(times, 0.99), page)
@@ -191,19 +209,13 @@ def worst_p99_but_login(pages: dict) -> tuple[float, str]:
 def report_pooled(name: str, classes: list[dict]) -> None:
     """Each page's percentiles over the requests of every class, and each class's worst p99."""
     pages: dict[str, list] = {}
+    errors: collections.Counter = collections.Counter()
     for figures in classes:
         for page, times in figures["pages"].items():
             pages.setdefault(page, []).extend(times)
+        errors.update(figures["errors"])
     print(f"\n== {name}: {len(classes)} classes of {classes[0]['learners']} learners, every request ==")
-    print(f"{'page':20} {'requests':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'errors':>7}")
-    for page in PAGE_ORDER + sorted(set(pages) - set(PAGE_ORDER)):
-        if times := pages.get(page):
-            p50, p95, p99 = (percentile(times, share) * 1000 for share in (0.5, 0.95, 0.99))
-            errors = sum(figures["errors"].get(page, 0) for figures in classes)
-            print(
-                f"{page:20} {len(times):8d} {p50:6.0f}ms {p95:6.0f}ms {p99:6.0f}ms "
-                f"{max(times) * 1000:6.0f}ms {errors:7d}"
-            )
+    print_page_table(pages, errors)
     p99, page = worst_p99_but_login(pages)
     each = ", ".join(
         f"{1000 * worst:.0f} ms ({where})"
@@ -211,7 +223,7 @@ def report_pooled(name: str, classes: list[dict]) -> None:
     )
     print(f"worst p99 but login: {1000 * p99:.0f} ms ({page}) over every request; each class's: {each}")
     print(
-        f"errors: {sum(sum(f['errors'].values()) for f in classes)}; "
+        f"errors: {sum(errors.values())}; "
         f"lost: {sum(f['lost'] for f in classes)}; "
         f"stored twice or unacknowledged extra: {sum(f['extra'] for f in classes)}; web CPU per request: "
         + ", ".join(
@@ -222,20 +234,7 @@ def report_pooled(name: str, classes: list[dict]) -> None:
 
 def report(name: str, figures: dict) -> None:
     print(f"\n== {name}: {figures['learners']} learners, {figures['web_processes']} web processes ==")
-    print(f"{'page':20} {'requests':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'errors':>7}")
-    for page in PAGE_ORDER + sorted(set(figures["pages"]) - set(PAGE_ORDER)):
-        if page not in figures["pages"]:
-            continue
-        times = figures["pages"][page]
-        errors = figures["errors"].get(page, 0)
-        if times:
-            p50, p95, p99 = (percentile(times, share) * 1000 for share in (0.5, 0.95, 0.99))
-            print(
-                f"{page:20} {len(times):8d} {p50:6.0f}ms {p95:6.0f}ms {p99:6.0f}ms "
-                f"{max(times) * 1000:6.0f}ms {errors:7d}"
-            )
-        else:
-            print(f"{page:20} {0:8d} {'':>8} {'':>8} {'':>8} {'':>8} {errors:7d}")
+    print_page_table(figures["pages"], figures["errors"])
     streams = figures["stream_seconds"]
     if streams:
         print(
@@ -288,13 +287,12 @@ def report(name: str, figures: dict) -> None:
         if requests
     )
     print(f"SQL statements per request, by route: {per_request}")
-    if collector := figures.get("collector"):
-        young = sum(collector.get(generation, [0])[0] for generation in ("0", "1"))
-        full = collector.get("2", [0, 0.0, 0.0])
+    if collector := figures.get("collector"):  # {generation: [passes, seconds, longest]}
+        young, full = (collector["0"], collector["1"]), collector["2"]
         print(
             f"garbage collector, web processes (each pass holds the process's interpreter lock): "
-            f"{full[0]} full passes, the longest {1000 * full[2]:.0f} ms; {young} young ones, the "
-            f"longest {1000 * max(collector[g][2] for g in ('0', '1') if g in collector):.0f} ms; "
+            f"{full[0]} full passes, the longest {1000 * full[2]:.0f} ms; {sum(g[0] for g in young)} "
+            f"young ones, the longest {1000 * max(g[2] for g in young):.0f} ms; "
             f"{sum(each[1] for each in collector.values()):.2f} s in all"
         )
 

@@ -2,6 +2,7 @@
 on a request thread in one hop, the lab's event stream on the event loop."""
 
 import asyncio
+import gc
 import re
 import threading
 import uuid
@@ -180,8 +181,5 @@ def test_passwords_are_checked_below_the_pages_cpu_priority():
 
 
 def test_what_starting_made_is_left_out_of_the_collectors_full_passes():
-    import gc
-
-    import config.asgi  # noqa: F401  (imported above too: the freeze is done once, at import)
-
+    # config.asgi, imported above, froze them once, at import.
     assert gc.get_freeze_count() > 10_000, "the modules, URLconf and settings made at start are frozen"

@@ -74,13 +74,13 @@ if os.environ.get("BENCH_QUERY_COUNT_DIR"):
         os.replace(path + ".tmp", path)
 
     def write_forever() -> None:
-        path = os.path.join(FOLDER, f"{os.getpid()}")
+        stem = os.path.join(FOLDER, str(os.getpid()))
         while True:
             time.sleep(0.5)
             with lock:
                 text = json.dumps(totals)
-            write(path + ".json", text)
-            write(path + ".gc", json.dumps(collector))
+            write(stem + ".json", text)
+            write(stem + ".gc", json.dumps(collector))
 
     def on_connection(sender, connection, **kwargs):
         global writer_started

@@ -124,21 +124,11 @@ def finished_sandbox_run(learner) -> LabRun:
     LabObservation.objects.create(
         run=run, after_ms=3041, state="FAILURE", info=lost, is_ready=True, is_successful=False
     )
-    LabCall.objects.create(
-        run=run,
-        key="kill-pool-process",
-        code="os.kill(<pool process>, SIGKILL)",
-        after_ms=1013,
-        outcome="killed",
-        detail="pid 48213",
-    )
-    LabCall.objects.create(
-        run=run,
-        key="runs",
-        code="how many times the task started on the worker",
-        after_ms=3055,
-        outcome="once",
-    )
+    for key, code, after_ms, outcome, detail in (
+        ("kill-pool-process", "os.kill(<pool process>, SIGKILL)", 1013, "killed", "pid 48213"),
+        ("runs", "how many times the task started on the worker", 3055, "once", ""),
+    ):
+        LabCall.objects.create(run=run, key=key, code=code, after_ms=after_ms, outcome=outcome, detail=detail)
     events = (
         (2, "published", "web@lab-host", ""),
         (9, "received", run.sandbox_hostname, ""),
