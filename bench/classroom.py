@@ -268,6 +268,8 @@ def report(name: str, figures: dict) -> None:
             f"{1000 * figures['login_cpu']:.0f} ms, taken off the lesson's CPU above "
             f"(with them: {lesson['web_cpu_with_logins']:.1f} s)"
         )
+    if figures.get("timeline"):
+        print_timeline(figures["timeline"])
     sent, plain = figures["bytes"]["sent"], figures["bytes"]["decompressed"]
     print(f"response bodies: {sent / 1e6:.1f} MB sent for {plain / 1e6:.1f} MB of pages and fragments")
     queries = figures["queries"]
@@ -706,6 +708,7 @@ def run_class(args, base, usernames, topics, web_pid, worker_pid) -> dict:
     lock = threading.Lock()
     counts = {"login": 0, "lesson": 0}
     logins_done = [0]  # login POSTs, answered or not
+    clock = Clock()
 
     def record(page: str, took: float, error: str | None) -> None:
         with lock:
@@ -714,6 +717,7 @@ def run_class(args, base, usernames, topics, web_pid, worker_pid) -> dict:
                 logins_done[0] += 1
             if error is None:
                 pages.setdefault(page, []).append(took)
+                clock.answered(page, took)
             else:
                 errors[page] = errors.get(page, 0) + 1
                 if len(error_lines) < 20:
@@ -764,6 +768,7 @@ def run_class(args, base, usernames, topics, web_pid, worker_pid) -> dict:
         return cpu_seconds(web_pid), cpu_seconds(worker_pid), os.times(), time.monotonic()
 
     web0, worker0, mine0, started = now()
+    clock.start(web_pid)
     for thread in threads:
         thread.start()
     if args.together:
@@ -777,6 +782,7 @@ def run_class(args, base, usernames, topics, web_pid, worker_pid) -> dict:
     for thread in threads:
         thread.join(timeout=900)
     web2, worker2, mine2, ended = now()
+    clock.stop()
     logins_seconds = between - started
     if not args.together:
         # The lesson overlapped the arrivals: the whole run, less the logins at their measured
@@ -801,6 +807,7 @@ def run_class(args, base, usernames, topics, web_pid, worker_pid) -> dict:
         },
         "together": args.together,
         "arrival_seconds": args.arrival_seconds,
+        "timeline": clock.windows(),
         "lesson": {
             "requests": counts["lesson"],
             "seconds": ended - between,
@@ -813,6 +820,96 @@ def run_class(args, base, usernames, topics, web_pid, worker_pid) -> dict:
             for name, each in acknowledged.items()
         },
     }
+
+
+class Clock:
+    """The class over time, in windows of WINDOW_SECONDS: when were requests slow, and was the
+    machine (or the web) busy then. A request counts in the window it was answered in; each
+    second a sampler reads the web processes' CPU and the whole machine's from /proc."""
+
+    WINDOW_SECONDS = 10
+
+    def __init__(self):
+        self.answers: list[tuple[float, str, float]] = []  # (answered at, page, seconds)
+        self.samples: list[tuple[float, float, float]] = []  # (at, web CPU s, machine busy s)
+        self.done = threading.Event()
+        self.zero = time.monotonic()
+
+    def start(self, web_pid: int) -> None:
+        self.zero = time.monotonic()
+        self.sampler = threading.Thread(target=self.sample, args=(web_pid,), daemon=True)
+        self.sampler.start()
+
+    def answered(self, page: str, took: float) -> None:  # under the caller's lock
+        self.answers.append((time.monotonic() - self.zero, page, took))
+
+    def sample(self, web_pid: int) -> None:
+        while True:
+            self.samples.append((time.monotonic() - self.zero, cpu_seconds(web_pid), machine_busy_seconds()))
+            if self.done.wait(1.0):
+                return
+
+    def stop(self) -> None:
+        self.done.set()
+        self.sampler.join(5)
+
+    def windows(self) -> list[dict]:
+        """Per window: lesson requests answered, their p50/p95/slowest, logins answered, and
+        the cores the web processes and the whole machine used."""
+        width = self.WINDOW_SECONDS
+        count = int(max((at for at, _, _ in self.answers), default=0) // width) + 1
+        windows = []
+        for n in range(count):
+            low, high = n * width, (n + 1) * width
+            times = [took for at, page, took in self.answers if low <= at < high and page not in LOGIN_PAGES]
+            logins = sum(1 for at, page, _ in self.answers if low <= at < high and page == "login POST")
+            inside = [sample for sample in self.samples if low <= sample[0] <= high]
+            web_cores = machine_cores = None
+            if len(inside) >= 2:
+                (t0, web0, busy0), (t1, web1, busy1) = inside[0], inside[-1]
+                web_cores, machine_cores = (web1 - web0) / (t1 - t0), (busy1 - busy0) / (t1 - t0)
+            windows.append(
+                {
+                    "from": low,
+                    "requests": len(times),
+                    "p50": percentile(times, 0.5) if times else None,
+                    "p95": percentile(times, 0.95) if times else None,
+                    "slowest": max(times, default=None),
+                    "logins": logins,
+                    "web_cores": web_cores,
+                    "machine_cores": machine_cores,
+                }
+            )
+        return windows
+
+
+def machine_busy_seconds() -> float:
+    """Seconds every core of the machine has spent on anything but idle and I/O wait (/proc/stat)."""
+    fields = [int(each) for each in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def print_timeline(windows: list[dict]) -> None:
+    print(
+        f"over time ({Clock.WINDOW_SECONDS} s windows; lesson requests answered in each, logins "
+        f"answered, cores used by the web processes and by the whole machine of {os.cpu_count()}):"
+    )
+    columns = ("requests", 8), ("p50", 8), ("p95", 8), ("slowest", 8), ("logins", 6), ("web", 5), ("all", 5)
+    print(f"{'from':>6} " + " ".join(f"{name:>{width}}" for name, width in columns))
+
+    def ms(value):
+        return f"{value * 1000:6.0f}ms" if value is not None else f"{'':>8}"
+
+    def cores(value):
+        return f"{value:5.2f}" if value is not None else f"{'':>5}"
+
+    for each in windows:
+        print(
+            f"{each['from']:5d}s {each['requests']:8d} {ms(each['p50'])} {ms(each['p95'])} "
+            f"{ms(each['slowest'])} {each['logins']:6d} "
+            f"{cores(each['web_cores'])} {cores(each['machine_cores'])}"
+        )
 
 
 def check_stored(acknowledged: dict) -> dict:
