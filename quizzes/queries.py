@@ -140,15 +140,12 @@ def past_attempts_for(user, topic: Topic) -> list[Attempt]:
     )
 
 
-def attempt_screen(
-    items: list[AttemptQuestion], requested: int | None, *, saved=None, confirming: bool = False
-) -> dict:
+def attempt_screen(items: list[AttemptQuestion], requested: int | None, *, confirming: bool = False) -> dict:
     """What the test page shows: the requested question if it exists, else the first unanswered.
     `items` are `test_items` (or `attempt_items`); what the screen shows of them is read here.
 
     No current item once every question is answered and none was requested: the review screen;
     none either when `confirming`: the summary asked before submitting.
-    `saved` is the position whose answer was just stored.
     """
     by_position = {item.position: item for item in items}
     if confirming:
@@ -172,7 +169,6 @@ def attempt_screen(
         "next_position": requested + 1 if item and requested + 1 in by_position else None,
         "chosen_keys": {option.key for option in item.chosen_options} if item else set(),
         "chosen_certainty": item.certainty if item else "",
-        "saved": item is not None and item.position == saved,
         "confirming": confirming,
         "unanswered_items": [each for each in items if not each.is_answered],
         # Answers given before certainty-based marking was asked; they count in the plain score only.

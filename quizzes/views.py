@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
-from django_htmx.http import push_url
+from django_htmx.http import push_url, reswap
 
 from config.htmx import page_or_partial
 from quizzes.certainty import calibration, mark_of, score_test, tally, with_marks
@@ -113,21 +113,22 @@ def answer(request, attempt_id, position):
             form.is_valid()
         else:
             item.chosen_options = form.cleaned_data["options"]  # as stored, for the page
+            context = {"topic": attempt.topic, "attempt": attempt}
+            if request.htmx and "next" not in request.POST:
+                # An autosave: the question stays on the page as the learner left it, so the
+                # reply is only what the answer changed (the progress, the status, the count of
+                # unanswered questions), swapped in out of band: a third of a whole screen's CPU.
+                context |= attempt_screen(items, position)
+                response = render(request, "quizzes/test.html#answer-saved", context)
+                return reswap(response, "none")
             target = position if "next" not in request.POST else next_unanswered(items, after=position)
             test_url = reverse("quizzes:test", args=[attempt.topic.slug])
             target_url = f"{test_url}?q={target}" if target else test_url
             if not request.htmx:
                 return redirect(target_url)
-            response = render(
-                request,
-                page_or_partial(request, "quizzes/test.html", "test-screen"),
-                {
-                    "topic": attempt.topic,
-                    "attempt": attempt,
-                    **attempt_screen(items, target, saved=position),
-                },
-            )
-            return push_url(response, target_url) if "next" in request.POST else response
+            context |= attempt_screen(items, target)
+            response = render(request, page_or_partial(request, "quizzes/test.html", "test-screen"), context)
+            return push_url(response, target_url)
     context = {"topic": attempt.topic, "attempt": attempt, **attempt_screen(items, position)}
     context |= {"form": form, "chosen_keys": form.chosen_keys(), "chosen_certainty": form.chosen_certainty()}
     return render(request, page_or_partial(request, "quizzes/test.html", "test-screen"), context)

@@ -55,6 +55,12 @@ def test_a_learner_answers_with_certainty_by_keyboard_and_sees_the_score_and_cal
     page.keyboard.press("L")
     expect(page.get_by_text("1 of 10 answered")).to_be_visible()
     expect(page.locator(".save-status")).to_have_text("Answer saved.")
+    # The reply changed only the progress, the status and the count: the question stays as
+    # the learner left it, focus included.
+    expect(page.locator("#test-progress a.answered")).to_have_text(["1, answered"])
+    expect(page.locator("#unanswered-note")).to_contain_text("9 questions not answered yet")
+    expect(page.locator("#q1-certainty-low")).to_be_focused()
+    expect(page.locator(f"{card} input[name=options][value=A]")).to_be_checked()
     screenshot(page, "certainty-2-test-saved-with-key")
     page.get_by_role("button", name="Save and next").click()
     plan = {2: ("A", "medium"), 3: ("A", "high"), 4: ("B", "high")}  # question 5 on: unanswered
