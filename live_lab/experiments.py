@@ -156,7 +156,7 @@ from config.celery import app
 
 sent = {call}
 result = app.AsyncResult(sent.id)  # the run page reads it after each store
-result.state, result.info, result.ready(), result.successful()
+result.state, result.info, result.ready(), result.successful(), result.failed()
 """
 
 
@@ -484,7 +484,7 @@ EXPERIMENTS = {
                 "header = group(add.s(n, n, seconds=seconds) for n in range(count))\n"
                 "result = chord(header)(total.s())  # AsyncResult of the callback\n"
                 "result.parent.completed_count(), result.parent.ready()  # the GroupResult\n"
-                "result.state, result.info, result.ready(), result.successful()\n"
+                "result.state, result.info, result.ready(), result.successful(), result.failed()\n"
             ),
             send=send_chord,
             watches_group=True,

@@ -175,7 +175,7 @@ CHAIN_FAILURE = Experiment(
     client_code=(
         "from celery import chain\nfrom config.celery import app\n\n"
         "result = chain(fail.s('raised on purpose', seconds=seconds, exception=name), add.si(2, 3))()\n"
-        "result.state, result.info, result.ready(), result.successful()  # the last task's\n"
+        "result.state, result.info, result.ready(), result.successful(), result.failed()  # the last task's\n"
         "result.get()\nresult.parent.get()  # the first task's\n"
     ),
     send=send_failing_chain,
@@ -242,7 +242,7 @@ CHORD_FAILURE = Experiment(
         "header = group([add.s(n, n, seconds=seconds) for n in range(count - 1)]\n"
         "               + [fail.s('raised on purpose', seconds=seconds)])\n"
         "result = chord(header)(total.s())\n"
-        "result.state, result.info, result.ready(), result.successful()\n"
+        "result.state, result.info, result.ready(), result.successful(), result.failed()\n"
         "result.get()  # the result the chord call returned\n"
         "app.AsyncResult(result.id).get()  # one rebuilt from the id\n"
     ),
@@ -443,7 +443,7 @@ ERROR_CALLBACK = Experiment(
         "import uuid\n\nfrom config.celery import app\n\n"
         "errback = report_failure.s().set(task_id=str(uuid.uuid4()))\n"
         "result = fail.apply_async(('raised on purpose',), link_error=errback)\n"
-        "result.state, result.info, result.ready(), result.successful()\n"
+        "result.state, result.info, result.ready(), result.successful(), result.failed()\n"
         "app.AsyncResult(errback.id).get(timeout=5.0)  # once the task failed\n"
     ),
     send=send_with_error_callback,
