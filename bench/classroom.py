@@ -10,7 +10,7 @@ throwaway runtime folder, what production starts: the web command of deploy/Proc
 real Celery worker with 8 processes; Redis mode gets its own redis-server. The app runs as in
 production (DJANGO_DEBUG=false), over plain HTTP on loopback (DJANGO_HTTPS=false). Accounts are
 made in the database up front (signups are limited per address), all with one password hash, so
-each login still checks PBKDF2 as a real one does.
+each login still checks the password hash as a real one does.
 
 Each learner, as a person would, with a think time of 0.5-2 s between two actions:
 logs in through the login form; opens the home page and a topic; rates --cards flashcards;
@@ -20,7 +20,7 @@ submits it and opens the result; opens the lab, fires the "success" experiment (
 
 The class arrives over --arrival-seconds (default 0.3 s per learner: 15 s for 50, 60 s for 200),
 one learner at a time at even intervals, and each starts the lesson as soon as logged in, as
-learners walking into a room do. The web CPU of a login (PBKDF2, ~0.25 s by design) is measured
+learners walking into a room do. The web CPU of a login (its password hash by design) is measured
 apart, on 10 logins of extra accounts one after another before the class, and taken off the
 total to give the CPU per request of the rest. With --together, the logins come first (spread
 over --arrival-seconds), and the lesson starts once everyone is in (a teacher's "now begin"):
@@ -30,7 +30,10 @@ December 3, 18:00 used this, with 5 s for every class size).
 It prints, per page, p50/p95/p99 and errors; requests per second; web CPU per request (user +
 system time of every web process, from /proc, over the lesson, divided by its requests; the
 logins apart); SQL statements per open event stream per second and per request (counted in
-the web processes by bench/querycount/sitecustomize.py, a bench-only hook). At the end it
+the web processes by bench/querycount/sitecustomize.py, a bench-only hook); and the class over
+time, in 10 s windows: requests answered and their p50/p95/slowest, logins answered, and the
+cores the web processes and the whole machine used, so that a slow p99 can be put next to
+what the machine was doing then. At the end it
 checks, in the database, that every rating, answer, submission and lab run the server
 acknowledged is stored exactly once. docs/PERFORMANCE.md records a run.
 

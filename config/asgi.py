@@ -10,7 +10,7 @@ server in front of Django would run it, while streams stay on the loop.
 
 The request threads are few (settings.WEB_THREADS): past them, requests wait on the event loop
 without holding a database connection. A request that checks a password (a login or a signup
-POST: PBKDF2, ~0.25 s of CPU by design) runs on a thread of its own kind
+POST: Argon2id, ~22 ms of CPU by design, config/passwords.py) runs on a thread of its own kind
 (settings.WEB_PASSWORD_THREADS), so that a class logging in at once queues behind its own
 logins, not in front of the pages of the learners already in; and at a lower CPU priority
 (settings.WEB_PASSWORD_NICENESS), so that the logins' hashing takes the cores the pages leave.
@@ -105,9 +105,9 @@ class OneHopHandler(ASGIHandler):
 
 
 def yield_cpu_to_pages(niceness: int) -> None:
-    """Lower the calling thread's CPU priority by `niceness`. PBKDF2 runs outside the interpreter
-    lock, so without this a burst of logins takes every core from the pages of the learners
-    already in. Linux keeps a nice value per thread; elsewhere the thread keeps the process's."""
+    """Lower the calling thread's CPU priority by `niceness`. A password hash runs outside the
+    interpreter lock, so without this a burst of logins takes every core from the pages of the
+    learners already in. Linux keeps a nice value per thread; elsewhere the thread keeps the process's."""
     if not niceness or not sys.platform.startswith("linux"):
         return
     try:
@@ -122,7 +122,7 @@ def serves_async_view(scope) -> bool:
 
 
 def checks_a_password(scope) -> bool:
-    """A login or signup POST: Django's password hasher runs (PBKDF2)."""
+    """A login or signup POST: Django's password hasher runs (config/passwords.py)."""
     if scope["method"] != "POST":
         return False
     return url_name_of(scope["path"].removeprefix(scope.get("root_path", "")) or "/") in PASSWORD_VIEWS

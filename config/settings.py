@@ -338,6 +338,15 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The first hashes new passwords (config/passwords.py: why Argon2id, at what cost); the others
+# verify hashes made before, which Django then re-hashes with the first at the next login.
+PASSWORD_HASHERS = [
+    "config.passwords.Argon2idOwaspMinimum",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -539,7 +548,7 @@ WEB_PROCESSES = env_int("WEB_PROCESSES", os.cpu_count() or 1, low=1, high=256)
 # more threads add no speed; they serve only requests that wait (on the database, the broker).
 WEB_THREADS = env_int("WEB_THREADS", 8, low=1, high=256)
 # Threads per web process that check passwords (login and signup POSTs, config/asgi.py), apart
-# from WEB_THREADS: a burst of logins (PBKDF2, ~0.25 s of CPU each) queues behind itself and
+# from WEB_THREADS: a burst of logins (Argon2id, ~22 ms of CPU each) queues behind itself and
 # never takes the threads that serve the other learners' pages.
 WEB_PASSWORD_THREADS = env_int("WEB_PASSWORD_THREADS", 1, low=1, high=64)
 # How far below the pages those threads run (a nice increment, per thread on Linux): the CPU goes

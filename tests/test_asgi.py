@@ -177,7 +177,7 @@ def test_passwords_are_checked_below_the_pages_cpu_priority():
     password_thread = handler.password_threads.submit(nice_value_of_this_thread).result(5)
 
     assert page_thread == nice_value_of_this_thread(), "a page runs at the process's priority"
-    assert password_thread == min(19, page_thread + 10), "a login's PBKDF2 yields the CPU to pages"
+    assert password_thread == min(19, page_thread + 10), "a login's hash yields the CPU to pages"
 
 
 def test_what_starting_made_is_left_out_of_the_collectors_full_passes():
