@@ -1,9 +1,10 @@
 """How passwords are hashed: Argon2id at the cost OWASP gives as its minimum, not Django's
 default PBKDF2 (1,000,000 iterations of SHA-256).
 
-Both are in OWASP's Password Storage Cheat Sheet as equals (Argon2id with 19 MiB, 2 passes and
-1 lane; PBKDF2-HMAC-SHA256 with 600,000 iterations), and Argon2id is the one it recommends
-first: it is memory-hard, so a guessing rig pays for memory as well as arithmetic. What changes
+OWASP's Password Storage Cheat Sheet recommends Argon2id first, at no less than 19 MiB, 2
+passes and 1 lane (this), and PBKDF2-HMAC-SHA256 at no less than 600,000 iterations where FIPS
+compliance requires PBKDF2. Argon2id is memory-hard: a guessing rig pays for memory as well as
+for arithmetic. What changes
 here is the CPU a login costs the server: 257 ms with Django's PBKDF2 (spent outside the
 interpreter lock, on a core the pages need while a class logs in), 22 ms with this
 (docs/PERFORMANCE.md, "Passwords"). One lane: Django's own Argon2 setting uses 8,
