@@ -191,10 +191,7 @@ def raise_expected():
 
 @shared_task(acks_late=True)
 def note_pid_then_sleep(pids_path, seconds):
-    import os
-
-    with open(pids_path, "a") as pids:
-        pids.write(f"{os.getpid()}\n")
+    note_pid(pids_path)
     time.sleep(seconds)
     return "survived"
 

@@ -227,13 +227,23 @@ def test_an_exception_listed_in_throws_is_stored_as_failure_and_logged_at_info(c
     assert not any("ERROR" in line for line in logged())
 
 
+def pid_noted_in(path) -> int:
+    """The pool process's pid, once the task has written its whole line (the file exists, empty,
+    for a moment before)."""
+
+    def noted() -> bool:
+        return path.exists() and path.read_text().endswith("\n")
+
+    wait_until(noted, f"the task noting its pid in {path.name}")
+    return int(path.read_text().splitlines()[0])
+
+
 def test_a_killed_pool_process_stores_worker_lost_error_and_the_task_does_not_run_again(
     celery_worker, tmp_path
 ):
     pids = tmp_path / "pids"
     sent = note_pid_then_sleep.delay(str(pids), seconds=5)
-    wait_until(pids.exists, "the task starting")
-    os.kill(int(pids.read_text()), signal.SIGKILL)  # as the OOM killer would
+    os.kill(pid_noted_in(pids), signal.SIGKILL)  # as the OOM killer would
 
     result = wait_for_state(sent.id, "FAILURE")
     assert isinstance(result.info, WorkerLostError)
@@ -250,9 +260,8 @@ def test_retry_on_worker_lost_stores_retry_then_runs_the_task_again_until_max_re
     retried, exhausted = tmp_path / "retried", tmp_path / "exhausted"
     retrying = note_pid_then_sleep_retried_when_lost.delay(str(retried), seconds=5)
     failing = note_pid_then_sleep_with_no_retry_left.delay(str(exhausted), seconds=5)
-    wait_until(lambda: retried.exists() and exhausted.exists(), "both tasks starting")
     for pids in (retried, exhausted):
-        os.kill(int(pids.read_text()), signal.SIGKILL)  # as the OOM killer would
+        os.kill(pid_noted_in(pids), signal.SIGKILL)  # as the OOM killer would
 
     # default_retry_delay=2: the retry is sent at once and runs 2 s later, from the start.
     # Each loss is seen worker_lost_wait (10 s) after the kill: give it room on a loaded machine.
