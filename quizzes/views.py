@@ -117,7 +117,7 @@ def answer(request, attempt_id, position):
             if request.htmx and "next" not in request.POST:
                 # An autosave: the question stays on the page as the learner left it, so the
                 # reply is only what the answer changed (the progress, the status, the count of
-                # unanswered questions), swapped in out of band: a third of a whole screen's CPU.
+                # unanswered questions), swapped in out of band, without rendering the question.
                 context |= attempt_screen(items, position)
                 response = render(request, "quizzes/test.html#answer-saved", context)
                 return reswap(response, "none")

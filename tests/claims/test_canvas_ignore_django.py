@@ -24,6 +24,7 @@ from django.db import transaction
 from config.celery import app
 from live_lab.broker_lane import remove_message
 from tests.claims import canvas_tasks as tasks
+from tests.claims.observe import wait_until
 from tests.conftest import OUTPUT_DIR, worker_env
 from tests.worker_process import CeleryWorker
 
@@ -558,10 +559,7 @@ def test_redis_keeps_a_countdown_message_in_the_unacked_hash_until_the_task_runs
     # Acknowledged once it started: the worker's main process acks when the pool process
     # reports the task accepted (Request.on_accepted, celery/worker/request.py), which it may
     # read just after a task this short has stored its result.
-    deadline = time.monotonic() + 5
-    while client.hlen("unacked") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert client.hlen("unacked") == 0, "acknowledged once it ran"
+    wait_until(lambda: client.hlen("unacked") == 0, "the message acknowledged once it ran", timeout=5)
 
 
 @pytest.mark.worker

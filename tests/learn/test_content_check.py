@@ -618,7 +618,7 @@ def test_an_image_from_another_site_is_reported_at_its_line_and_one_of_our_own_p
         "![a tracker](https://tracker.example/pixel.png)\n\n"
         '<img alt="x" src="//tracker.example/p.gif">\n\n'
         "![by reference][logo]\n\n"
-        "[logo]: http://cdn.example/logo.png\n\n"
+        "[logo]: http://images.example/logo.png\n\n"
         "![inline data](data:image/png;base64,AAAA)\n\n"
         "Quoted, not shown: `![x](https://example.org/x.png)`\n\n"
         "```\n![in a code block](https://example.org/x.png)\n```\n"
@@ -632,7 +632,7 @@ def test_an_image_from_another_site_is_reported_at_its_line_and_one_of_our_own_p
     assert problems_for(path) == [
         f"{path}:{line_of(path, 'pixel.png')}: image 'https://tracker.example/pixel.png' {advice}",
         f"{path}:{line_of(path, '<img')}: image '//tracker.example/p.gif' {advice}",
-        f"{path}:{line_of(path, '[logo]:')}: image 'http://cdn.example/logo.png' {advice}",
+        f"{path}:{line_of(path, '[logo]:')}: image 'http://images.example/logo.png' {advice}",
         f"{path}:{line_of(path, 'inline data')}: image 'data:image/png;base64,AAAA' {advice}",
     ]
 
