@@ -144,9 +144,7 @@ def send_waiting_runs() -> list[LabRun]:
     the write lock, on PostgreSQL an advisory lock, so two web processes never fill the same
     free slot; a run is only claimed if still waiting, so it is never sent twice.
     """
-    if not LabRun.objects.filter(status=LabRun.Status.WAITING).exists():
-        return []  # the common case, answered without the write lock
-    with transaction.atomic():
+    with transaction.atomic():  # the dispatcher calls this only when a run waits (pending_lab_work)
         if connection.vendor == "postgresql":
             # PostgreSQL lets two such transactions run side by side (row locks, no write lock
             # for the whole database): two web processes would both count the same free slot and
@@ -338,16 +336,44 @@ def mark_not_sent(run: LabRun, error: Exception) -> None:
     LabEvent.objects.filter(task_id__in=task_ids, kind=LabEvent.Kind.PUBLISHED).delete()
 
 
+def orphaned_now() -> Q:
+    """Running runs whose observer has not stamped them for ORPHANED_AFTER: its process stopped
+    watching them (it stopped or died)."""
+    stale = timezone.now() - timezone.timedelta(seconds=ORPHANED_AFTER)
+    return Q(status=LabRun.Status.RUNNING) & (
+        Q(watched_at__lt=stale) | Q(watched_at__isnull=True, sent_at__lt=stale)
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingLabWork:
+    waiting: int  # for the shared worker
+    waiting_for_sandbox: int
+    orphaned: int
+    unfinished: int  # waiting or running
+
+
+def pending_lab_work() -> PendingLabWork:
+    """What a dispatcher pass has to do, counted in one statement. A pass comes every
+    DISPATCH_EVERY while runs are unfinished and at every fire and every run's end: in a class,
+    several a second in each web process."""
+    waiting = Q(status=LabRun.Status.WAITING)
+    counts = LabRun.objects.filter(status__in=[LabRun.Status.WAITING, LabRun.Status.RUNNING]).aggregate(
+        waiting=Count("pk", filter=waiting & Q(sandbox_config__isnull=True)),
+        waiting_for_sandbox=Count("pk", filter=waiting & Q(sandbox_config__isnull=False)),
+        orphaned=Count("pk", filter=orphaned_now()),
+        unfinished=Count("pk"),
+    )
+    return PendingLabWork(**counts)
+
+
 def adopt_orphaned_runs() -> list[LabRun]:
     """Observe the running runs whose web process stopped watching them (it stopped or died).
 
     A run is claimed by moving its watched_at from the stale value read to now, so only one
     process adopts it. The new observer goes on from the run's last stored reading.
     """
-    stale = timezone.now() - timezone.timedelta(seconds=ORPHANED_AFTER)
-    orphans = LabRun.objects.filter(status=LabRun.Status.RUNNING).filter(
-        Q(watched_at__lt=stale) | Q(watched_at__isnull=True, sent_at__lt=stale)
-    )
+    orphans = LabRun.objects.filter(orphaned_now())
     adopted = []
     for run in orphans:
         if observatory.is_watching(run.pk):
@@ -410,12 +436,15 @@ class Dispatcher:
             with self.passed:
                 self.started += 1
             try:
-                adopt_orphaned_runs()
-                send_waiting_runs()
-                send_waiting_sandbox_runs()
-                anything_unfinished = LabRun.objects.filter(
-                    status__in=[LabRun.Status.WAITING, LabRun.Status.RUNNING]
-                ).exists()
+                # One statement says which of the three is needed: most passes need none.
+                work = pending_lab_work()
+                if work.orphaned:
+                    adopt_orphaned_runs()
+                if work.waiting:
+                    send_waiting_runs()
+                if work.waiting_for_sandbox:
+                    send_waiting_sandbox_runs()
+                anything_unfinished = work.unfinished > 0
             except Exception:
                 # The database is locked or unreachable for a moment: say so (once a minute at
                 # most, as this repeats every second), and try again.

@@ -42,22 +42,41 @@ def get_attempt_for(user, attempt_id: int) -> Attempt:
     return get_object_or_404(queryset, pk=attempt_id)
 
 
-def get_attempt_to_answer(user, attempt_id: int) -> Attempt:
-    """The learner's own attempt with its topic; 404 for anyone else's. An active topic is the one
-    kept per content version (learn.queries.active_topics), not joined: answers are half of a
-    class's requests."""
-    attempt = get_object_or_404(Attempt.objects.filter(learner=user), pk=attempt_id)
+def get_attempt_to_answer(user, attempt_id: int) -> tuple[Attempt, list[AttemptQuestion]]:
+    """The learner's own attempt with its topic, and its items (`with_questions`), in one
+    statement (answers are half of a class's requests); 404 for anyone else's. An active topic
+    is the one kept per content version (learn.queries.active_topics), not joined."""
+    attempt, items = _with_attempt(AttemptQuestion.objects.filter(attempt=attempt_id, attempt__learner=user))
+    if attempt is None:  # not the learner's (every attempt has questions: start_attempt)
+        raise Http404("No such test.")
     topic = next((topic for topic in active_topics().values() if topic.pk == attempt.topic_id), None)
     if topic is not None:
-        attempt.topic = topic
-    return attempt  # an archived topic is read when asked for
+        attempt.topic = topic  # an archived topic is read when asked for
+    return attempt, items
 
 
-def open_attempt_for(user, topic: Topic) -> Attempt | None:
-    attempt = Attempt.objects.filter(learner=user, topic=topic, status=Attempt.Status.IN_PROGRESS).first()
+def open_attempt_for(user, topic: Topic) -> tuple[Attempt | None, list[AttemptQuestion]]:
+    """The learner's open attempt on `topic` (None if there is none) and its items
+    (`with_questions`), in one statement."""
+    attempt, items = _with_attempt(
+        AttemptQuestion.objects.filter(
+            attempt__learner=user, attempt__topic=topic, attempt__status=Attempt.Status.IN_PROGRESS
+        )
+    )
     if attempt is not None:
         attempt.topic = topic  # in hand: not joined again
-    return attempt
+    return attempt, items
+
+
+def _with_attempt(items_of_one_attempt) -> tuple[Attempt | None, list[AttemptQuestion]]:
+    """The items' attempt (joined, not read apart) and the items as `with_questions` gives them."""
+    items = list(items_of_one_attempt.select_related("attempt").order_by("position"))
+    if not items:
+        return None, []
+    attempt = items[0].attempt
+    for item in items:
+        item.attempt = attempt  # one instance, as attempt.items gives
+    return attempt, with_questions(items)
 
 
 def _items(attempt: Attempt):
@@ -76,12 +95,11 @@ def attempt_items(attempt: Attempt) -> list[AttemptQuestion]:
     return list(_items(attempt))
 
 
-def test_items(attempt: Attempt) -> list[AttemptQuestion]:
-    """The attempt's questions in order, for the test screen: each with its question but not its
-    options or answer. The screen shows one question of ten, and `attempt_screen` reads those of
-    that one only: answers are half a class's requests. The questions are the ones kept per
-    content version (`questions_by_id`), shared by the process's requests: never changed here."""
-    items = list(attempt.items.order_by("position"))
+def with_questions(items: list[AttemptQuestion]) -> list[AttemptQuestion]:
+    """The attempt's items, for the test screen: each with its question but not its options or
+    answer. The screen shows one question of ten, and `attempt_screen` reads those of that one
+    only: answers are half a class's requests. The questions are the ones kept per content
+    version (`questions_by_id`), shared by the process's requests: never changed here."""
     questions = questions_by_id()
     missing = [item.question_id for item in items if item.question_id not in questions]
     if missing:  # made since the last sync (by the tests' factories)
@@ -142,7 +160,7 @@ def past_attempts_for(user, topic: Topic) -> list[Attempt]:
 
 def attempt_screen(items: list[AttemptQuestion], requested: int | None, *, confirming: bool = False) -> dict:
     """What the test page shows: the requested question if it exists, else the first unanswered.
-    `items` are `test_items` (or `attempt_items`); what the screen shows of them is read here.
+    `items` are `with_questions`' (or `attempt_items`); what the screen shows of them is read here.
 
     No current item once every question is answered and none was requested: the review screen;
     none either when `confirming`: the summary asked before submitting.

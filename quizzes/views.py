@@ -45,7 +45,6 @@ from quizzes.queries import (
     pick_practice_question,
     pick_prompt,
     practice_questions,
-    test_items,
     topic_has_questions,
     with_options,
 )
@@ -74,7 +73,7 @@ def test(request, slug):
             start_attempt(topic, learner=request.user)
         return redirect("quizzes:test", slug=topic.slug)
     screen = TestScreenForm(request.GET)
-    attempt = open_attempt_for(request.user, topic)
+    attempt, items = open_attempt_for(request.user, topic)
     if attempt is None and screen.names_a_screen_of_an_attempt():
         # Back after submitting (or an old link): that question's attempt is submitted now,
         # so its result is what this URL has to show, not a start page.
@@ -83,7 +82,7 @@ def test(request, slug):
             return redirect(submitted)
     context = {"topic": topic, "attempt": attempt, "past_attempts": past_attempts_for(request.user, topic)}
     if attempt:
-        context |= attempt_screen(test_items(attempt), screen.position(), confirming=screen.is_confirming())
+        context |= attempt_screen(items, screen.position(), confirming=screen.is_confirming())
     else:
         context["topic_has_questions"] = topic_has_questions(topic)
     response = render(request, "quizzes/test.html", context)
@@ -96,9 +95,8 @@ def test(request, slug):
 @login_required
 @require_POST
 def answer(request, attempt_id, position):
-    attempt = get_attempt_to_answer(request.user, attempt_id)
     # Read once: the answer is recorded on the item in hand, and the page shows these items.
-    items = test_items(attempt)
+    attempt, items = get_attempt_to_answer(request.user, attempt_id)
     item = with_options(item_at(items, position))
     form = AnswerForm(request.POST, question=item.question, attempt=attempt)
     if form.is_valid():

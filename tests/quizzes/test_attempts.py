@@ -426,9 +426,10 @@ def test_the_test_page_runs_a_fixed_number_of_queries(client, topic, learner, dj
     client.get(page_url(topic))  # a process's first page also reads the stored HTML, once
 
     # session, user, the nav's due-card count (learn.context_processors), the content version
-    # (none: nothing was synced, so nothing is kept), topic, open attempt, past attempts with
-    # scores, items, their questions, the shown question's options, its answer
-    with django_assert_num_queries(11):
+    # (none: nothing was synced, so nothing is kept), topic, the open attempt with its items (one
+    # statement), past attempts with scores, their questions, the shown question's options, its
+    # answer
+    with django_assert_num_queries(10):
         response = client.get(page_url(topic))
     assert response.status_code == 200
 
@@ -438,12 +439,13 @@ def test_an_answer_runs_a_fixed_number_of_queries(client, topic, learner, django
     answer(client, attempt, 1, ["A"])
     client.get(page_url(topic))  # a process's first page also reads the stored HTML, once
 
-    # session, user, attempt, the content version (none: nothing was synced, so nothing is
-    # kept), the active topics, items, their questions, the question's options; the write: the
-    # attempt's open check, the old answer deleted, the new one inserted, the item's time. The
-    # screen sent back shows that question again, with the answer in hand: nothing more to read.
+    # session, user, the attempt with its items (one statement), the content version (none:
+    # nothing was synced, so nothing is kept), the active topics, their questions, the
+    # question's options; the write: the attempt's open check, the old answer deleted, the new
+    # one inserted, the item's time. The reply shows what the answer changed, from the items in
+    # hand: nothing more to read.
     # (The write's transaction is a savepoint inside the test's: two statements more.)
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(13):
         response = answer(client, attempt, 1, ["B"], headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert "Answer saved." in response.content.decode()
@@ -459,9 +461,9 @@ def test_with_synced_content_an_answer_reads_the_attempt_its_items_and_the_conte
     position = attempt.items.get(question__slug="demo-question").position
     client.get(f"{page_url(topic)}?q={position}")  # the first page after the sync keeps the questions
 
-    # session, user, attempt, items, the content version (the questions and their options are
-    # kept); the write as above, in a savepoint
-    with django_assert_num_queries(11):
+    # session, user, the attempt with its items (one statement), the content version (the
+    # questions and their options are kept); the write as above, in a savepoint
+    with django_assert_num_queries(10):
         response = answer(client, attempt, position, ["B"], headers={"HX-Request": "true"})
     assert "Answer saved." in response.content.decode()
     assert [option.key for option in item_at(attempt, position).chosen.all()] == ["B"]
