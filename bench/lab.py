@@ -186,7 +186,7 @@ class Learner:
         user = User.objects.create_user(username)
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[BACKEND_SESSION_KEY] = "config.users.ModelBackendWithCachedUsers"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         self.base = base

@@ -380,8 +380,13 @@ LOGOUT_REDIRECT_URL = "dashboard:topic_list"
 # is for one username from one address: a classroom behind one NAT address is not locked out
 # together by one learner's typos, and an attacker guessing one account's password from many
 # addresses is held back by the cool-off on each of them (and by the password validators).
+#
+# The user of each request is read through Redis in Redis mode (config/users.py). Django's own
+# ModelBackend stays listed for the sessions signed in before that backend came: a session keeps
+# the backend that signed it in, and would otherwise end at the upgrade.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    "config.users.ModelBackendWithCachedUsers",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -34,8 +34,9 @@ from learn.services import (
     undo_last_rating,
 )
 
-# A new account is logged in by the model backend (django-axes' backend only counts failures).
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+# A new account is logged in by the model backend (django-axes' backend only counts failures),
+# the one whose users are read through Redis in Redis mode (config/users.py).
+MODEL_BACKEND = "config.users.ModelBackendWithCachedUsers"
 
 
 def signup(request):
