@@ -731,10 +731,13 @@ class Observatory:
             return
         task_ids = {t: o for o in observers.values() for t in o.task_ids}
         # A task never published (the rest of a chain that failed early) was never in the broker.
+        ending_ids = [t for o in ending for t in o.task_ids]
         final = set(
-            LabEvent.objects.filter(
-                task_id__in=[t for o in ending for t in o.task_ids], kind=LabEvent.Kind.PUBLISHED
-            ).values_list("task_id", flat=True)
+            LabEvent.objects.filter(task_id__in=ending_ids, kind=LabEvent.Kind.PUBLISHED).values_list(
+                "task_id", flat=True
+            )
+            if ending_ids  # most samples: no run ends, and no query need be built
+            else ()
         )
         try:
             queues = tuple(dict.fromkeys(q for o in observers.values() for q in o.queues))

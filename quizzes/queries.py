@@ -174,9 +174,14 @@ def attempt_screen(items: list[AttemptQuestion], requested: int | None, *, confi
     if item is not None:
         with_options(item)
     # The answers of the items that lack them: the one shown, or every item on the review screen.
+    # An unanswered item has none to read (record_answer writes an answer and its time together):
+    # "Save and next" goes to an unanswered question, half of a test's requests.
+    lacking = [each for each in ([item] if item else items) if not hasattr(each, "chosen_options")]
+    for each in lacking:
+        if not each.is_answered:
+            each.chosen_options = []
     prefetch_related_objects(
-        [each for each in ([item] if item else items) if not hasattr(each, "chosen_options")],
-        Prefetch("chosen", to_attr="chosen_options"),
+        [each for each in lacking if each.is_answered], Prefetch("chosen", to_attr="chosen_options")
     )
     return {
         "items": items,

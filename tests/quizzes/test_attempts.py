@@ -427,9 +427,9 @@ def test_the_test_page_runs_a_fixed_number_of_queries(client, topic, learner, dj
 
     # session, user, the nav's due-card count (learn.context_processors), the content version
     # (none: nothing was synced, so nothing is kept), topic, the open attempt with its items (one
-    # statement), past attempts with scores, their questions, the shown question's options, its
-    # answer
-    with django_assert_num_queries(10):
+    # statement), past attempts with scores, their questions, the shown question's options (the
+    # first unanswered one: no answer to read)
+    with django_assert_num_queries(9):
         response = client.get(page_url(topic))
     assert response.status_code == 200
 
@@ -449,6 +449,37 @@ def test_an_answer_runs_a_fixed_number_of_queries(client, topic, learner, django
         response = answer(client, attempt, 1, ["B"], headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert "Answer saved." in response.content.decode()
+
+
+def test_the_test_page_reads_the_answer_of_an_answered_question_it_shows(
+    client, topic, learner, django_assert_num_queries
+):
+    attempt = start(client, topic)
+    answer(client, attempt, 2, ["A"])
+    client.get(page_url(topic))  # a process's first page also reads the stored HTML, once
+
+    # as above, and the answer shown
+    with django_assert_num_queries(10):
+        response = client.get(f"{page_url(topic)}?q=2")
+    assert 'value="A" id="q2-A" checked' in response.content.decode()
+
+
+def test_save_and_next_reads_no_answer_for_the_unanswered_question_it_shows_next(
+    client, topic, learner, django_assert_num_queries
+):
+    attempt = start(client, topic)
+    client.get(page_url(topic))  # a process's first page also reads the stored HTML, once
+
+    # as an answer's autosave (above): the next question is unanswered, and its options are
+    # read; it has no answer to read
+    with django_assert_num_queries(14):
+        response = client.post(
+            f"/attempts/{attempt.pk}/questions/1/",
+            {"options": ["B"], "certainty": "medium", "next": "1"},
+            headers={"HX-Request": "true"},
+        )
+    assert response.status_code == 200
+    assert 'name="options"' in response.content.decode()
 
 
 def test_with_synced_content_an_answer_reads_the_attempt_its_items_and_the_content_version(
