@@ -83,6 +83,11 @@ class LastRating:
     rating: Rating
     card_slug: str
 
+    @classmethod
+    def of(cls, log: CardReviewLog) -> "LastRating":
+        """A learner's rating in hand (just stored), with its card."""
+        return cls(log.pk, Rating(log.rating), log.flashcard.slug)
+
 
 @dataclass
 class Deck:
@@ -152,9 +157,7 @@ def session_progress(session, flashcards) -> dict[int, CardProgress]:
 def last_rating_for(user, session) -> LastRating | None:
     if user.is_authenticated:
         log = CardReviewLog.objects.filter(learner=user).select_related("flashcard").order_by("-id").first()
-        if log is None:
-            return None
-        return LastRating(log.pk, Rating(log.rating), log.flashcard.slug)
+        return None if log is None else LastRating.of(log)
     entries = session.get(SESSION_RATINGS, [])
     if not entries:
         return None
@@ -222,8 +225,9 @@ def topic_cards(topic: Topic) -> list[Flashcard]:
     )
 
 
-def topic_deck(user, session, topic: Topic, *, now=None) -> Deck:
-    """The topic's active cards for this learner: due ones (earliest first), then new ones."""
+def topic_deck(user, session, topic: Topic, *, now=None, last_rating: LastRating | None = None) -> Deck:
+    """The topic's active cards for this learner: due ones (earliest first), then new ones.
+    `last_rating`: the rating just stored, in hand (else read)."""
     now = utc(now)
     flashcards = topic_cards(topic)
     if user.is_authenticated:
@@ -240,7 +244,7 @@ def topic_deck(user, session, topic: Topic, *, now=None) -> Deck:
     else:
         progress = list(session_progress(session, flashcards).values())
     deck = study_order(progress, now=now, with_new=True)
-    last = last_rating_for(user, session)
+    last = last_rating or last_rating_for(user, session)
     slugs = {card.slug for card in flashcards}
     deck.last_rating = last if last and last.card_slug in slugs else None
     if deck.current:
@@ -260,8 +264,9 @@ def due_count_for(user, *, now=None) -> int:
     ).count()
 
 
-def review_deck(user, session, *, now=None) -> Deck:
-    """Every due card across the topics, earliest due first. New cards are not in the queue."""
+def review_deck(user, session, *, now=None, last_rating: LastRating | None = None) -> Deck:
+    """Every due card across the topics, earliest due first. New cards are not in the queue.
+    `last_rating`: the rating just stored, in hand (else read)."""
     now = utc(now)
     if user.is_authenticated:
         states = (
@@ -280,7 +285,7 @@ def review_deck(user, session, *, now=None) -> Deck:
     # Cards due later than LEARN_AHEAD were not read: the queue never says when the next is due.
     deck = study_order(progress, now=now, with_new=False)
     deck.next_due_at = None
-    deck.last_rating = last_rating_for(user, session)
+    deck.last_rating = last_rating or last_rating_for(user, session)
     if deck.current:
         deck.choices = rating_choices(deck.current, now=now)
     return deck

@@ -146,16 +146,15 @@ def undo_session_rating(session, *, review_number: int) -> None:
     session[SESSION_RATINGS] = entries[:-1]
 
 
-def record_rating(user, session, *, flashcard: Flashcard, rating: int, reviews_seen: int, now=None) -> bool:
-    """Rate a card for whoever is asking: the database for a learner, the session otherwise."""
+def record_rating(
+    user, session, *, flashcard: Flashcard, rating: int, reviews_seen: int, now=None
+) -> CardReviewLog | None:
+    """Rate a card for whoever is asking: the database for a learner, the session otherwise.
+    A learner's log of the rating stored; None when nothing was stored, and for a visitor."""
     if user.is_authenticated:
-        return (
-            rate_card(user, flashcard=flashcard, rating=rating, reviews_seen=reviews_seen, now=now)
-            is not None
-        )
-    return rate_card_in_session(
-        session, flashcard=flashcard, rating=rating, reviews_seen=reviews_seen, now=now
-    )
+        return rate_card(user, flashcard=flashcard, rating=rating, reviews_seen=reviews_seen, now=now)
+    rate_card_in_session(session, flashcard=flashcard, rating=rating, reviews_seen=reviews_seen, now=now)
+    return None
 
 
 def undo_last_rating(user, session, *, review: int) -> None:

@@ -15,6 +15,7 @@ from config.htmx import page_or_partial
 from learn.forms import RateForm, SignupForm, UndoForm, signup_limit_error
 from learn.queries import (
     INSTRUCTOR_NAV_FLAG,
+    LastRating,
     get_study_topic,
     is_instructor,
     last_rating_for,
@@ -123,12 +124,13 @@ def cards(request, slug):
 def card_rate(request, slug):
     topic = get_study_topic(slug)
     form = rate_form(request, cards=topic_cards(topic))
+    stored = None
     if form.is_valid():
-        rate_from_form(request, form)
+        stored = rate_from_form(request, form)
         if not request.htmx:
             return redirect("learn:cards", slug=topic.slug)
         form = None
-    return render_cards(request, topic, form=form)
+    return render_cards(request, topic, form=form, last_rating=stored)
 
 
 @require_POST
@@ -147,12 +149,13 @@ def review(request):
 @require_POST
 def review_rate(request):
     form = rate_form(request, cards=study_cards())
+    stored = None
     if form.is_valid():
-        rate_from_form(request, form)
+        stored = rate_from_form(request, form)
         if not request.htmx:
             return redirect("learn:review")
         form = None
-    return render_review(request, form=form)
+    return render_review(request, form=form, last_rating=stored)
 
 
 @require_POST
@@ -167,14 +170,17 @@ def rate_form(request, *, cards) -> RateForm:
     return RateForm(request.POST, cards=cards, session_is_full=session_is_full(request.user, request.session))
 
 
-def rate_from_form(request, form: RateForm) -> None:
-    record_rating(
+def rate_from_form(request, form: RateForm) -> LastRating | None:
+    """Record the rating; a learner's, as the Undo button takes it back, so that the deck shown
+    next need not read it (None: nothing stored, or a visitor's, read from the session)."""
+    log = record_rating(
         request.user,
         request.session,
         flashcard=form.cleaned_data["card"],
         rating=form.cleaned_data["rating"],
         reviews_seen=form.cleaned_data["reviews"],
     )
+    return None if log is None else LastRating.of(log)
 
 
 def undo_from_form(request) -> UndoForm | None:
@@ -191,8 +197,8 @@ def undo_from_form(request) -> UndoForm | None:
     return form
 
 
-def render_cards(request, topic, *, form=None):
-    deck = topic_deck(request.user, request.session, topic)
+def render_cards(request, topic, *, form=None, last_rating=None):
+    deck = topic_deck(request.user, request.session, topic, last_rating=last_rating)
     context = {
         "topic": topic,
         "screen": "topic",
@@ -203,8 +209,8 @@ def render_cards(request, topic, *, form=None):
     return render_deck(request, "learn/cards.html", deck, form, context)
 
 
-def render_review(request, *, form=None):
-    deck = review_deck(request.user, request.session)
+def render_review(request, *, form=None, last_rating=None):
+    deck = review_deck(request.user, request.session, last_rating=last_rating)
     context = {
         "screen": "review",
         "page_url": reverse("learn:review"),

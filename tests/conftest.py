@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 from django.conf import settings
 
 from config.celery import app
@@ -33,6 +34,20 @@ def pytest_collection_modifyitems(config, items):
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def no_cached_users():
+    """In Redis mode, every test starts with no user cached (config/users.py): a test database
+    rolled back can give a new user the id of one an earlier test cached (SQLite reuses them)."""
+    if settings.RUN_MODE == "redis":
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        try:
+            keys = list(client.scan_iter(match="*:user:*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
 
 
 def free_port() -> int:

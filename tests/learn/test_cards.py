@@ -514,9 +514,9 @@ def test_an_htmx_rating_runs_a_fixed_number_of_queries(client, ada, django_asser
 
     # the content version (none: nothing was synced, so nothing is kept), topic, session, user,
     # the topic's cards (for the form), the state (read before the transaction), then the
-    # transaction's BEGIN, insert log, insert state, COMMIT; then the panel: cards, states, last
-    # rating, due count.
-    with django_assert_num_queries(14):
+    # transaction's BEGIN, insert log, insert state, COMMIT; then the panel: cards, states, due
+    # count (the last rating, for Undo, is the one just stored: in hand).
+    with django_assert_num_queries(13):
         response = post_rating(client, cards[0], 3, headers=HTMX)
     assert response.status_code == 200
     assert Flashcard.active.count() == 8
@@ -531,8 +531,9 @@ def test_with_synced_content_a_rating_reads_neither_the_topic_nor_its_cards(
     card = Flashcard.objects.get(slug="demo-card")
 
     # the content version (the topic and its cards are kept), session, user, the state, then the
-    # transaction (in a savepoint here) and its two inserts; the panel: states, last rating, due count
-    with django_assert_num_queries(11):
+    # transaction (in a savepoint here) and its two inserts; the panel: states, due count (the
+    # last rating is the one just stored)
+    with django_assert_num_queries(10):
         response = client.post(
             "/topics/demo-topic/cards/rate/",
             {"card": card.pk, "rating": 3, "reviews": 0},
@@ -593,3 +594,14 @@ def test_the_undo_button_has_the_u_key(client, deck, ada):
 
     assert '<button type="submit" class="secondary" aria-keyshortcuts="u">Undo</button>' in panel
     assert "<kbd>U</kbd> undoes your last rating" in client.get(cards_url(topic)).content.decode()
+
+
+def test_after_a_rating_the_panels_undo_takes_back_that_rating(client, deck, ada):
+    topic, first, _ = deck
+
+    panel = post_rating(client, first, 3, headers=HTMX).content.decode()
+
+    stored = CardReviewLog.objects.get(learner=ada, flashcard=first)
+    assert f'name="review" value="{stored.pk}"' in panel
+    assert client.post(f"/topics/{topic.slug}/cards/undo/", {"review": stored.pk}).status_code == 302
+    assert not CardReviewLog.objects.filter(pk=stored.pk).exists()
