@@ -117,7 +117,8 @@ def experiment_detail(request, experiment_id):
 def run_detail(request, run_id):
     run = get_run_for(request.user, run_id)
     if run.is_unfinished:
-        dispatcher.wake()  # after a restart, this process sends waiting runs and adopts orphans
+        # After a restart, this process too sends waiting runs and adopts orphaned ones.
+        dispatcher.wake_unless_looking()
     lanes = lanes_from(read_lane_rows(run))
     return render(
         request, "live_lab/run.html", {"lanes": lanes, "experiment": get_experiment(run.experiment)}
@@ -189,7 +190,7 @@ async def lane_stream(run: LabRun):
         # The process's first page: its lanes are read once the watcher hears every change.
         await sync_to_async(remote_runs.listening.wait, thread_sensitive=False)(1.0)
     if run.is_unfinished:
-        dispatcher.wake()  # this process too sends waiting runs and adopts orphaned ones
+        dispatcher.wake_unless_looking()  # this process too sends waiting runs and adopts orphaned ones
     if pushed is None:
         pushed = recent_lane_rows(run.pk)
     if pushed is None:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from live_lab.models import LabRun
 from live_lab.observer import ORPHANED_AFTER
-from live_lab.services import PendingLabWork, pending_lab_work
+from live_lab.services import PendingLabWork, orphaned_now, pending_lab_work
 from tests.factories import make_learner
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +36,8 @@ def test_a_pass_counts_waiting_orphaned_and_unfinished_runs_in_one_statement(dja
         work = pending_lab_work()
 
     assert work == PendingLabWork(waiting=2, waiting_for_sandbox=1, orphaned=2, unfinished=6)
+    # The count's rule (SQL) and the one adopt_orphaned_runs reads by (the ORM's Q) agree.
+    assert set(LabRun.objects.filter(orphaned_now()).values_list("task_id", flat=True)) == {"t5", "t6"}
 
 
 def test_with_nothing_unfinished_a_pass_has_nothing_to_do():
