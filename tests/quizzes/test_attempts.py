@@ -30,8 +30,8 @@ def item_at(attempt, position) -> AttemptQuestion:
     return attempt.items.select_related("question").get(position=position)
 
 
-def answer(client, attempt, position, keys, certainty="medium", **kwargs):
-    data = {"options": keys, "certainty": certainty}
+def answer(client, attempt, position, keys, certainty="medium", *, save_and_next=False, **kwargs):
+    data = {"options": keys, "certainty": certainty} | ({"next": "1"} if save_and_next else {})
     return client.post(f"/attempts/{attempt.pk}/questions/{position}/", data, **kwargs)
 
 
@@ -213,9 +213,7 @@ def test_answering_without_javascript_saves_and_goes_to_the_next_unanswered_ques
     attempt = start(client, topic)
     answer(client, attempt, 2, ["A"])
 
-    response = client.post(
-        f"/attempts/{attempt.pk}/questions/1/", {"options": ["A"], "certainty": "medium", "next": "1"}
-    )
+    response = answer(client, attempt, 1, ["A"], save_and_next=True)
 
     assert response.status_code == 302
     assert response["Location"] == page_url(topic) + "?q=3"
@@ -224,11 +222,7 @@ def test_answering_without_javascript_saves_and_goes_to_the_next_unanswered_ques
 def test_save_and_next_with_htmx_shows_the_next_question_and_pushes_its_url(client, topic, learner):
     attempt = start(client, topic)
 
-    response = client.post(
-        f"/attempts/{attempt.pk}/questions/1/",
-        {"options": ["A"], "certainty": "medium", "next": "1"},
-        headers={"HX-Request": "true"},
-    )
+    response = answer(client, attempt, 1, ["A"], save_and_next=True, headers={"HX-Request": "true"})
 
     assert response.status_code == 200
     assert "Question 2 of 10" in response.content.decode()
@@ -473,11 +467,7 @@ def test_save_and_next_reads_no_answer_for_the_unanswered_question_it_shows_next
     # as an answer's autosave (above): the next question is unanswered, and its options are
     # read; it has no answer to read
     with django_assert_num_queries(14):
-        response = client.post(
-            f"/attempts/{attempt.pk}/questions/1/",
-            {"options": ["B"], "certainty": "medium", "next": "1"},
-            headers={"HX-Request": "true"},
-        )
+        response = answer(client, attempt, 1, ["B"], save_and_next=True, headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert 'name="options"' in response.content.decode()
 
