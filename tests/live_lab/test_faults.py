@@ -107,6 +107,10 @@ def test_a_worker_killed_whole_mid_task_ends_the_run_within_seconds_saying_so():
     try:
         run = fire_here(client, "slow-tracked", "PENDING, STARTED, SUCCESS", seconds=25)
         wait_for_reading(run, "STARTED")
+        # Killed once lane 2 names the worker that took the task: the lab asks that worker.
+        # The worker's main process writes "received" from a thread of its own, which on a
+        # busy machine can come after the pool process stored STARTED.
+        wait_until(lambda: "received" in lane2(run), "lane 2 naming the worker", 10)
         killed_at = time.monotonic()
         kill_whole_worker(worker)
 
