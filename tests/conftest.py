@@ -15,6 +15,7 @@ import redis
 from django.conf import settings
 
 from config.celery import app
+from config.users import user_cache, user_key
 from tests.worker_process import CeleryWorkers, workers_to_start
 
 # Logs and screenshots. .ci/run gives each of the passes it runs at once a folder of its own.
@@ -40,14 +41,16 @@ def pytest_collection_modifyitems(config, items):
 def no_cached_users():
     """In Redis mode, every test starts with no user cached (config/users.py): a test database
     rolled back can give a new user the id of one an earlier test cached (SQLite reuses them)."""
-    if settings.RUN_MODE == "redis":
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        try:
-            keys = list(client.scan_iter(match="*:user:*"))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+    cache = user_cache()
+    if cache is None:
+        return
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=cache.make_key(user_key("*"))))  # the cache's own key format
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def free_port() -> int:
