@@ -1,10 +1,12 @@
 """Reads the quiz views share, with the owner-scoped getters (outsiders get 404)."""
 
+from django.db import connection
 from django.db.models import OuterRef, Prefetch, Subquery, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from config.plain_sql import Columns
 from learn.curriculum.kept import kept_for_content
 from learn.curriculum.registry import lab_experiments
 from learn.models import Topic
@@ -46,7 +48,7 @@ def get_attempt_to_answer(user, attempt_id: int) -> tuple[Attempt, list[AttemptQ
     """The learner's own attempt with its topic, and its items (`with_questions`), in one
     statement (answers are half of a class's requests); 404 for anyone else's. An active topic
     is the one kept per content version (learn.queries.active_topics), not joined."""
-    attempt, items = _with_attempt(AttemptQuestion.objects.filter(attempt=attempt_id, attempt__learner=user))
+    attempt, items = _with_attempt("i.attempt_id = %s AND a.learner_id = %s", [attempt_id, user.pk])
     if attempt is None:  # not the learner's (every attempt has questions: start_attempt)
         raise Http404("No such test.")
     topic = next((topic for topic in active_topics().values() if topic.pk == attempt.topic_id), None)
@@ -59,21 +61,34 @@ def open_attempt_for(user, topic: Topic) -> tuple[Attempt | None, list[AttemptQu
     """The learner's open attempt on `topic` (None if there is none) and its items
     (`with_questions`), in one statement."""
     attempt, items = _with_attempt(
-        AttemptQuestion.objects.filter(
-            attempt__learner=user, attempt__topic=topic, attempt__status=Attempt.Status.IN_PROGRESS
-        )
+        "a.learner_id = %s AND a.topic_id = %s AND a.status = %s",
+        [user.pk, topic.pk, Attempt.Status.IN_PROGRESS.value],
     )
     if attempt is not None:
         attempt.topic = topic  # in hand: not joined again
     return attempt, items
 
 
-def _with_attempt(items_of_one_attempt) -> tuple[Attempt | None, list[AttemptQuestion]]:
-    """The items' attempt (joined, not read apart) and the items as `with_questions` gives them."""
-    items = list(items_of_one_attempt.select_related("attempt").order_by("position"))
-    if not items:
+ITEM_COLUMNS = Columns(AttemptQuestion, "i")
+ATTEMPT_COLUMNS = Columns(Attempt, "a")
+
+
+def _with_attempt(where: str, params: list) -> tuple[Attempt | None, list[AttemptQuestion]]:
+    """The items of the one attempt `where` selects, with their attempt (joined, not read apart),
+    as `with_questions` gives them. In SQL, not the ORM: compiling this queryset cost more CPU
+    than running it, on half of a class's requests (config/plain_sql.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {ITEM_COLUMNS.sql()}, {ATTEMPT_COLUMNS.sql()}"
+            " FROM quizzes_attemptquestion i JOIN quizzes_attempt a ON a.id = i.attempt_id"
+            f" WHERE {where} ORDER BY i.position",
+            params,
+        )
+        rows = cursor.fetchall()
+    if not rows:
         return None, []
-    attempt = items[0].attempt
+    attempt = ATTEMPT_COLUMNS.instance(rows[0], start=len(ITEM_COLUMNS))
+    items = [ITEM_COLUMNS.instance(row) for row in rows]
     for item in items:
         item.attempt = attempt  # one instance, as attempt.items gives
     return attempt, with_questions(items)

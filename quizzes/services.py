@@ -4,7 +4,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from learn.models import Topic
@@ -115,22 +115,34 @@ def record_answer(item: AttemptQuestion, *, options: list[Option], certainty: st
     time either sees this answer or makes this call raise: never an answer after grading.
     """
     check_certainty(certainty)
-    now = timezone.now()
-    is_open = Attempt.objects.filter(pk=item.attempt_id, status=Attempt.Status.IN_PROGRESS).update(
-        last_answered_at=now
-    )
-    if not is_open:
-        raise AttemptClosed(item.attempt_id)
     if any(option.question_id != item.question_id for option in options):
         raise ValueError("an option of another question")
-    # The answer replaces the previous one: two statements, where `item.chosen.set()` reads the
-    # old and the missing ids first (four). Half of a class's requests are answers.
-    chosen = AttemptQuestion.chosen.through
-    chosen.objects.filter(attemptquestion=item).delete()
-    chosen.objects.bulk_create(chosen(attemptquestion=item, option=option) for option in options)
+    now = timezone.now()
+    stored_now = connection.ops.adapt_datetimefield_value(now)
+    # In SQL, not the ORM: building and compiling these four statements cost five times the CPU
+    # of running them (1.7 against 0.3 ms), and half of a class's requests are answers
+    # (config/plain_sql.py). The answer replaces the previous one: two statements, where
+    # `item.chosen.set()` reads the old and the missing ids first (four).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE quizzes_attempt SET last_answered_at = %s WHERE id = %s AND status = %s",
+            [stored_now, item.attempt_id, Attempt.Status.IN_PROGRESS.value],
+        )
+        if cursor.rowcount == 0:
+            raise AttemptClosed(item.attempt_id)
+        cursor.execute("DELETE FROM quizzes_attemptquestion_chosen WHERE attemptquestion_id = %s", [item.pk])
+        if options:
+            cursor.execute(
+                "INSERT INTO quizzes_attemptquestion_chosen (attemptquestion_id, option_id) VALUES "
+                + ", ".join(["(%s, %s)"] * len(options)),
+                [value for option in options for value in (item.pk, option.pk)],
+            )
+        cursor.execute(
+            "UPDATE quizzes_attemptquestion SET answered_at = %s, certainty = %s WHERE id = %s",
+            [stored_now, certainty, item.pk],
+        )
     item.answered_at = now
     item.certainty = certainty
-    item.save(update_fields=["answered_at", "certainty"])
     return item
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from learn.models import Topic
 from quizzes.models import Attempt, AttemptQuestion, AttemptScore
+from quizzes.queries import get_attempt_to_answer
 from quizzes.services import draw_questions, submit_attempt
 from tests.factories import make_learner, make_question
 from tests.learn.test_content_check import GOOD_TOPIC, sync, write_topic
@@ -187,6 +188,37 @@ def test_an_earlier_answer_can_be_changed_until_submit(client, topic, learner):
     answer(client, attempt, 1, ["B"])
 
     assert list(item_at(attempt, 1).chosen.values_list("key", flat=True)) == ["B"]
+
+
+def field_values(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+def test_an_answer_written_and_read_in_sql_is_what_the_orm_reads(client, topic, learner):
+    """An answer's statements are hand-written SQL (config/plain_sql.py): what they store and the
+    instances they build must be the ORM's, times aware and booleans booleans on either database."""
+    attempt = start(client, topic)
+    before = timezone.now()
+    answer(client, attempt, 1, ["A"], certainty="high")
+    answer(client, attempt, 2, ["B"], certainty="low")
+    answer(client, attempt, 2, ["A"], certainty="medium")  # replaces the answer, not adds to it
+
+    stored = {item.position: item for item in attempt.items.prefetch_related("chosen")}
+    assert [option.key for option in stored[1].chosen.all()] == ["A"]
+    assert [option.key for option in stored[2].chosen.all()] == ["A"]
+    assert (stored[1].certainty, stored[2].certainty) == ("high", "medium")
+    assert before <= stored[1].answered_at <= stored[2].answered_at <= timezone.now()
+    attempt.refresh_from_db()
+    assert attempt.last_answered_at == stored[2].answered_at
+    assert not stored[3].is_answered
+
+    submit_attempt(attempt)  # marks every item: is_correct True, False (and a time) on each
+    read_attempt, read_items = get_attempt_to_answer(learner, attempt.pk)
+    assert field_values(read_attempt) == field_values(Attempt.objects.get(pk=attempt.pk))
+    orm_items = AttemptQuestion.objects.filter(attempt=attempt).order_by("position")
+    assert [field_values(item) for item in read_items] == [field_values(item) for item in orm_items]
+    assert read_attempt.submitted_at.tzinfo is not None
+    assert {type(item.is_correct) for item in read_items} == {bool}
 
 
 def test_an_autosave_replies_with_what_it_changed_and_leaves_the_question_on_the_page(client, topic, learner):
