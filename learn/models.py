@@ -2,8 +2,10 @@ import datetime as dt
 
 import fsrs
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.urls import reverse
+
+from config.plain_sql import Columns
 
 
 class ActiveManager(models.Manager):
@@ -75,6 +77,23 @@ class Flashcard(CurriculumItem):
         return self.slug
 
 
+class CardReviewStates(models.Manager):
+    def of(self, learner_id: int, flashcard_ids: list[int]) -> dict[int, "CardReviewState"]:
+        """The learner's states of these cards, by card id. One statement, in SQL: a card rating
+        reads them twice (its card's, then its topic's), and through the ORM building and
+        compiling the statement cost more CPU than running it (config/plain_sql.py)."""
+        if not flashcard_ids:
+            return {}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {STATE_COLUMNS.sql()} FROM learn_cardreviewstate s"
+                f" WHERE s.learner_id = %s AND s.flashcard_id IN ({', '.join(['%s'] * len(flashcard_ids))})",
+                [learner_id, *flashcard_ids],
+            )
+            states = [STATE_COLUMNS.instance(row) for row in cursor.fetchall()]
+        return {state.flashcard_id: state for state in states}
+
+
 class CardReviewState(models.Model):
     """One learner's FSRS schedule for one flashcard: the fields of an `fsrs.Card`.
 
@@ -101,6 +120,8 @@ class CardReviewState(models.Model):
     review_count = models.PositiveIntegerField(
         default=0, help_text="Ratings so far; a rating form must name it, so a replayed POST is ignored."
     )
+
+    objects = CardReviewStates()
 
     class Meta:
         constraints = [
@@ -129,6 +150,9 @@ class CardReviewState(models.Model):
         self.difficulty = card.difficulty
         self.due_at = card.due
         self.last_reviewed_at = card.last_review
+
+
+STATE_COLUMNS = Columns(CardReviewState, "s")
 
 
 class Rating(models.IntegerChoices):

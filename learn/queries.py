@@ -232,8 +232,7 @@ def topic_deck(user, session, topic: Topic, *, now=None, last_rating: LastRating
     now = utc(now)
     flashcards = topic_cards(topic)
     if user.is_authenticated:
-        states = CardReviewState.objects.filter(learner=user, flashcard__in=[card.pk for card in flashcards])
-        by_card = {state.flashcard_id: state for state in states}
+        by_card = CardReviewState.objects.of(user.pk, [card.pk for card in flashcards])
         progress = [
             CardProgress(
                 card,

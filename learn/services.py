@@ -69,7 +69,7 @@ def rate_card(learner, *, flashcard: Flashcard, rating: int, reviews_seen: int |
     that raced another one, or an undo, stores nothing and returns None.
     """
     now = utc(now)
-    state = CardReviewState.objects.filter(learner=learner, flashcard=flashcard).first()
+    state = CardReviewState.objects.of(learner.pk, [flashcard.pk]).get(flashcard.pk)
     count = state.review_count if state else 0
     if reviews_seen is not None and reviews_seen != count:
         return None

@@ -1,5 +1,7 @@
 """The observer's announcements to open run pages, as plain functions (no worker needed)."""
 
+import pickle
+
 import pytest
 from django.conf import settings
 from django.utils import timezone
@@ -8,7 +10,15 @@ from live_lab.experiments import EXPERIMENTS
 from live_lab.models import LabEvent, LabRun
 from live_lab.observer import Observatory, RunObserver, TickWrites, observation_of
 from live_lab.queries import lanes_versions, read_lane_rows, run_lanes
-from live_lab.run_changes import lane_rows_as_text, lane_rows_from_text, listen_for_changes, stop_listening
+from live_lab.run_changes import (
+    keep_recent,
+    lane_rows_as_bytes,
+    lane_rows_from_bytes,
+    listen_for_changes,
+    listeners_lock,
+    recent_lane_rows,
+    stop_listening,
+)
 from live_lab.views import render_lanes
 from tests.factories import make_learner
 
@@ -75,14 +85,25 @@ def test_pushed_rows_render_the_same_lanes_as_the_database_without_reading_it(dj
     lane2_row(run.task_id, LabEvent.Kind.SUCCEEDED)
     from_database, _ = render_lanes(run.pk, None)
 
-    # as another web process gets them: the text of a Redis message
-    pushed = lane_rows_from_text(lane_rows_as_text(read_lane_rows(run)))
+    # as another web process gets them: a Redis message
+    pushed = lane_rows_from_bytes(lane_rows_as_bytes(read_lane_rows(run)))
     # in embedded mode the result backend's row is read for the record shown under the lanes
     with django_assert_num_queries(0 if settings.RUN_MODE == "redis" else 1):
         from_push, lanes = render_lanes(run.pk, pushed)
 
     assert from_push == from_database
     assert lanes.version == pushed.version == (LabRun.Status.FINISHED, 2, 0, 2, 0)
+
+
+@pytest.mark.django_db
+def test_rows_pushed_by_a_process_with_other_models_are_read_from_the_database_instead():
+    run = LabRun.objects.create(
+        owner=make_learner(), experiment="success", task_id="task-old", prediction=["PENDING"]
+    )
+    with listeners_lock:
+        keep_recent(run.pk, pickle.dumps(((run.pk, "success"), [[], [], [], []])))  # a run of two fields
+
+    assert recent_lane_rows(run.pk) is None  # the page reads the database
 
 
 @pytest.mark.django_db
