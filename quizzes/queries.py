@@ -94,20 +94,12 @@ def _with_attempt(where: str, params: list) -> tuple[Attempt | None, list[Attemp
     return attempt, with_questions(items)
 
 
-def _items(attempt: Attempt):
-    return (
-        attempt.items.select_related("question")
-        .prefetch_related(
-            Prefetch("question__options", queryset=Option.active.all(), to_attr="active_options"),
-            Prefetch("chosen", to_attr="chosen_options"),
-        )
-        .order_by("position")
-    )
-
-
 def attempt_items(attempt: Attempt) -> list[AttemptQuestion]:
-    """The attempt's questions in order, each with `question.active_options` and `chosen_options`."""
-    return list(_items(attempt))
+    """The attempt's questions in order, each with `question.active_options` and `chosen_options`.
+    Two statements: the questions and their options are the ones kept per content version."""
+    items = [with_options(item) for item in with_questions(list(attempt.items.order_by("position")))]
+    prefetch_related_objects(items, Prefetch("chosen", to_attr="chosen_options"))
+    return items
 
 
 def with_questions(items: list[AttemptQuestion]) -> list[AttemptQuestion]:

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from learn.models import Topic
@@ -24,6 +25,7 @@ from quizzes.models import (
     Question,
     WrongClaim,
 )
+from quizzes.queries import attempt_items
 
 Difficulty = Question.Difficulty
 
@@ -202,20 +204,19 @@ def submit_attempt(attempt: Attempt) -> AttemptScore:
     `AttemptScore.attempt` makes a second score row impossible even so. Unanswered questions
     count as wrong.
     """
+    now = timezone.now()
     closed = Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.IN_PROGRESS).update(
-        status=Attempt.Status.SUBMITTED, submitted_at=timezone.now()
+        status=Attempt.Status.SUBMITTED, submitted_at=now
     )
     if not closed:
         return AttemptScore.objects.get(attempt=attempt)
-    items = list(
-        attempt.items.prefetch_related("chosen", "question__options")
-        .select_related("question")
-        .order_by("position")
-    )
+    items = attempt_items(attempt)
     for item in items:
-        active_options = [option for option in item.question.options.all() if option.archived_at is None]
-        item.is_correct = item.is_answered and is_correct_choice(item.chosen.all(), active_options)
-    AttemptQuestion.objects.bulk_update(items, ["is_correct"])
+        options = item.question.active_options
+        item.is_correct = item.is_answered and is_correct_choice(item.chosen_options, options)
+    # One short statement, where bulk_update writes a CASE with every item.
+    right = [item.pk for item in items if item.is_correct]
+    AttemptQuestion.objects.filter(attempt=attempt).update(is_correct=Q(pk__in=right) if right else False)
     groups = breakdown(items)
     score = AttemptScore.objects.create(
         attempt=attempt,
@@ -223,7 +224,7 @@ def submit_attempt(attempt: Attempt) -> AttemptScore:
         total=len(items),
         verdict=verdict_for(groups),
     )
-    attempt.refresh_from_db()
+    attempt.status, attempt.submitted_at = Attempt.Status.SUBMITTED, now  # as just written
     return score
 
 
