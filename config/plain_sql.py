@@ -8,7 +8,8 @@ rest of the app keeps the ORM.
 
 `Columns` keeps such a SELECT in step with the models: it lists a model's columns from its
 fields, and turns the values back into an instance through the converters the ORM itself applies
-(SQLite's datetimes made aware, its booleans).
+(SQLite's datetimes made aware, its booleans). `insert` writes a new row from an instance, each
+value prepared by its field as `Model.save` prepares it.
 """
 
 from weakref import WeakKeyDictionary
@@ -57,3 +58,24 @@ class Columns:
                     found.append((position, converters, column))
             self.converters_by_connection[wrapper] = found
         return found
+
+
+def insert(instance: Model) -> None:
+    """INSERT the instance's row, as `instance.save(force_insert=True)` would, without sending
+    signals (the app connects none to these models), and set its id: by RETURNING where the
+    backend says so (not on SQLite: config/sqlite_backend/), else from the cursor's lastrowid."""
+    fields = [field for field in instance._meta.concrete_fields if not field.primary_key]
+    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(instance._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    returning = connection.features.can_return_columns_from_insert
+    if returning:
+        sql += f" RETURNING {quote(instance._meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        instance.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    instance._state.adding = False
+    instance._state.db = connection.alias

@@ -273,8 +273,10 @@ class RemoteRunWatch:
                     # Only the outer dict: the rows are decoded when a page here wants them.
                     pushed = pickle.loads(data)
                     changes[pushed["run"]] = pushed
-                else:
+                elif data.isdigit():
                     changes[int(data)] = None
+                # Else a message of an older release (JSON, during an upgrade): its pages see
+                # the change at the next look (SAFETY_EVERY).
             message = self.subscription.get_message(timeout=0)
         remote = set(self.remote_runs())
         for run_id, pushed in changes.items():

@@ -199,6 +199,9 @@ def test_a_series_of_ratings_follows_fsrs_into_review_and_relearning(deck, ada):
     assert state.due_at == expected.due
     assert state.review_count == 6
     assert CardReviewLog.objects.filter(learner=ada, flashcard=first).count() == 6
+    # Each log keeps the schedule it replaced (Undo puts it back), stored as JSON.
+    last = CardReviewLog.objects.filter(learner=ada, flashcard=first).latest("number")
+    assert last.state_before == expected_card(reviews[:-1], card_id=first.pk).to_dict()
 
 
 def test_rating_through_htmx_answers_with_the_next_card_panel(client, deck, ada):
