@@ -1,10 +1,11 @@
 """Model instances from hand-written SQL, for the few statements most of a class's requests make.
 
-Django compiles a queryset's SQL anew every time it runs. In the classroom profile
-(docs/PERFORMANCE.md, "Hand-written SQL for an answer") building and compiling querysets took
-more of the web's CPU than running them: an answer's four writes cost 1.7 ms through the ORM and
-0.3 ms as SQL. The statements of an answer, half of a class's requests, are written in SQL; the
-rest of the app keeps the ORM.
+Django builds and compiles a queryset's SQL anew every time it runs. In the classroom profile
+(docs/PERFORMANCE.md, "Plain SQL where most requests go") that took more of the web's CPU than
+running the statements: an answer's four writes cost 1.7 ms of CPU through the ORM and 0.33 ms as
+plain statements. So the statements of an answer and of a card rating (together two thirds of a
+class's requests) and the navigation's due count are written in SQL; the rest of the app keeps
+the ORM.
 
 `Columns` keeps such a SELECT in step with the models: it lists a model's columns from its
 fields, and turns the values back into an instance through the converters the ORM itself applies

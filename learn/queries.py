@@ -259,8 +259,8 @@ def active_cards_filter(prefix: str = "") -> dict:
 
 def due_count_for(user, *, now=None) -> int:
     """How many of the learner's active cards (`active_cards_filter`) are due now. One statement,
-    in SQL: every page's navigation and every card rating shows it, and through the ORM building
-    and compiling it cost four times the CPU of running it (config/plain_sql.py)."""
+    in SQL: every page's navigation and every card rating shows it; through the ORM it took 3.5 %
+    of the web's CPU in a class of 200, as SQL 0.6 % (config/plain_sql.py)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT COUNT(*) FROM learn_cardreviewstate s"
