@@ -6,9 +6,9 @@ render the lanes from them without reading the database. A page served by anothe
 (several run behind one address, docs/DEPLOY.md) learns of changes from ONE watcher thread in
 its process, for all of its pages:
 
-- Redis mode, pushed: the observer publishes the run's rows on the channel lab:runs with every
-  change (publish_lane_rows), pickled; the watcher holds one subscription and hands them to the pages
-  concerned, and keeps the newest rows of every run for a page opened later (recent_lane_rows).
+- Redis mode, pushed: the observer publishes the run's rows, pickled, on the channel lab:runs
+  with every change (publish_lane_rows); the watcher holds one subscription and hands them to the
+  pages concerned, and keeps the newest rows of every run for a page opened later (recent_lane_rows).
   Other changes (a run sent or not sent) publish the run's id alone: its pages read the
   database. Pub/sub drops what is published while a subscriber reconnects, so every
   SAFETY_EVERY it also compares the runs' versions with what the pages show (two queries for
@@ -19,6 +19,7 @@ its process, for all of its pages:
 """
 
 import contextlib
+import functools
 import logging
 import pickle
 import threading
@@ -126,6 +127,7 @@ def lane_rows_from_bytes(data: bytes) -> LaneRows:
     )
 
 
+@functools.cache  # per model: the same for every row
 def field_names(model) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields]
 
